@@ -1,0 +1,161 @@
+//! The `mail-audit:` line: the contract's format, with every value escaped so no field
+//! or line can be forged.
+//!
+//! Escaping rule (applied to every value that comes from a user or an upstream):
+//! - a backslash becomes `\\`;
+//! - control bytes (U+0000–U+001F, U+007F), C1 controls (U+0080–U+009F) and the Unicode
+//!   line/paragraph separators become `\xNN` / `\u{NNNN}`;
+//! - `<` and `>` become `\x3c` and `\x3e`, so a bracketed value always ends at its `>`;
+//! - a `,` that is followed (after optional white space) by `word=` becomes `\x2c`, so a
+//!   naive split on `, key=` finds every field exactly once.
+//!
+//! Everything else, including `, ` inside ordinary values such as `as_desc=<VK-AS, RU>`,
+//! is printed as it is, so existing `grep`/`awk` pipelines keep working.
+
+use std::fmt::{self, Write};
+
+use crate::decision::{Decision, Verdict};
+use crate::facts::Facts;
+
+/// Writes `value` escaped by the rule in the module documentation.
+pub fn escape_into(out: &mut impl Write, value: &str) -> fmt::Result {
+    for (i, c) in value.char_indices() {
+        match c {
+            '\\' => out.write_str("\\\\")?,
+            '<' => out.write_str("\\x3c")?,
+            '>' => out.write_str("\\x3e")?,
+            ',' if starts_field(&value[i + 1..]) => out.write_str("\\x2c")?,
+            c if (c as u32) < 0x20 || c == '\x7f' => write!(out, "\\x{:02x}", c as u32)?,
+            c if ('\u{80}'..='\u{9f}').contains(&c) || c == '\u{2028}' || c == '\u{2029}' => {
+                write!(out, "\\u{{{:04x}}}", c as u32)?
+            }
+            c => out.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
+/// The escaped form of `value`.
+pub fn escape(value: &str) -> String {
+    let mut s = String::with_capacity(value.len());
+    // Writing into a String cannot fail.
+    let _ = escape_into(&mut s, value);
+    s
+}
+
+/// Whether `rest` (the text after a comma) looks like ` key=`.
+fn starts_field(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let key_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']'))
+        .count();
+    key_len > 0 && rest.as_bytes().get(key_len) == Some(&b'=')
+}
+
+/// One login's audit line, displayed exactly as the contract's §4 shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditLine<'a> {
+    pub user: &'a str,
+    pub service: &'a str,
+    pub facts: &'a Facts,
+    pub decision: &'a Decision,
+}
+
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        escape_into(f, self.0)
+    }
+}
+
+struct OrNone<'a>(Option<&'a str>);
+
+impl fmt::Display for OrNone<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => escape_into(f, v),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl fmt::Display for AuditLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let facts = self.facts;
+        write!(
+            f,
+            "mail-audit: user=<{}>, service={}, ip={}, host=",
+            Escaped(self.user),
+            Escaped(self.service),
+            facts.ip
+        )?;
+        match &facts.host {
+            Some(h) => escape_into(f, h)?,
+            None => f.write_str("<>")?,
+        }
+        match facts.asn {
+            Some(asn) => write!(f, ", asn={asn}")?,
+            None => f.write_str(", asn=None")?,
+        }
+        write!(
+            f,
+            ", as_cc={}, as_desc=<{}>, net_name=<{}>, net_cc={}",
+            OrNone(facts.as_cc.as_deref()),
+            OrNone(facts.as_desc.as_deref()),
+            OrNone(facts.net_name.as_deref()),
+            OrNone(facts.net_cc.as_deref()),
+        )?;
+        if facts.entities.is_empty() {
+            f.write_str(", entity=None")?;
+        }
+        for e in &facts.entities {
+            write!(f, ", entity={}", Escaped(e))?;
+        }
+        if let (Verdict::Block, Some(hit)) = (self.decision.verdict, self.decision.hit()) {
+            write!(f, ", blocked=True, matched={}", Escaped(&hit.label))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a line the naive way an admin's script would.
+    fn naive_fields(line: &str) -> Vec<&str> {
+        line.split(", ").filter(|p| p.contains('=')).collect()
+    }
+
+    #[test]
+    fn ordinary_values_are_untouched() {
+        assert_eq!(escape("VK-AS, RU"), "VK-AS, RU");
+        assert_eq!(escape("Triara.com, S.A. de C.V."), "Triara.com, S.A. de C.V.");
+        assert_eq!(escape("honey-craig"), "honey-craig");
+        assert_eq!(escape("müller@example.org"), "müller@example.org");
+    }
+
+    #[test]
+    fn forging_characters_are_escaped() {
+        assert_eq!(escape("x>, service=imap"), "x\\x3e\\x2c service=imap");
+        assert_eq!(escape("a\nmail-audit: user=<b>"), "a\\x0amail-audit: user=\\x3cb\\x3e");
+        assert_eq!(escape("a\r\0\x1b\x7f"), "a\\x0d\\x00\\x1b\\x7f");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("a,entity=X"), "a\\x2centity=X");
+        assert_eq!(escape("a,  subdivision[0]=X"), "a\\x2c  subdivision[0]=X");
+        assert_eq!(escape("line\u{2028}sep\u{85}"), "line\\u{2028}sep\\u{0085}");
+        assert_eq!(escape("a, b"), "a, b");
+        assert_eq!(escape("a, =b"), "a, =b");
+    }
+
+    #[test]
+    fn escaped_values_contain_no_field_separator() {
+        for hostile in ["x>, service=imap, ip=1.2.3.4", "x, blocked=True", "x\n, y=1"] {
+            let e = escape(hostile);
+            assert!(!e.contains('\n') && !e.contains('>') && !e.contains('<'));
+            assert_eq!(naive_fields(&format!("k={e}")).len(), 1, "{e}");
+        }
+    }
+}

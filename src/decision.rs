@@ -1,0 +1,259 @@
+//! The decision for one login: the contract's order (§3), first match wins, giving a
+//! [`Verdict`] with what matched, where (file and line) and the list entry.
+//!
+//! 1. the service is in `disabled_services` → block (even from reserved addresses);
+//! 2. the address is reserved → allow (logged only with `log_local`);
+//! 3. the address is in `ignore_networks` / `ip_net.allow.lst` → allow, not logged;
+//!    the user is in `user.allow.lst` → allow;
+//! 4. `ip_net` → `rev_host` → `asn` → `as_cc` → `as_dscr` → `net_cc` → `net_name` → `entity`;
+//! 5. with GeoIP facts: `maxmind:as_org` → city → subdivisions → country → coords;
+//! 6. otherwise → allow.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::facts::{Facts, GeoFacts};
+use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
+use crate::reserved::reserved;
+
+/// Allow or block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Block,
+}
+
+/// What matched: the `matched=` label and where the entry stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    /// The audit line's `matched=` value (`ip_net`, `entity:MAIL-RU`, `service`, …).
+    pub label: String,
+    /// The file holding the entry (`None` for settings from the configuration).
+    pub file: Option<PathBuf>,
+    /// The entry's 1-based line number in `file`.
+    pub line: Option<usize>,
+    /// The entry as written.
+    pub entry: String,
+}
+
+/// Why the verdict is what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The service is in `disabled_services`.
+    DisabledService(Hit),
+    /// A reserved address (never blocked by a deny list), with the range's name.
+    Reserved(&'static str),
+    /// `ignore_networks` or `ip_net.allow.lst`.
+    AllowedNetwork(Hit),
+    /// `user.allow.lst`.
+    AllowedUser(Hit),
+    /// A deny list matched.
+    Listed(Hit),
+    /// Nothing matched.
+    NoMatch,
+}
+
+/// The outcome of [`Policy::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    /// Whether the daemon writes an audit line for this login.
+    pub log: bool,
+    /// Patterns that failed while matching (too complex or too expensive): each counted
+    /// as no match, and worth a warning.
+    pub pattern_failures: Vec<MatchFailure>,
+}
+
+impl Decision {
+    /// The entry behind the verdict, if any.
+    pub fn hit(&self) -> Option<&Hit> {
+        match &self.reason {
+            Reason::DisabledService(h)
+            | Reason::AllowedNetwork(h)
+            | Reason::AllowedUser(h)
+            | Reason::Listed(h) => Some(h),
+            Reason::Reserved(_) | Reason::NoMatch => None,
+        }
+    }
+}
+
+/// Everything a decision needs besides the facts: the lists and the settings.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub lists: ListSet,
+    /// Services always refused (compared ignoring case).
+    pub disabled_services: Vec<String>,
+    /// `ignore_networks` from the configuration.
+    pub ignore_networks: CidrList,
+    /// Also log logins from reserved addresses.
+    pub log_local: bool,
+}
+
+impl Policy {
+    fn hit(&self, kind: ListKind, label: impl Into<String>, entry: &Entry) -> Hit {
+        Hit {
+            label: label.into(),
+            file: Some(self.lists.path(kind)),
+            line: Some(entry.line),
+            entry: entry.text.clone(),
+        }
+    }
+
+    /// Decides one login.
+    pub fn decide(&self, user: &str, service: &str, facts: &Facts) -> Decision {
+        let mut failures = Vec::new();
+        let (verdict, reason, log) = self.reason(user, service, facts, &mut failures);
+        Decision {
+            verdict,
+            reason,
+            log,
+            pattern_failures: failures,
+        }
+    }
+
+    fn reason(
+        &self,
+        user: &str,
+        service: &str,
+        facts: &Facts,
+        failures: &mut Vec<MatchFailure>,
+    ) -> (Verdict, Reason, bool) {
+        use Verdict::{Allow, Block};
+        if let Some(s) = self
+            .disabled_services
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(service))
+        {
+            let hit = Hit {
+                label: "service".into(),
+                file: None,
+                line: None,
+                entry: s.clone(),
+            };
+            return (Block, Reason::DisabledService(hit), true);
+        }
+        if let Some(range) = reserved(facts.ip) {
+            return (Allow, Reason::Reserved(range.name), self.log_local);
+        }
+        if let Some(e) = self.ignore_networks.find(facts.ip) {
+            let hit = Hit {
+                label: "ignore_networks".into(),
+                file: None,
+                line: None,
+                entry: e.text.clone(),
+            };
+            return (Allow, Reason::AllowedNetwork(hit), false);
+        }
+        if let Some(e) = self.lists.ip_net_allow.find(facts.ip) {
+            let hit = self.hit(ListKind::IpNetAllow, "ip_net.allow", e);
+            return (Allow, Reason::AllowedNetwork(hit), false);
+        }
+        if let Some(e) = self.lists.user_allow.find(user) {
+            let hit = self.hit(ListKind::UserAllow, "user.allow", e);
+            return (Allow, Reason::AllowedUser(hit), true);
+        }
+        match self.deny_hit(facts, failures) {
+            Some(hit) => (Block, Reason::Listed(hit), true),
+            None => (Allow, Reason::NoMatch, true),
+        }
+    }
+
+    fn pattern_hit(
+        &self,
+        kind: ListKind,
+        list: &PatternList,
+        value: Option<&str>,
+        failures: &mut Vec<MatchFailure>,
+    ) -> Option<Hit> {
+        let value = value?;
+        let label = match kind {
+            ListKind::MaxmindAsOrg => "maxmind:as_org",
+            other => other.file_name().trim_end_matches(".deny.lst"),
+        };
+        list.find(value.as_bytes(), failures)
+            .map(|e| self.hit(kind, label, e))
+    }
+
+    /// Steps 4 and 5: the deny lists, first match wins.
+    fn deny_hit(&self, facts: &Facts, failures: &mut Vec<MatchFailure>) -> Option<Hit> {
+        let l = &self.lists;
+        if let Some(e) = l.ip_net.find(facts.ip) {
+            return Some(self.hit(ListKind::IpNet, "ip_net", e));
+        }
+        let host = facts.host.as_deref().unwrap_or("<>");
+        if let Some(h) = self.pattern_hit(ListKind::RevHost, &l.rev_host, Some(host), failures) {
+            return Some(h);
+        }
+        let geo = facts.maxmind.as_ref();
+        for asn in [facts.asn, geo.and_then(|g| g.asn)].into_iter().flatten() {
+            if let Some(e) = l.asn.get(&asn) {
+                return Some(self.hit(ListKind::Asn, "asn", e));
+            }
+        }
+        let as_cc = facts.as_cc.as_deref().unwrap_or("None");
+        if let Some(e) = l.as_cc.get(&as_cc.to_string()) {
+            return Some(self.hit(ListKind::AsCc, "as_cc", e));
+        }
+        let as_desc = facts.as_desc.as_deref();
+        if let Some(h) = self.pattern_hit(ListKind::AsDscr, &l.as_dscr, as_desc, failures) {
+            return Some(h);
+        }
+        let net_cc = facts.net_cc.as_deref().unwrap_or("None");
+        if let Some(e) = l.net_cc.get(&net_cc.to_string()) {
+            return Some(self.hit(ListKind::NetCc, "net_cc", e));
+        }
+        let net_name = facts.net_name.as_deref();
+        if let Some(h) = self.pattern_hit(ListKind::NetName, &l.net_name, net_name, failures) {
+            return Some(h);
+        }
+        if let Some(h) = self.entity_hit(facts) {
+            return Some(h);
+        }
+        geo.and_then(|g| self.geo_hit(g, failures))
+    }
+
+    /// The entity entry that comes first in the file among the facts' entities.
+    fn entity_hit(&self, facts: &Facts) -> Option<Hit> {
+        if self.lists.entity.is_empty() {
+            return None;
+        }
+        facts
+            .entities
+            .iter()
+            .filter_map(|ent| {
+                let key = ent.as_bytes().to_ascii_lowercase();
+                self.lists.entity.get(&key).map(|e| (e, ent))
+            })
+            .min_by_key(|(e, _)| e.line)
+            .map(|(e, ent)| self.hit(ListKind::Entity, format!("entity:{ent}"), e))
+    }
+
+    /// Step 5: the `maxmind/` lists.
+    fn geo_hit(&self, geo: &GeoFacts, failures: &mut Vec<MatchFailure>) -> Option<Hit> {
+        let l = &self.lists;
+        let as_org = geo.as_org.as_deref();
+        if let Some(h) =
+            self.pattern_hit(ListKind::MaxmindAsOrg, &l.maxmind_as_org, as_org, failures)
+        {
+            return Some(h);
+        }
+        let places = geo
+            .city
+            .iter()
+            .map(|p| ("maxmind:geoloc_city", p))
+            .chain(geo.subdivisions.iter().map(|p| ("maxmind:geoloc_subdiv", p)))
+            .chain(geo.country.iter().map(|p| ("maxmind:geoloc_country", p)));
+        for (label, place) in places {
+            if let Some(e) = place.geoname_id.and_then(|id| l.maxmind_geo_loc.get(&id)) {
+                return Some(self.hit(ListKind::MaxmindGeoLoc, label, e));
+            }
+        }
+        let loc = geo.location.as_ref()?;
+        let accuracy = f64::from(loc.accuracy_radius?);
+        let circle = l.maxmind_coords.find(loc.latitude, loc.longitude, accuracy)?;
+        Some(self.hit(ListKind::MaxmindCoords, circle.label(), &circle.entry))
+    }
+}

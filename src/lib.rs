@@ -1,0 +1,17 @@
+//! badclients: keeps mail clients that log in from their vendor's cloud away from a mail
+//! server.
+//!
+//! The library holds the policy core: the [`facts::Facts`] about a client IP, the
+//! [`reserved`] address table, the [`lists`] directory, the [`decision`] and the
+//! [`audit`] line, plus the [`config`] file. The `badclients` binary is the command-line
+//! edge over it. See `ARCHITECTURE.md` for the map.
+
+pub mod audit;
+pub mod config;
+pub mod countries;
+pub mod decision;
+pub mod facts;
+pub mod lists;
+pub mod reserved;
+
+pub use luapat;

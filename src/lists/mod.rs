@@ -1,0 +1,261 @@
+//! The list directory: every list file of the contract, parsed and compiled into the
+//! structures that make one decision cheap however long the lists are.
+//!
+//! Loading never stops at a bad line: each problem becomes a [`Diagnostic`] naming the
+//! file and line, the line is skipped and the rest of the file loads. A missing file is an
+//! empty list; a file that exists but cannot be read is an error naming it.
+
+mod affix;
+mod cidr;
+mod coords;
+mod diag;
+mod keyed;
+mod line;
+mod pattern_list;
+mod users;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use cidr::{parse_net, CidrList};
+pub use coords::{distance_km, Circle, CoordsList};
+pub use diag::{Diagnostic, Severity};
+pub use keyed::{AsnRule, CountryRule, EntityRule, GeoIdRule, KeyRule, KeyedList};
+pub use line::{lines, Line};
+pub use pattern_list::{MatchFailure, PatternList};
+pub use users::UserAllowList;
+
+use diag::FileReport;
+
+/// One entry of a list: its line number and its text as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number in the list file.
+    pub line: usize,
+    /// The entry (lossy UTF-8 of the bytes in the file).
+    pub text: String,
+}
+
+impl Entry {
+    pub(crate) fn of(line: usize, bytes: &[u8]) -> Entry {
+        Entry {
+            line,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        }
+    }
+}
+
+/// Every list file badclients reads, in the order of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    IpNetAllow,
+    UserAllow,
+    IpNet,
+    RevHost,
+    Asn,
+    AsCc,
+    AsDscr,
+    NetCc,
+    NetName,
+    Entity,
+    MaxmindAsOrg,
+    MaxmindGeoLoc,
+    MaxmindCoords,
+}
+
+impl ListKind {
+    /// All kinds, in decision order.
+    pub const ALL: [ListKind; 13] = [
+        ListKind::IpNetAllow,
+        ListKind::UserAllow,
+        ListKind::IpNet,
+        ListKind::RevHost,
+        ListKind::Asn,
+        ListKind::AsCc,
+        ListKind::AsDscr,
+        ListKind::NetCc,
+        ListKind::NetName,
+        ListKind::Entity,
+        ListKind::MaxmindAsOrg,
+        ListKind::MaxmindGeoLoc,
+        ListKind::MaxmindCoords,
+    ];
+
+    /// The file name inside the list directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ListKind::IpNetAllow => "ip_net.allow.lst",
+            ListKind::UserAllow => "user.allow.lst",
+            ListKind::IpNet => "ip_net.deny.lst",
+            ListKind::RevHost => "rev_host.deny.lst",
+            ListKind::Asn => "asn.deny.lst",
+            ListKind::AsCc => "as_cc.deny.lst",
+            ListKind::AsDscr => "as_dscr.deny.lst",
+            ListKind::NetCc => "net_cc.deny.lst",
+            ListKind::NetName => "net_name.deny.lst",
+            ListKind::Entity => "entity.deny.lst",
+            ListKind::MaxmindAsOrg => "maxmind/as_org.deny.lst",
+            ListKind::MaxmindGeoLoc => "maxmind/geo_loc.deny.lst",
+            ListKind::MaxmindCoords => "maxmind/coords.deny.lst",
+        }
+    }
+}
+
+impl fmt::Display for ListKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+/// The loaded list directory.
+#[derive(Debug, Clone, Default)]
+pub struct ListSet {
+    dir: PathBuf,
+    pub ip_net_allow: CidrList,
+    pub user_allow: UserAllowList,
+    pub ip_net: CidrList,
+    pub rev_host: PatternList,
+    pub asn: KeyedList<AsnRule>,
+    pub as_cc: KeyedList<CountryRule>,
+    pub as_dscr: PatternList,
+    pub net_cc: KeyedList<CountryRule>,
+    pub net_name: PatternList,
+    pub entity: KeyedList<EntityRule>,
+    pub maxmind_as_org: PatternList,
+    pub maxmind_geo_loc: KeyedList<GeoIdRule>,
+    pub maxmind_coords: CoordsList,
+}
+
+/// What loading a list directory found.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Problems, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Number of list files that exist.
+    pub files: usize,
+}
+
+impl LoadReport {
+    pub fn errors(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+}
+
+impl ListSet {
+    /// Loads every list file of `dir`.
+    pub fn load(dir: &Path) -> (ListSet, LoadReport) {
+        let mut set = ListSet {
+            dir: dir.to_path_buf(),
+            ..ListSet::default()
+        };
+        let mut report = LoadReport::default();
+        if !dir.is_dir() {
+            report.diagnostics.push(Diagnostic {
+                path: dir.to_path_buf(),
+                line: None,
+                severity: Severity::Error,
+                message: "the list directory does not exist or is not a directory".into(),
+            });
+            return (set, report);
+        }
+        for kind in ListKind::ALL {
+            let path = set.path(kind);
+            let content = match std::fs::read(&path) {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    report.diagnostics.push(Diagnostic {
+                        path,
+                        line: None,
+                        severity: Severity::Error,
+                        message: format!("cannot read the list: {e}"),
+                    });
+                    continue;
+                }
+            };
+            report.files += 1;
+            let mut file = FileReport {
+                path: &path,
+                out: &mut report.diagnostics,
+            };
+            set.add_content(kind, &content, &mut file);
+        }
+        (set, report)
+    }
+
+    /// Parses one list's content into this set (used by `load` and the fuzz target).
+    pub fn parse_into(&mut self, kind: ListKind, path: &Path, content: &[u8]) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let mut file = FileReport {
+            path,
+            out: &mut out,
+        };
+        self.add_content(kind, content, &mut file);
+        out
+    }
+
+    fn add_content(&mut self, kind: ListKind, content: &[u8], file: &mut FileReport<'_>) {
+        for line in lines(content) {
+            match kind {
+                ListKind::IpNetAllow => self.ip_net_allow.add_line(line, file),
+                ListKind::UserAllow => self.user_allow.add_line(line, file),
+                ListKind::IpNet => self.ip_net.add_line(line, file),
+                ListKind::RevHost => self.rev_host.add_line(line, file),
+                ListKind::Asn => self.asn.add_line(line, file),
+                ListKind::AsCc => self.as_cc.add_line(line, file),
+                ListKind::AsDscr => self.as_dscr.add_line(line, file),
+                ListKind::NetCc => self.net_cc.add_line(line, file),
+                ListKind::NetName => self.net_name.add_line(line, file),
+                ListKind::Entity => self.entity.add_line(line, file),
+                ListKind::MaxmindAsOrg => self.maxmind_as_org.add_line(line, file),
+                ListKind::MaxmindGeoLoc => self.maxmind_geo_loc.add_line(line, file),
+                ListKind::MaxmindCoords => self.maxmind_coords.add_line(line, file),
+            }
+        }
+    }
+
+    /// The directory the lists were loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of one list file.
+    pub fn path(&self, kind: ListKind) -> PathBuf {
+        self.dir.join(kind.file_name())
+    }
+
+    /// The number of entries of one list.
+    pub fn len_of(&self, kind: ListKind) -> usize {
+        match kind {
+            ListKind::IpNetAllow => self.ip_net_allow.len(),
+            ListKind::UserAllow => self.user_allow.len(),
+            ListKind::IpNet => self.ip_net.len(),
+            ListKind::RevHost => self.rev_host.len(),
+            ListKind::Asn => self.asn.len(),
+            ListKind::AsCc => self.as_cc.len(),
+            ListKind::AsDscr => self.as_dscr.len(),
+            ListKind::NetCc => self.net_cc.len(),
+            ListKind::NetName => self.net_name.len(),
+            ListKind::Entity => self.entity.len(),
+            ListKind::MaxmindAsOrg => self.maxmind_as_org.len(),
+            ListKind::MaxmindGeoLoc => self.maxmind_geo_loc.len(),
+            ListKind::MaxmindCoords => self.maxmind_coords.len(),
+        }
+    }
+
+    /// The number of entries of all lists.
+    pub fn total_entries(&self) -> usize {
+        ListKind::ALL.iter().map(|k| self.len_of(*k)).sum()
+    }
+}

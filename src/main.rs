@@ -1,0 +1,19 @@
+//! The `badclients` command line: the edge where library errors become messages and
+//! exit codes.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("badclients: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
