@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn ordinary_values_are_untouched() {
         assert_eq!(escape("VK-AS, RU"), "VK-AS, RU");
-        assert_eq!(escape("Triara.com, S.A. de C.V."), "Triara.com, S.A. de C.V.");
+        assert_eq!(
+            escape("Triara.com, S.A. de C.V."),
+            "Triara.com, S.A. de C.V."
+        );
         assert_eq!(escape("honey-craig"), "honey-craig");
         assert_eq!(escape("müller@example.org"), "müller@example.org");
     }
@@ -140,7 +143,10 @@ mod tests {
     #[test]
     fn forging_characters_are_escaped() {
         assert_eq!(escape("x>, service=imap"), "x\\x3e\\x2c service=imap");
-        assert_eq!(escape("a\nmail-audit: user=<b>"), "a\\x0amail-audit: user=\\x3cb\\x3e");
+        assert_eq!(
+            escape("a\nmail-audit: user=<b>"),
+            "a\\x0amail-audit: user=\\x3cb\\x3e"
+        );
         assert_eq!(escape("a\r\0\x1b\x7f"), "a\\x0d\\x00\\x1b\\x7f");
         assert_eq!(escape("back\\slash"), "back\\\\slash");
         assert_eq!(escape("a,entity=X"), "a\\x2centity=X");
@@ -152,7 +158,11 @@ mod tests {
 
     #[test]
     fn escaped_values_contain_no_field_separator() {
-        for hostile in ["x>, service=imap, ip=1.2.3.4", "x, blocked=True", "x\n, y=1"] {
+        for hostile in [
+            "x>, service=imap, ip=1.2.3.4",
+            "x, blocked=True",
+            "x\n, y=1",
+        ] {
             let e = escape(hostile);
             assert!(!e.contains('\n') && !e.contains('>') && !e.contains('<'));
             assert_eq!(naive_fields(&format!("k={e}")).len(), 1, "{e}");

@@ -137,8 +137,8 @@ fn lists_check(source: &Source) -> Result<ExitCode> {
 fn read_facts(path: &Path, ip: IpAddr) -> Result<Facts> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the facts file {}", path.display()))?;
-    let mut value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let Some(object) = value.as_object_mut() else {
         bail!("{}: the facts must be a JSON object", path.display());
     };
@@ -148,7 +148,11 @@ fn read_facts(path: &Path, ip: IpAddr) -> Result<Facts> {
     let facts: Facts = serde_json::from_value(value)
         .with_context(|| format!("{}: not valid facts", path.display()))?;
     if facts.ip != ip {
-        bail!("{}: the facts are for {}, not {ip}", path.display(), facts.ip);
+        bail!(
+            "{}: the facts are for {}, not {ip}",
+            path.display(),
+            facts.ip
+        );
     }
     Ok(facts)
 }
@@ -224,8 +228,8 @@ fn reason_name(decision: &Decision) -> &'static str {
 }
 
 fn import(file: &Path) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let imported = import_ini::import(&text);
     for note in &imported.notes {
         eprintln!("{}: {note}", file.display());

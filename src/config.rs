@@ -112,7 +112,10 @@ impl LoadedConfig {
 
     /// Builds the policy: loads the lists (from `lists_override` when given) and the
     /// settings. List problems are in the report; settings problems are errors.
-    pub fn policy(&self, lists_override: Option<&Path>) -> Result<(Policy, LoadReport), ConfigError> {
+    pub fn policy(
+        &self,
+        lists_override: Option<&Path>,
+    ) -> Result<(Policy, LoadReport), ConfigError> {
         let mut ignore_networks = CidrList::default();
         for (i, text) in self.config.ignore_networks.iter().enumerate() {
             let net = parse_net(text.trim()).map_err(|message| ConfigError::IgnoreNetworks {

@@ -244,7 +244,11 @@ impl Policy {
             .city
             .iter()
             .map(|p| ("maxmind:geoloc_city", p))
-            .chain(geo.subdivisions.iter().map(|p| ("maxmind:geoloc_subdiv", p)))
+            .chain(
+                geo.subdivisions
+                    .iter()
+                    .map(|p| ("maxmind:geoloc_subdiv", p)),
+            )
             .chain(geo.country.iter().map(|p| ("maxmind:geoloc_country", p)));
         for (label, place) in places {
             if let Some(e) = place.geoname_id.and_then(|id| l.maxmind_geo_loc.get(&id)) {
@@ -253,7 +257,9 @@ impl Policy {
         }
         let loc = geo.location.as_ref()?;
         let accuracy = f64::from(loc.accuracy_radius?);
-        let circle = l.maxmind_coords.find(loc.latitude, loc.longitude, accuracy)?;
+        let circle = l
+            .maxmind_coords
+            .find(loc.latitude, loc.longitude, accuracy)?;
         Some(self.hit(ListKind::MaxmindCoords, circle.label(), &circle.entry))
     }
 }

@@ -32,10 +32,22 @@ const PRIVATE: ReservedRange = r("Private-Use Networks", "RFC 1918");
 
 /// In the order ipwhois checks them; the first containing range names the address.
 const V4: &[V4Row] = &[
-    V4Row(v4(0, 0, 0, 0), 8, r("This Network", "RFC 1122, Section 3.2.1.3")),
-    V4Row(v4(127, 0, 0, 0), 8, r("Loopback", "RFC 1122, Section 3.2.1.3")),
+    V4Row(
+        v4(0, 0, 0, 0),
+        8,
+        r("This Network", "RFC 1122, Section 3.2.1.3"),
+    ),
+    V4Row(
+        v4(127, 0, 0, 0),
+        8,
+        r("Loopback", "RFC 1122, Section 3.2.1.3"),
+    ),
     V4Row(v4(169, 254, 0, 0), 16, r("Link Local", "RFC 3927")),
-    V4Row(v4(192, 0, 0, 0), 24, r("IETF Protocol Assignments", "RFC 5736")),
+    V4Row(
+        v4(192, 0, 0, 0),
+        24,
+        r("IETF Protocol Assignments", "RFC 5736"),
+    ),
     V4Row(v4(192, 0, 2, 0), 24, r("TEST-NET-1", "RFC 5737")),
     V4Row(v4(192, 88, 99, 0), 24, r("6to4 Relay Anycast", "RFC 3068")),
     V4Row(
@@ -46,7 +58,11 @@ const V4: &[V4Row] = &[
     V4Row(v4(198, 51, 100, 0), 24, r("TEST-NET-2", "RFC 5737")),
     V4Row(v4(203, 0, 113, 0), 24, r("TEST-NET-3", "RFC 5737")),
     V4Row(v4(224, 0, 0, 0), 4, r("Multicast", "RFC 3171")),
-    V4Row(v4(255, 255, 255, 255), 32, r("Limited Broadcast", "RFC 919, Section 7")),
+    V4Row(
+        v4(255, 255, 255, 255),
+        32,
+        r("Limited Broadcast", "RFC 919, Section 7"),
+    ),
     V4Row(v4(10, 0, 0, 0), 8, PRIVATE),
     V4Row(v4(172, 16, 0, 0), 12, PRIVATE),
     V4Row(v4(192, 168, 0, 0), 16, PRIVATE),
@@ -82,16 +98,8 @@ const V6: &[V6Row] = &[
     v6(0xfe00, 9, RESERVED6),
     v6(0xfe80, 10, r("Link-Local", "RFC 4291, Section 2.5.6")),
     v6(0xfec0, 10, r("Site-Local", "RFC 4291, Section 2.5.7")),
-    V6Row(
-        0x2001_0db8_u128 << 96,
-        32,
-        r("Documentation", "RFC 3849"),
-    ),
-    V6Row(
-        0x3fff_u128 << 112,
-        20,
-        r("Documentation", "RFC 9637"),
-    ),
+    V6Row(0x2001_0db8_u128 << 96, 32, r("Documentation", "RFC 3849")),
+    V6Row(0x3fff_u128 << 112, 20, r("Documentation", "RFC 9637")),
     v6(0x2001, 23, r("IETF Protocol Assignments", "RFC 2928")),
     v6(0xfc00, 7, r("Unique Local Unicast", "RFC 4193")),
 ];
@@ -168,7 +176,10 @@ mod tests {
             ("192.0.0.8", "IETF Protocol Assignments"),
             ("192.0.2.1", "TEST-NET-1"),
             ("192.88.99.1", "6to4 Relay Anycast"),
-            ("198.19.255.255", "Network Interconnect Device Benchmark Testing"),
+            (
+                "198.19.255.255",
+                "Network Interconnect Device Benchmark Testing",
+            ),
             ("198.51.100.7", "TEST-NET-2"),
             ("203.0.113.9", "TEST-NET-3"),
             ("239.1.1.1", "Multicast"),
@@ -217,7 +228,12 @@ mod tests {
         for (ip, want) in cases {
             assert_eq!(name(ip), Some(want), "{ip}");
         }
-        for ip in ["2a00:1450:4001::1", "2001:4860:4860::8888", "2600::1", "3fff:1000::1"] {
+        for ip in [
+            "2a00:1450:4001::1",
+            "2001:4860:4860::8888",
+            "2600::1",
+            "3fff:1000::1",
+        ] {
             assert_eq!(name(ip), None, "{ip}");
         }
     }

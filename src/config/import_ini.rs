@@ -42,7 +42,9 @@ pub fn import(text: &str) -> Imported {
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            notes.push(format!("line {n}: not a `key = value` line, skipped: {line}"));
+            notes.push(format!(
+                "line {n}: not a `key = value` line, skipped: {line}"
+            ));
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
@@ -111,9 +113,15 @@ strange line
     #[test]
     fn carries_over_what_it_can() {
         let imp = import(OLD);
-        assert_eq!(imp.config.list_path, std::path::PathBuf::from("/etc/dovecot/lists"));
+        assert_eq!(
+            imp.config.list_path,
+            std::path::PathBuf::from("/etc/dovecot/lists")
+        );
         assert_eq!(imp.config.disabled_services, vec!["pop3", "smtp"]);
-        assert_eq!(imp.config.ignore_networks, vec!["10.0.0.0/8", "192.168.0.0/16"]);
+        assert_eq!(
+            imp.config.ignore_networks,
+            vec!["10.0.0.0/8", "192.168.0.0/16"]
+        );
         assert!(imp.config.log_local);
     }
 

@@ -110,10 +110,22 @@ mod tests {
 
     #[test]
     fn typical_host_patterns() {
-        assert_eq!(aff("mail%-.+%-.+%.google%.com"), ("mail-".into(), ".google.com".into()));
-        assert_eq!(aff("^ec2%-%d+.*amazonaws%.com$"), ("ec2-".into(), "amazonaws.com".into()));
-        assert_eq!(aff("%d+%-%d+%.protonmail%.ch"), ("".into(), ".protonmail.ch".into()));
-        assert_eq!(aff("rimap26%.i%.mail%.ru"), ("rimap26.i.mail.ru".into(), "rimap26.i.mail.ru".into()));
+        assert_eq!(
+            aff("mail%-.+%-.+%.google%.com"),
+            ("mail-".into(), ".google.com".into())
+        );
+        assert_eq!(
+            aff("^ec2%-%d+.*amazonaws%.com$"),
+            ("ec2-".into(), "amazonaws.com".into())
+        );
+        assert_eq!(
+            aff("%d+%-%d+%.protonmail%.ch"),
+            ("".into(), ".protonmail.ch".into())
+        );
+        assert_eq!(
+            aff("rimap26%.i%.mail%.ru"),
+            ("rimap26.i.mail.ru".into(), "rimap26.i.mail.ru".into())
+        );
     }
 
     #[test]

@@ -41,14 +41,19 @@ impl CidrList {
     pub(crate) fn add_line(&mut self, line: Line<'_>, report: &mut FileReport<'_>) {
         let (word, _comment) = line.first_word();
         let Ok(text) = std::str::from_utf8(word) else {
-            report.error(line.number, format!("not a CIDR network: {}", Line::shown(word)));
+            report.error(
+                line.number,
+                format!("not a CIDR network: {}", Line::shown(word)),
+            );
             return;
         };
         let net = match parse_net(text) {
             Ok(n) => n,
             Err(e) => return report.error(line.number, e),
         };
-        self.add(net, Entry::of(line.number, word), |message| report.warning(line.number, message));
+        self.add(net, Entry::of(line.number, word), |message| {
+            report.warning(line.number, message)
+        });
     }
 
     /// Adds a network (host bits are masked off), warning through `warn`.

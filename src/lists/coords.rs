@@ -88,7 +88,9 @@ impl CoordsList {
 
     /// The first circle (in file order) covering the client.
     pub fn find(&self, lat: f64, lon: f64, accuracy_km: f64) -> Option<&Circle> {
-        self.circles.iter().find(|c| c.covers(lat, lon, accuracy_km))
+        self.circles
+            .iter()
+            .find(|c| c.covers(lat, lon, accuracy_km))
     }
 
     pub fn len(&self) -> usize {
@@ -157,7 +159,10 @@ mod tests {
             lon: 13.405,
             radius_km: 50,
             overlap: 0.5,
-            entry: Entry { line: 1, text: String::new() },
+            entry: Entry {
+                line: 1,
+                text: String::new(),
+            },
         };
         assert_eq!(c.label(), "maxmind:geoloc:52.520000,13.405000,50,0.500000");
     }
@@ -169,7 +174,10 @@ mod tests {
             lon: 0.0,
             radius_km: 100,
             overlap: 0.5,
-            entry: Entry { line: 1, text: String::new() },
+            entry: Entry {
+                line: 1,
+                text: String::new(),
+            },
         };
         // Client at the centre, accuracy 20 km: fully inside.
         assert!(c.covers(0.0, 0.0, 20.0));

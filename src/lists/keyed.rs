@@ -74,7 +74,9 @@ impl KeyRule for AsnRule {
     type Key = Asn;
     fn parse(word: &[u8], warn: &mut dyn FnMut(String)) -> Result<Asn, String> {
         let text = String::from_utf8_lossy(word);
-        let asn: Asn = text.parse().map_err(|e: crate::facts::AsnParseError| e.to_string())?;
+        let asn: Asn = text
+            .parse()
+            .map_err(|e: crate::facts::AsnParseError| e.to_string())?;
         if !word.starts_with(b"AS") {
             warn(format!(
                 "{} is read as {asn}; write it as {asn}",
@@ -133,6 +135,11 @@ impl KeyRule for GeoIdRule {
             .ok()
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("not a GeoNames id: {} (expected a number)", Line::shown(word)))
+            .ok_or_else(|| {
+                format!(
+                    "not a GeoNames id: {} (expected a number)",
+                    Line::shown(word)
+                )
+            })
     }
 }

@@ -40,8 +40,14 @@ impl<'a> Line<'a> {
 /// Trims ASCII white space (including `\v` and `\f`) at both ends.
 pub fn trim(bytes: &[u8]) -> &[u8] {
     let is_space = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
-    let start = bytes.iter().position(|b| !is_space(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !is_space(b)).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
     &bytes[start..end]
 }
 
@@ -56,7 +62,10 @@ pub fn lines(content: &[u8]) -> impl Iterator<Item = Line<'_>> {
         .enumerate()
         .filter_map(|(i, raw)| {
             let text = trim(raw);
-            (!is_comment(text)).then_some(Line { number: i + 1, text })
+            (!is_comment(text)).then_some(Line {
+                number: i + 1,
+                text,
+            })
         })
 }
 
@@ -79,9 +88,15 @@ mod tests {
 
     #[test]
     fn first_word_and_rest() {
-        let l = Line { number: 1, text: b"10.0.0.0/8   office VPN" };
+        let l = Line {
+            number: 1,
+            text: b"10.0.0.0/8   office VPN",
+        };
         assert_eq!(l.first_word(), (&b"10.0.0.0/8"[..], &b"office VPN"[..]));
-        let l = Line { number: 1, text: b"AS1" };
+        let l = Line {
+            number: 1,
+            text: b"AS1",
+        };
         assert_eq!(l.first_word(), (&b"AS1"[..], &b""[..]));
     }
 

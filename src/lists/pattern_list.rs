@@ -105,7 +105,10 @@ impl PatternList {
                 if let Some(&first) = map.get(&key) {
                     report.warning(
                         line.number,
-                        format!("duplicate entry (first at line {})", self.entries[first].line),
+                        format!(
+                            "duplicate entry (first at line {})",
+                            self.entries[first].line
+                        ),
                     );
                     return;
                 }
@@ -128,7 +131,8 @@ impl PatternList {
                     self.by_suffix
                         .insert(&suffix[suffix.len().saturating_sub(KEY_LEN)..], index);
                 } else if !prefix.is_empty() {
-                    self.by_prefix.insert(&prefix[..prefix.len().min(KEY_LEN)], index);
+                    self.by_prefix
+                        .insert(&prefix[..prefix.len().min(KEY_LEN)], index);
                 } else {
                     self.unindexed.push(index);
                 }
@@ -153,11 +157,7 @@ impl PatternList {
 
     /// The first entry (in file order) matching `value`. Patterns that fail while matching
     /// are reported through `failures` and count as no match.
-    pub fn find(
-        &self,
-        value: &[u8],
-        failures: &mut Vec<MatchFailure>,
-    ) -> Option<&Entry> {
+    pub fn find(&self, value: &[u8], failures: &mut Vec<MatchFailure>) -> Option<&Entry> {
         let mut candidates: Vec<usize> = Vec::new();
         if let Some(&e) = self.literal_exact.get(value) {
             candidates.push(e);

@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary list directory.
+pub struct ListDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl ListDir {
+    pub fn new() -> ListDir {
+        ListDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn with(mut self, file: &str, content: impl AsRef<[u8]>) -> ListDir {
+        self.write(file, content);
+        self
+    }
+
+    pub fn write(&mut self, file: &str, content: impl AsRef<[u8]>) {
+        let path = self.dir.path().join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, content).expect("write list");
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture path.
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+/// Runs the badclients binary in `cwd` (an empty temp dir by default, so no stray
+/// `badclients.toml` is picked up).
+pub fn badclients(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_badclients"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run badclients")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
