@@ -15,16 +15,15 @@ use super::diag::FileReport;
 use super::line::Line;
 use super::Entry;
 
-/// How many bytes of a required suffix or prefix are used as the index key.
-const KEY_LEN: usize = 8;
-
 #[derive(Debug, Clone)]
 struct CompiledPattern {
     entry: usize,
     pattern: Pattern,
 }
 
-/// Affix index: key (the last or first `KEY_LEN` bytes of the affix) → pattern indices.
+/// Affix index: a required suffix (or prefix) → the patterns requiring it. A value is
+/// looked up once per distinct affix length, so the cost grows with the number of
+/// distinct lengths, not with the number of patterns.
 #[derive(Debug, Clone, Default)]
 struct AffixIndex {
     by_key: HashMap<Vec<u8>, Vec<usize>>,
@@ -127,12 +126,11 @@ impl PatternList {
                 };
                 let index = self.patterns.len();
                 let (prefix, suffix) = required_affixes(text);
-                if !suffix.is_empty() {
-                    self.by_suffix
-                        .insert(&suffix[suffix.len().saturating_sub(KEY_LEN)..], index);
+                // The longer affix discriminates better.
+                if !suffix.is_empty() && suffix.len() >= prefix.len() {
+                    self.by_suffix.insert(&suffix, index);
                 } else if !prefix.is_empty() {
-                    self.by_prefix
-                        .insert(&prefix[..prefix.len().min(KEY_LEN)], index);
+                    self.by_prefix.insert(&prefix, index);
                 } else {
                     self.unindexed.push(index);
                 }
