@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use badclients::decision::Policy;
 use badclients::facts::{Asn, Facts};
 use badclients::lists::ListSet;
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
 use ipnet::Ipv4Subnets;
 
 const CIDRS: usize = 100_000;

@@ -113,8 +113,15 @@ impl fmt::Display for AuditLine<'_> {
         for e in &facts.entities {
             write!(f, ", entity={}", Escaped(e))?;
         }
-        if let (Verdict::Block, Some(hit)) = (self.decision.verdict, self.decision.hit()) {
-            write!(f, ", blocked=True, matched={}", Escaped(&hit.label))?;
+        for e in &facts.lookup_errors {
+            write!(f, ", lookup_error={}", Escaped(e))?;
+        }
+        match (self.decision.verdict, self.decision.hit()) {
+            (Verdict::Block, Some(hit)) => {
+                write!(f, ", blocked=True, matched={}", Escaped(&hit.label))?
+            }
+            (Verdict::TempFail, _) => f.write_str(", tempfail=True")?,
+            _ => {}
         }
         Ok(())
     }

@@ -9,11 +9,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use badclients::audit::AuditLine;
+use badclients::cache::store::CacheStore;
 use badclients::config::{import_ini, Config};
 use badclients::decision::{Decision, Policy, Verdict};
 use badclients::facts::Facts;
 use badclients::lists::LoadReport;
-use badclients::reserved::{reserved, reserved_facts};
+use badclients::lookup::Lookup;
 
 /// Keeps "bad" mail clients — apps and services that log in to your IMAP/POP3/SMTP server
 /// from their own cloud with your users' passwords — away from your mail server.
@@ -35,7 +36,11 @@ enum Command {
     Lists(ListsCommand),
     /// Decide one login and print its audit line.
     ///
-    /// Exit status: 0 when the login is allowed, 1 when it is blocked, 2 on an error.
+    /// Without --facts the facts are looked up (Team Cymru, RDAP, reverse DNS) through the
+    /// configured servers and cache.
+    ///
+    /// Exit status: 0 when the login is allowed, 1 when it is blocked, 2 on an error,
+    /// 3 when the lookups failed and `on_error = "tempfail"`.
     ///
     /// Example, with the facts written by hand:
     ///   badclients check 176.112.169.218 --user craig --service imap --facts facts.json
@@ -43,6 +48,12 @@ enum Command {
     /// "as_cc": "RU", "as_desc": "VK-AS, RU", "net_name": "VK-FRONT", "net_cc": "RU",
     /// "entities": ["MAIL-RU"]} (unknown values are null).
     Check(CheckArgs),
+    /// Look up the facts about IP addresses and print them, with where each source's
+    /// answer came from (cache or upstream) and how long it took.
+    Lookup(LookupArgs),
+    /// Inspect or empty the lookup cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -54,6 +65,36 @@ enum ListsCommand {
     ///
     /// Exit status: 0 when there are no errors (warnings are allowed), 1 otherwise.
     Check(Source),
+}
+
+#[derive(Debug, Args)]
+struct LookupArgs {
+    /// The addresses (IPv4 or IPv6).
+    #[arg(required = true)]
+    ips: Vec<IpAddr>,
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print a JSON array: per IP the facts and the sources' reports.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Entries per table and the cache file's size.
+    Stats {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Remove every entry, or only those covering one address.
+    Purge {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Only the entries for this address (its networks, its PTR).
+        #[arg(long)]
+        ip: Option<IpAddr>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +144,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Lists(ListsCommand::Check(source)) => lists_check(&source),
         Command::Check(args) => check(&args),
+        Command::Lookup(args) => lookup(&args),
+        Command::Cache(CacheCommand::Stats { config }) => cache_stats(config.as_deref()),
+        Command::Cache(CacheCommand::Purge { config, ip }) => cache_purge(config.as_deref(), ip),
         Command::Config(ConfigCommand::ImportIni { file }) => import(&file),
     }
 }
@@ -160,14 +204,19 @@ fn read_facts(path: &Path, ip: IpAddr) -> Result<Facts> {
 fn check(args: &CheckArgs) -> Result<ExitCode> {
     let facts = match &args.facts {
         Some(path) => read_facts(path, args.ip)?,
-        None => match reserved(args.ip) {
-            Some(range) => reserved_facts(args.ip, range, None),
-            None => bail!(
-                "{} is a public address and this build cannot look up facts yet; \
-                 pass them with --facts FILE",
-                args.ip
-            ),
-        },
+        None => {
+            let loaded = Config::load(args.source.config.as_deref())?;
+            let report = runtime()?.block_on(async {
+                let lookup = build_lookup(&loaded.config).await?;
+                let report = lookup.facts(args.ip).await;
+                lookup
+                    .tiers()
+                    .flush(std::time::Duration::from_secs(2))
+                    .await;
+                anyhow::Ok(report)
+            })?;
+            report.facts
+        }
     };
     let (policy, report) = load_policy(&args.source)?;
     for d in &report.diagnostics {
@@ -197,6 +246,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     Ok(match decision.verdict {
         Verdict::Allow => ExitCode::SUCCESS,
         Verdict::Block => ExitCode::from(1),
+        Verdict::TempFail => ExitCode::from(3),
     })
 }
 
@@ -224,6 +274,124 @@ fn reason_name(decision: &Decision) -> &'static str {
         Reason::AllowedUser(_) => "allowed_user",
         Reason::Listed(_) => "listed",
         Reason::NoMatch => "no_match",
+        Reason::LookupFailed => "lookup_failed",
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn build_lookup(config: &Config) -> Result<Lookup> {
+    let (lookup, warnings) = badclients::lookup::build::build(config).await?;
+    for w in warnings {
+        eprintln!("badclients: warning: {w}");
+    }
+    Ok(lookup)
+}
+
+fn lookup(args: &LookupArgs) -> Result<ExitCode> {
+    let loaded = Config::load(args.config.as_deref())?;
+    let reports = runtime()?.block_on(async {
+        let lookup = build_lookup(&loaded.config).await?;
+        let mut reports = Vec::new();
+        for ip in &args.ips {
+            reports.push(lookup.facts(*ip).await);
+        }
+        // Let the background writers store what was learned before the process exits.
+        lookup
+            .tiers()
+            .flush(std::time::Duration::from_secs(2))
+            .await;
+        anyhow::Ok(reports)
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &reports {
+        writeln!(out, "{}", FactsLine(&r.facts))?;
+        let sources: Vec<String> = r
+            .sources
+            .iter()
+            .map(|s| {
+                let how = serde_json::to_value(s.provenance)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                match &s.error {
+                    Some(e) => format!(
+                        "{}: {how} ({e}) {:.1} ms",
+                        s.source,
+                        s.elapsed.as_secs_f64() * 1e3
+                    ),
+                    None => format!(
+                        "{}: {how} {:.1} ms",
+                        s.source,
+                        s.elapsed.as_secs_f64() * 1e3
+                    ),
+                }
+            })
+            .collect();
+        writeln!(out, "  {}", sources.join("; "))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_store(config: Option<&Path>) -> Result<(PathBuf, CacheStore)> {
+    let loaded = Config::load(config)?;
+    let path = loaded.config.cache.resolved_path();
+    let (store, warning) = CacheStore::open(&path)?;
+    if let Some(w) = warning {
+        eprintln!("badclients: warning: {w}");
+    }
+    Ok((path, store))
+}
+
+fn cache_stats(config: Option<&Path>) -> Result<ExitCode> {
+    let (path, store) = open_store(config)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "cache file: {}", path.display())?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    writeln!(out, "size: {size} bytes")?;
+    for (table, entries) in store.stats()? {
+        writeln!(out, "{:8} {entries} entries", table.name())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
+    let (_, store) = open_store(config)?;
+    let removed = match ip {
+        None => store.purge_all()?,
+        Some(ip) => badclients::lookup::build::purge_ip(&store, ip)?,
+    };
+    println!("removed {removed} entries");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The facts of a lookup, in the audit line's field syntax.
+struct FactsLine<'a>(&'a Facts);
+
+impl std::fmt::Display for FactsLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line = AuditLine {
+            user: "",
+            service: "",
+            facts: self.0,
+            decision: &Decision::unlogged_allow(),
+        }
+        .to_string();
+        let fields = line
+            .split_once(", host=")
+            .map(|(_, rest)| format!("host={rest}"))
+            .unwrap_or(line);
+        write!(f, "{}: {fields}", self.0.ip)
     }
 }
 

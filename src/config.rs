@@ -8,11 +8,13 @@
 
 pub mod import_ini;
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::Policy;
+use crate::decision::{OnError, Policy};
 use crate::lists::{parse_net, CidrList, Entry, ListSet, LoadReport};
 
 /// Where the configuration is looked for, in order, when no `--config` is given.
@@ -44,6 +46,12 @@ pub struct Config {
     pub ignore_networks: Vec<String>,
     /// Also log logins from reserved addresses.
     pub log_local: bool,
+    /// `[lookup]`: deadline, DNS servers, what a failed lookup means.
+    pub lookup: LookupSection,
+    /// `[rdap]`: the registries' RDAP services.
+    pub rdap: RdapSection,
+    /// `[cache]`: where and how long lookups are kept.
+    pub cache: CacheSection,
 }
 
 impl Default for Config {
@@ -53,7 +61,124 @@ impl Default for Config {
             disabled_services: Vec::new(),
             ignore_networks: Vec::new(),
             log_local: false,
+            lookup: LookupSection::default(),
+            rdap: RdapSection::default(),
+            cache: CacheSection::default(),
         }
+    }
+}
+
+/// `[lookup]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LookupSection {
+    /// The whole lookup's deadline in ms (Dovecot's policy timeout is 2 s).
+    pub deadline_ms: u64,
+    /// DNS servers (`"127.0.0.1:53"`); empty: the system resolver.
+    pub dns_servers: Vec<SocketAddr>,
+    /// What a login gets when the lookups failed and no list matched.
+    pub on_error: OnError,
+}
+
+impl Default for LookupSection {
+    fn default() -> Self {
+        LookupSection {
+            deadline_ms: 1000,
+            dns_servers: Vec::new(),
+            on_error: OnError::Allow,
+        }
+    }
+}
+
+/// `[rdap]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RdapSection {
+    /// Base URL per registry (`arin`, `ripencc`, `apnic`, `lacnic`, `afrinic`); the client
+    /// requests `<base>ip/<address>`. Unset registries use their public service.
+    pub base_urls: BTreeMap<String, String>,
+    /// A directory with IANA bootstrap files (`ipv4.json`, `ipv6.json`) to use instead of
+    /// the bundled copy.
+    pub bootstrap_dir: Option<PathBuf>,
+    /// Largest answer read, in bytes.
+    pub max_body_bytes: usize,
+    /// Most redirects followed.
+    pub max_redirects: usize,
+}
+
+impl Default for RdapSection {
+    fn default() -> Self {
+        RdapSection {
+            base_urls: BTreeMap::new(),
+            bootstrap_dir: None,
+            max_body_bytes: 1024 * 1024,
+            max_redirects: 5,
+        }
+    }
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSection {
+    /// The persistent cache file; default: `$STATE_DIRECTORY/cache.redb` under systemd,
+    /// else `/var/lib/badclients/cache.redb` when writable, else
+    /// `~/.cache/badclients/cache.redb`.
+    pub path: Option<PathBuf>,
+    /// Keep the cache in memory only (nothing survives a restart).
+    pub memory_only: bool,
+    /// Fresh lifetime of an answer, in seconds.
+    pub ttl_secs: u64,
+    /// Fresh lifetime of a negative answer (no such name, not found), in seconds.
+    pub negative_ttl_secs: u64,
+    /// How long past its lifetime an entry may still be served while refreshing, in seconds.
+    pub stale_secs: u64,
+    /// A Redis shared by several badclients nodes (`redis://127.0.0.1:6379/0`).
+    pub redis_url: Option<String>,
+    /// Longest wait for Redis before falling back to the local cache, in ms.
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        CacheSection {
+            path: None,
+            memory_only: false,
+            ttl_secs: 24 * 3600,
+            negative_ttl_secs: 300,
+            stale_secs: 7 * 24 * 3600,
+            redis_url: None,
+            redis_timeout_ms: 200,
+        }
+    }
+}
+
+impl CacheSection {
+    /// The cache file to use.
+    pub fn resolved_path(&self) -> PathBuf {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+            // systemd may list several directories separated by ':'; take the first.
+            let first = dir
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !first.is_empty() {
+                return PathBuf::from(first).join("cache.redb");
+            }
+        }
+        let system = Path::new("/var/lib/badclients");
+        if system.is_dir() && std::fs::metadata(system).is_ok_and(|m| !m.permissions().readonly()) {
+            return system.join("cache.redb");
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        home.join(".cache/badclients/cache.redb")
     }
 }
 
@@ -91,9 +216,18 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text, &path)?;
-        if config.list_path.is_relative() {
-            if let Some(dir) = path.parent() {
-                config.list_path = dir.join(&config.list_path);
+        if let Some(dir) = path.parent() {
+            let anchor = |p: &mut PathBuf| {
+                if p.is_relative() {
+                    *p = dir.join(&*p);
+                }
+            };
+            anchor(&mut config.list_path);
+            if let Some(p) = config.cache.path.as_mut() {
+                anchor(p);
+            }
+            if let Some(p) = config.rdap.bootstrap_dir.as_mut() {
+                anchor(p);
             }
         }
         Ok(LoadedConfig {
@@ -135,6 +269,7 @@ impl LoadedConfig {
             disabled_services: self.config.disabled_services.clone(),
             ignore_networks,
             log_local: self.config.log_local,
+            on_error: self.config.lookup.on_error,
         };
         Ok((policy, report))
     }

@@ -23,6 +23,21 @@ use crate::reserved::reserved;
 pub enum Verdict {
     Allow,
     Block,
+    /// Ask the client to try again later: the lookups failed, no list matched and
+    /// `on_error = "tempfail"`.
+    #[serde(rename = "tempfail")]
+    TempFail,
+}
+
+/// What a login gets when the lookups failed and no list matched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Let it through (the audit line says `lookup_error=…`).
+    #[default]
+    Allow,
+    /// Refuse it temporarily.
+    Tempfail,
 }
 
 /// What matched: the `matched=` label and where the entry stands.
@@ -53,6 +68,8 @@ pub enum Reason {
     Listed(Hit),
     /// Nothing matched.
     NoMatch,
+    /// Nothing matched, but the lookups failed (with `on_error = "tempfail"`).
+    LookupFailed,
 }
 
 /// The outcome of [`Policy::decide`].
@@ -68,6 +85,16 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// An allow that nothing decided (for printing facts without a login).
+    pub fn unlogged_allow() -> Decision {
+        Decision {
+            verdict: Verdict::Allow,
+            reason: Reason::NoMatch,
+            log: false,
+            pattern_failures: Vec::new(),
+        }
+    }
+
     /// The entry behind the verdict, if any.
     pub fn hit(&self) -> Option<&Hit> {
         match &self.reason {
@@ -75,7 +102,7 @@ impl Decision {
             | Reason::AllowedNetwork(h)
             | Reason::AllowedUser(h)
             | Reason::Listed(h) => Some(h),
-            Reason::Reserved(_) | Reason::NoMatch => None,
+            Reason::Reserved(_) | Reason::NoMatch | Reason::LookupFailed => None,
         }
     }
 }
@@ -90,6 +117,8 @@ pub struct Policy {
     pub ignore_networks: CidrList,
     /// Also log logins from reserved addresses.
     pub log_local: bool,
+    /// What a login gets when the lookups failed and no list matched.
+    pub on_error: OnError,
 }
 
 impl Policy {
@@ -121,7 +150,7 @@ impl Policy {
         facts: &Facts,
         failures: &mut Vec<MatchFailure>,
     ) -> (Verdict, Reason, bool) {
-        use Verdict::{Allow, Block};
+        use Verdict::{Allow, Block, TempFail};
         if let Some(s) = self
             .disabled_services
             .iter()
@@ -157,6 +186,9 @@ impl Policy {
         }
         match self.deny_hit(facts, failures) {
             Some(hit) => (Block, Reason::Listed(hit), true),
+            None if !facts.lookup_errors.is_empty() && self.on_error == OnError::Tempfail => {
+                (TempFail, Reason::LookupFailed, true)
+            }
             None => (Allow, Reason::NoMatch, true),
         }
     }

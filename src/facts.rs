@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An autonomous system number, written `AS47764` in lists, facts and the audit line.
@@ -97,6 +98,21 @@ pub struct Facts {
     /// GeoIP facts (MaxMind-format databases), when GeoIP is configured.
     #[serde(default)]
     pub maxmind: Option<GeoFacts>,
+    /// Every origin AS of the announced prefix (several for a multi-origin prefix).
+    #[serde(default)]
+    pub asns: Vec<Asn>,
+    /// The announced prefix Team Cymru reported (the cache key of the origin answer).
+    #[serde(default)]
+    pub as_prefix: Option<IpNet>,
+    /// The RDAP network's handle.
+    #[serde(default)]
+    pub net_handle: Option<String>,
+    /// The RDAP network's range as CIDRs.
+    #[serde(default)]
+    pub net_cidrs: Vec<IpNet>,
+    /// Sources that failed for this lookup, as `source:kind` (`rdap:timeout`).
+    #[serde(default)]
+    pub lookup_errors: Vec<String>,
 }
 
 /// A place in a GeoIP database (city, subdivision, country, continent).
@@ -166,6 +182,11 @@ impl Facts {
             net_cc: None,
             entities: Vec::new(),
             maxmind: None,
+            asns: Vec::new(),
+            as_prefix: None,
+            net_handle: None,
+            net_cidrs: Vec::new(),
+            lookup_errors: Vec::new(),
         }
     }
 }

@@ -7,11 +7,14 @@
 //! edge over it. See `ARCHITECTURE.md` for the map.
 
 pub mod audit;
+pub mod cache;
 pub mod config;
 pub mod countries;
 pub mod decision;
 pub mod facts;
 pub mod lists;
+pub mod lookup;
+pub mod rdap;
 pub mod reserved;
 
 pub use luapat;

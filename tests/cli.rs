@@ -85,45 +85,80 @@ fn check_json_has_verdict_matched_file_line_entry_audit_facts() {
     assert_eq!(v["facts"]["net_cc"], "RU");
 }
 
-#[test]
-fn check_without_facts_works_for_reserved_and_says_so_otherwise() {
-    let dir = ListDir::new();
-    let lists = dir.path().to_str().unwrap();
-    let out = badclients(
-        &[
-            "check",
-            "192.168.1.5",
-            "-u",
-            "a",
-            "-s",
-            "imap",
-            "--lists",
-            lists,
-        ],
-        dir.path(),
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_without_facts_looks_up_and_names_failed_sources() {
+    // An empty fake internet: no PTR, no Cymru answer, every RDAP path 404.
+    let dns = testworld::FakeDns::start(testworld::Zone::new())
+        .await
+        .unwrap();
+    let rdap = testworld::FakeRdap::start().await.unwrap();
+    rdap.route_prefix(
+        "/",
+        testworld::Reply::fault(testworld::RdapFault::Status(503)),
     );
+    let dir = ListDir::new().with("lists/asn.deny.lst", "");
+    let base = rdap.base_url();
+    let cfg = dir.path().join("badclients.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "list_path = \"lists\"\n[lookup]\ndns_servers = [\"{}\"]\n[cache]\nmemory_only = true\n\
+             [rdap.base_urls]\narin = \"{base}\"\nripencc = \"{base}\"\napnic = \"{base}\"\n\
+             lacnic = \"{base}\"\nafrinic = \"{base}\"\n",
+            dns.addr()
+        ),
+    )
+    .unwrap();
+    let run = |ip: &'static str| {
+        let (cfg, cwd) = (cfg.clone(), dir.path().to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            badclients(
+                &[
+                    "check",
+                    ip,
+                    "-u",
+                    "a",
+                    "-s",
+                    "imap",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                ],
+                &cwd,
+            )
+        })
+    };
+    let out = run("192.168.1.5").await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(
         stdout(&out),
         "mail-audit: user=<a>, service=imap, ip=192.168.1.5, host=<>, asn=None, as_cc=ZZ, \
          as_desc=<IANA-RESERVED>, net_name=<Private-Use Networks>, net_cc=ZZ, entity=None\n"
     );
-    let out = badclients(
-        &[
-            "check", "fe80::1", "-u", "a", "-s", "imap", "--lists", lists,
-        ],
-        dir.path(),
-    );
+    let out = run("fe80::1").await.unwrap();
+    assert!(stdout(&out).contains("net_name=<Link-Local>"), "{out:?}");
+    // A public address: looked up; what failed is named, the login is allowed (on_error).
+    let out = run("8.8.8.8").await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(stdout(&out).contains("net_name=<Link-Local>"));
-    let out = badclients(
-        &[
-            "check", "8.8.8.8", "-u", "a", "-s", "imap", "--lists", lists,
-        ],
-        dir.path(),
+    assert_eq!(
+        stdout(&out),
+        "mail-audit: user=<a>, service=imap, ip=8.8.8.8, host=<>, asn=None, as_cc=None, \
+         as_desc=<None>, net_name=<None>, net_cc=None, entity=None, lookup_error=rdap:http_status\n"
     );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("--facts"), "{}", stderr(&out));
+    assert_eq!(
+        dns.queries_for("8.8.8.8.origin.asn.cymru.com.", testworld::RrType::Txt),
+        1
+    );
+    // With on_error = "tempfail" the same login gets a temporary failure (exit 3).
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[lookup]\n", "[lookup]\non_error = \"tempfail\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let out = run("8.8.8.8").await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout(&out).ends_with(", lookup_error=rdap:http_status, tempfail=True\n"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn matched(policy: &Policy, f: &Facts) -> Option<String> {
     let d = policy.decide("user", "imap", f);
     match d.verdict {
         Verdict::Block => Some(d.hit().unwrap().label.clone()),
-        Verdict::Allow => None,
+        Verdict::Allow | Verdict::TempFail => None,
     }
 }
 

@@ -1,0 +1,400 @@
+//! The persistent cache tier: [`CacheStore`], one redb file that keeps what badclients
+//! learned across restarts.
+//!
+//! It owns the file's layout and its life: one redb table per [`Table`] (named by
+//! [`Table::name`]), keyed by the entry's key (`176.112.168.0/21`, `AS47764`, an IP) and
+//! holding the [`Stored`] entry as JSON bytes. An entry that no longer decodes is never
+//! returned: reads skip it, log it and count it, and [`CacheStore::prune_expired`] removes it.
+//!
+//! A file that redb cannot read (garbage, truncated, failed page checksums, a format this redb
+//! does not open) is moved aside to `<path>.corrupt-<unix time>` and replaced by a fresh store;
+//! the caller gets a warning to log. The file is a cache, so starting empty is always safe. A
+//! file held open by another process is not corrupt: opening it is an error instead.
+//!
+//! The API is synchronous, as redb is: async callers run it through
+//! `tokio::task::spawn_blocking`. The store is `Send + Sync`; share it in an `Arc`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use redb::{
+    Builder, Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
+};
+
+use super::{now_unix, Stored, Table};
+
+/// Memory redb may use to cache pages of the file (its default is 1 GiB).
+const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A store table: the key, then the JSON bytes of a [`Stored`] entry.
+type Definition = TableDefinition<'static, &'static str, &'static [u8]>;
+
+fn definition(table: Table) -> Definition {
+    TableDefinition::new(table.name())
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory that should hold the file could not be created.
+    #[error("cannot create the directory of cache store {path}: {source}")]
+    CreateDir { path: PathBuf, source: io::Error },
+    /// An unreadable file could not be moved out of the way.
+    #[error("cannot move unreadable cache store {path} aside to {aside}: {source}")]
+    MoveAside {
+        path: PathBuf,
+        aside: PathBuf,
+        source: io::Error,
+    },
+    /// The file could not be opened or created as a store.
+    #[error("cannot open cache store {path}: {source}")]
+    Open { path: PathBuf, source: redb::Error },
+    /// A read or write of an open store failed.
+    #[error("cache store {path}: {source}")]
+    Storage { path: PathBuf, source: redb::Error },
+    /// An entry could not be serialised.
+    #[error("cannot encode cache entry {table}/{key}: {source}")]
+    Encode {
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    /// The size of the file could not be read.
+    #[error("cannot read the size of cache store {path}: {source}")]
+    FileSize { path: PathBuf, source: io::Error },
+}
+
+/// The persistent tier: a redb file with one table per [`Table`].
+#[derive(Debug)]
+pub struct CacheStore {
+    db: Database,
+    path: PathBuf,
+    undecodable: AtomicUsize,
+    read_errors: AtomicUsize,
+}
+
+impl CacheStore {
+    /// Opens the store at `path`, creating its directory and file when missing.
+    ///
+    /// A file that is not a readable store is moved aside to `<path>.corrupt-<unix time>`
+    /// and a fresh store takes its place; the returned warning says so (log it).
+    pub fn open(path: &Path) -> Result<(CacheStore, Option<String>), StoreError> {
+        create_parent(path)?;
+        match open_database(path) {
+            Ok(db) => Ok((CacheStore::new(db, path), None)),
+            Err(err) if is_unreadable(&err) => {
+                let aside = move_aside(path)?;
+                let db = open_database(path).map_err(|source| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let warning = format!(
+                    "cache store {} was unreadable ({err}); moved it to {} and started an empty one",
+                    path.display(),
+                    aside.display()
+                );
+                Ok((CacheStore::new(db, path), Some(warning)))
+            }
+            Err(source) => Err(StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn new(db: Database, path: &Path) -> CacheStore {
+        CacheStore {
+            db,
+            path: path.to_path_buf(),
+            undecodable: AtomicUsize::new(0),
+            read_errors: AtomicUsize::new(0),
+        }
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores `entry` under `key` in `table`, replacing what was there.
+    pub fn put(&self, table: Table, key: &str, entry: &Stored) -> Result<(), StoreError> {
+        let bytes = encode(table, key, entry)?;
+        self.write(|txn| {
+            txn.open_table(definition(table))?
+                .insert(key, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Stores every item in one write transaction: all of them or, on error, none.
+    pub fn put_many(&self, items: &[(Table, String, Stored)]) -> Result<(), StoreError> {
+        let encoded = items
+            .iter()
+            .map(|(table, key, entry)| Ok((*table, key.as_str(), encode(*table, key, entry)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(|txn| {
+            for table in Table::ALL {
+                let mut open = txn.open_table(definition(table))?;
+                for (_, key, bytes) in encoded.iter().filter(|(t, _, _)| *t == table) {
+                    open.insert(*key, bytes.as_slice())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The entry under `key` in `table`; `None` when absent, undecodable or unreadable (the
+    /// last two are logged and counted: a cache read that fails is a miss).
+    pub fn get(&self, table: Table, key: &str) -> Option<Stored> {
+        let read = self.read(|txn| {
+            let open = txn.open_table(definition(table))?;
+            let found = open.get(key)?;
+            Ok(found.and_then(|bytes| self.decode(table, key, bytes.value())))
+        });
+        self.or_logged(read).flatten()
+    }
+
+    /// Every decodable entry of `table`, in key order (to fill the memory tier at start);
+    /// empty if the table cannot be read (logged and counted).
+    pub fn load_all(&self, table: Table) -> Vec<(String, Stored)> {
+        let read = self.read(|txn| {
+            let open = txn.open_table(definition(table))?;
+            let mut entries = Vec::new();
+            for item in open.iter()? {
+                let (key, bytes) = item?;
+                let key = key.value();
+                if let Some(entry) = self.decode(table, key, bytes.value()) {
+                    entries.push((key.to_string(), entry));
+                }
+            }
+            Ok(entries)
+        });
+        self.or_logged(read).unwrap_or_default()
+    }
+
+    /// Removes the entry under `key` in `table`; tells whether there was one.
+    pub fn remove(&self, table: Table, key: &str) -> Result<bool, StoreError> {
+        self.write(|txn| {
+            let mut open = txn.open_table(definition(table))?;
+            let removed = open.remove(key)?.is_some();
+            Ok(removed)
+        })
+    }
+
+    /// Removes every entry of every table; returns how many there were.
+    pub fn purge_all(&self) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut removed = 0;
+            for table in Table::ALL {
+                removed += to_usize(txn.open_table(definition(table))?.len()?);
+                txn.delete_table(definition(table))?;
+                txn.open_table(definition(table))?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Removes the entries whose `expires_at` is before `older_than` (seconds since the Unix
+    /// epoch), and the ones that do not decode; returns how many went.
+    pub fn prune_expired(&self, older_than: u64) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut removed = 0;
+            for table in Table::ALL {
+                txn.open_table(definition(table))?.retain(|_, bytes| {
+                    let keep = serde_json::from_slice::<Stored>(bytes)
+                        .is_ok_and(|entry| entry.expires_at >= older_than);
+                    removed += usize::from(!keep);
+                    keep
+                })?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Removes the entries that expired before now; see [`CacheStore::prune_expired`].
+    pub fn prune_expired_now(&self) -> Result<usize, StoreError> {
+        self.prune_expired(now_unix())
+    }
+
+    /// Entries per table, in [`Table::ALL`] order (undecodable ones included).
+    pub fn stats(&self) -> Result<Vec<(Table, usize)>, StoreError> {
+        self.read(|txn| {
+            Table::ALL
+                .into_iter()
+                .map(|table| Ok((table, to_usize(txn.open_table(definition(table))?.len()?))))
+                .collect()
+        })
+    }
+
+    /// Size of the store file in bytes.
+    pub fn file_size(&self) -> Result<u64, StoreError> {
+        std::fs::metadata(&self.path)
+            .map(|meta| meta.len())
+            .map_err(|source| StoreError::FileSize {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Values that reads skipped since the store was opened because they did not decode.
+    pub fn undecodable_skipped(&self) -> usize {
+        self.undecodable.load(Ordering::Relaxed)
+    }
+
+    /// Reads that failed since the store was opened (each was answered as a miss).
+    pub fn read_errors(&self) -> usize {
+        self.read_errors.load(Ordering::Relaxed)
+    }
+
+    /// Runs `body` in a write transaction and commits it.
+    fn write<T>(
+        &self,
+        body: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let run = || -> Result<T, redb::Error> {
+            let txn = self.db.begin_write()?;
+            let value = body(&txn)?;
+            txn.commit()?;
+            Ok(value)
+        };
+        run().map_err(|source| self.storage_error(source))
+    }
+
+    /// Runs `body` in a read transaction.
+    fn read<T>(
+        &self,
+        body: impl FnOnce(&ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let run = || -> Result<T, redb::Error> { body(&self.db.begin_read()?) };
+        run().map_err(|source| self.storage_error(source))
+    }
+
+    /// The value of a read, or `None` after logging and counting its failure.
+    fn or_logged<T>(&self, read: Result<T, StoreError>) -> Option<T> {
+        match read {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.read_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "cache store read failed; answered as a miss");
+                None
+            }
+        }
+    }
+
+    fn storage_error(&self, source: redb::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Decodes a stored value, or counts and logs it and gives `None`.
+    fn decode(&self, table: Table, key: &str, bytes: &[u8]) -> Option<Stored> {
+        match serde_json::from_slice(bytes) {
+            Ok(entry) => Some(entry),
+            Err(err) => {
+                self.undecodable.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    store = %self.path.display(),
+                    table = table.name(),
+                    key,
+                    error = %err,
+                    "skipping an undecodable cache entry"
+                );
+                None
+            }
+        }
+    }
+}
+
+fn to_usize(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
+}
+
+fn encode(table: Table, key: &str, entry: &Stored) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(entry).map_err(|source| StoreError::Encode {
+        table: table.name(),
+        key: key.to_string(),
+        source,
+    })
+}
+
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens or creates the redb file and makes sure every table exists.
+///
+/// The integrity check on open makes redb report a damaged file as an error where a plain
+/// open may panic; it reads the whole file once per start.
+fn open_database(path: &Path) -> Result<Database, redb::Error> {
+    let db = Builder::new()
+        .set_check_integrity_on_open(true)
+        .set_cache_size(PAGE_CACHE_BYTES)
+        .create(path)?;
+    let txn = db.begin_write()?;
+    for table in Table::ALL {
+        txn.open_table(definition(table))?;
+    }
+    txn.commit()?;
+    Ok(db)
+}
+
+/// Whether an open failed because of the file's content (so a fresh file fixes it), not
+/// because of the file system or another process holding it.
+fn is_unreadable(err: &redb::Error) -> bool {
+    match err {
+        redb::Error::Corrupted(_)
+        | redb::Error::UpgradeRequired(_)
+        | redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TypeDefinitionChanged { .. } => true,
+        redb::Error::Io(io) => matches!(
+            io.kind(),
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    }
+}
+
+/// Renames the file at `path` to `<path>.corrupt-<unix time>` (with a counter if taken).
+fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+    let aside = free_aside_name(path);
+    std::fs::rename(path, &aside).map_err(|source| StoreError::MoveAside {
+        path: path.to_path_buf(),
+        aside: aside.clone(),
+        source,
+    })?;
+    Ok(aside)
+}
+
+fn free_aside_name(path: &Path) -> PathBuf {
+    let mut base = path.as_os_str().to_owned();
+    base.push(format!(".corrupt-{}", now_unix()));
+    let mut aside = PathBuf::from(&base);
+    let mut n = 1u32;
+    while aside.exists() && n < 1000 {
+        let mut numbered = base.clone();
+        numbered.push(format!(".{n}"));
+        aside = PathBuf::from(numbered);
+        n += 1;
+    }
+    aside
+}
+
+// The rest of the crate shares one store between tasks and threads.
+const _: fn() = || {
+    fn check<T: Send + Sync>() {}
+    check::<CacheStore>();
+    check::<StoreError>();
+};

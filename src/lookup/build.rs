@@ -1,0 +1,111 @@
+//! Builds the lookup service from the configuration, and the cache maintenance the
+//! command line offers.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use super::dns::{DnsClient, DnsError};
+use super::tiers::{Tiers, Ttls};
+use super::{Lookup, LookupSettings};
+use crate::cache::redis::RedisTier;
+use crate::cache::store::{CacheStore, StoreError};
+use crate::cache::Table;
+use crate::config::Config;
+use crate::rdap::{Bootstrap, BootstrapError, RdapClient, RdapConfig, RdapError, Registry};
+use crate::reserved::canonical;
+
+/// Why the lookup service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("[rdap.base_urls]: {key:?} is not a registry (arin, ripencc, apnic, lacnic, afrinic)")]
+    UnknownRegistry { key: String },
+    #[error("[rdap.base_urls] {key}: not a URL: {value:?}")]
+    BadUrl { key: String, value: String },
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error(transparent)]
+    Rdap(#[from] RdapError),
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The RDAP client settings of a configuration.
+pub fn rdap_config(config: &Config) -> Result<RdapConfig, SetupError> {
+    let mut rdap = RdapConfig {
+        timeout: Duration::from_millis(config.lookup.deadline_ms),
+        max_body_bytes: config.rdap.max_body_bytes,
+        max_redirects: config.rdap.max_redirects,
+        ..RdapConfig::default()
+    };
+    for (key, value) in &config.rdap.base_urls {
+        let registry: Registry = key
+            .parse()
+            .map_err(|_| SetupError::UnknownRegistry { key: key.clone() })?;
+        let url = Url::parse(value).map_err(|_| SetupError::BadUrl {
+            key: key.clone(),
+            value: value.clone(),
+        })?;
+        rdap.base_urls.insert(registry, url);
+    }
+    Ok(rdap)
+}
+
+/// Builds the lookup service: DNS client, RDAP client, cache tiers. Returns warnings to
+/// log (a corrupt cache file moved aside, Redis unreachable). Needs a Tokio runtime.
+pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError> {
+    let mut warnings = Vec::new();
+    let deadline = Duration::from_millis(config.lookup.deadline_ms);
+    let dns = DnsClient::new(&config.lookup.dns_servers, deadline)?;
+    let bootstrap = match &config.rdap.bootstrap_dir {
+        Some(dir) => Bootstrap::from_dir(dir)?,
+        None => Bootstrap::bundled()?,
+    };
+    let rdap = RdapClient::with_bootstrap(rdap_config(config)?, bootstrap)?;
+    let ttls = Ttls {
+        positive: Duration::from_secs(config.cache.ttl_secs),
+        negative: Duration::from_secs(config.cache.negative_ttl_secs),
+        stale: Duration::from_secs(config.cache.stale_secs),
+    };
+    let mut tiers = Tiers::memory(ttls);
+    if !config.cache.memory_only {
+        let path = config.cache.resolved_path();
+        let (store, warning) = CacheStore::open(&path)?;
+        warnings.extend(warning);
+        tiers = tiers.with_store(store);
+    }
+    if let Some(url) = &config.cache.redis_url {
+        let timeout = Duration::from_millis(config.cache.redis_timeout_ms);
+        match RedisTier::connect(url, timeout).await {
+            Ok(redis) => tiers = tiers.with_redis(redis),
+            Err(e) => warnings.push(format!(
+                "Redis at {url} is unreachable ({e}); using the local cache only"
+            )),
+        }
+    }
+    let settings = LookupSettings { deadline, ttls };
+    Ok((Lookup::new(dns, rdap, tiers, settings), warnings))
+}
+
+/// Removes the store's entries for `ip`: every network entry containing it, its PTR.
+pub fn purge_ip(store: &CacheStore, ip: IpAddr) -> Result<usize, StoreError> {
+    let ip = canonical(ip);
+    let mut removed = 0;
+    for table in [Table::Origin, Table::Rdap] {
+        for (key, _) in store.load_all(table) {
+            if key.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)) {
+                store.remove(table, &key)?;
+                removed += 1;
+            }
+        }
+    }
+    if store.get(Table::Ptr, &ip.to_string()).is_some() {
+        store.remove(Table::Ptr, &ip.to_string())?;
+        removed += 1;
+    }
+    Ok(removed)
+}

@@ -1,0 +1,338 @@
+//! The cache tiers as the lookups use them: typed memory tables in front of the redb store
+//! (written by a background task in batches) and, when configured, Redis.
+//!
+//! Reading: memory, then Redis (its answer is copied into memory). The store is read once,
+//! at start, into memory. Writing: memory at once; store and Redis in the background, so a
+//! slow disk or a dead Redis never delays a login.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipnet::IpNet;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::cache::memory::{Cached, KeyTable, NetTable};
+use crate::cache::redis::RedisTier;
+use crate::cache::store::CacheStore;
+use crate::cache::{now_unix, Stored, Table};
+use crate::facts::Asn;
+use crate::lookup::cymru::Origin;
+use crate::rdap::RdapNetwork;
+
+/// How long entries live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttls {
+    /// Fresh lifetime of a positive answer (PTR answers use their DNS TTL, at most this).
+    pub positive: Duration,
+    /// Fresh lifetime of a negative answer (no such name, not found).
+    pub negative: Duration,
+    /// How long past its freshness an entry may still be served while refreshing.
+    pub stale: Duration,
+}
+
+impl Default for Ttls {
+    fn default() -> Self {
+        Ttls {
+            positive: Duration::from_secs(24 * 3600),
+            negative: Duration::from_secs(300),
+            stale: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// One write for the background writer.
+type Write = (Table, String, Stored);
+
+/// The typed tables plus the lower tiers.
+pub struct Tiers {
+    pub origin: NetTable<Option<Origin>>,
+    pub rdap: NetTable<Option<RdapNetwork>>,
+    pub as_name: KeyTable<Asn, Option<String>>,
+    pub ptr: KeyTable<IpAddr, Option<String>>,
+    pub ttls: Ttls,
+    store: Option<Arc<CacheStore>>,
+    writes: Option<mpsc::Sender<Write>>,
+    redis: Option<RedisTier>,
+    /// While Redis is failing, it is skipped until this time (ms since the epoch), so a dead
+    /// Redis costs one timeout per pause, not one per lookup.
+    redis_paused_until: Arc<AtomicU64>,
+    /// Background writes (store and Redis) not finished yet.
+    pending: Arc<AtomicUsize>,
+}
+
+/// How long Redis is skipped after it failed.
+const REDIS_PAUSE: Duration = Duration::from_secs(5);
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl std::fmt::Debug for Tiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tiers")
+            .field("origin", &self.origin.len())
+            .field("rdap", &self.rdap.len())
+            .field("store", &self.store.is_some())
+            .field("redis", &self.redis.is_some())
+            .finish()
+    }
+}
+
+fn decode<T: DeserializeOwned>(s: &Stored) -> Option<Cached<Option<T>>> {
+    let value: Option<T> = serde_json::from_str(&s.value).ok()?;
+    Some(Cached {
+        value: Arc::new(value),
+        stored_at: s.stored_at,
+        expires_at: s.expires_at,
+    })
+}
+
+fn encode<T: Serialize>(c: &Cached<Option<T>>) -> Option<Stored> {
+    Some(Stored {
+        value: serde_json::to_string(&*c.value).ok()?,
+        stored_at: c.stored_at,
+        expires_at: c.expires_at,
+    })
+}
+
+impl Tiers {
+    /// Memory only.
+    pub fn memory(ttls: Ttls) -> Tiers {
+        Tiers {
+            origin: NetTable::default(),
+            rdap: NetTable::default(),
+            as_name: KeyTable::default(),
+            ptr: KeyTable::default(),
+            ttls,
+            store: None,
+            writes: None,
+            redis: None,
+            redis_paused_until: Arc::new(AtomicU64::new(0)),
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Adds the persistent store: loads what it holds and starts the writer task (needs a
+    /// Tokio runtime).
+    pub fn with_store(mut self, store: CacheStore) -> Tiers {
+        let store = Arc::new(store);
+        self.load(&store);
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(write_batches(
+            Arc::clone(&store),
+            rx,
+            Arc::clone(&self.pending),
+        ));
+        self.store = Some(store);
+        self.writes = Some(tx);
+        self
+    }
+
+    /// Adds the shared Redis tier.
+    pub fn with_redis(mut self, redis: RedisTier) -> Tiers {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// The persistent store, if any.
+    pub fn store(&self) -> Option<&Arc<CacheStore>> {
+        self.store.as_ref()
+    }
+
+    fn load(&self, store: &CacheStore) {
+        let oldest = now_unix().saturating_sub(self.ttls.stale.as_secs());
+        for table in Table::ALL {
+            for (key, stored) in store.load_all(table) {
+                if stored.expires_at < oldest {
+                    continue;
+                }
+                self.fill(table, &key, &stored);
+            }
+        }
+    }
+
+    /// Puts an entry read from a lower tier into memory. Undecodable entries are dropped.
+    fn fill(&self, table: Table, key: &str, stored: &Stored) {
+        match table {
+            Table::Origin => {
+                if let (Ok(net), Some(c)) = (key.parse::<IpNet>(), decode::<Origin>(stored)) {
+                    self.origin.insert(net, c);
+                }
+            }
+            Table::Rdap => {
+                if let (Ok(net), Some(c)) = (key.parse::<IpNet>(), decode::<RdapNetwork>(stored)) {
+                    self.rdap.insert(net, c);
+                }
+            }
+            Table::AsName => {
+                if let (Ok(asn), Some(c)) = (key.parse::<Asn>(), decode::<String>(stored)) {
+                    self.as_name.insert(asn, c);
+                }
+            }
+            Table::Ptr => {
+                if let (Ok(ip), Some(c)) = (key.parse::<IpAddr>(), decode::<String>(stored)) {
+                    self.ptr.insert(ip, c);
+                }
+            }
+        }
+    }
+
+    /// A fresh-for-`ttl` entry holding `value`.
+    pub fn entry<T>(value: Option<T>, ttl: Duration) -> Cached<Option<T>> {
+        let now = now_unix();
+        Cached {
+            value: Arc::new(value),
+            stored_at: now,
+            expires_at: now.saturating_add(ttl.as_secs()),
+        }
+    }
+
+    /// Sends an entry to the store and Redis in the background.
+    fn persist<T: Serialize>(&self, table: Table, key: String, c: &Cached<Option<T>>) {
+        let Some(stored) = encode(c) else { return };
+        if let Some(redis) = self.live_redis() {
+            let redis = redis.clone();
+            let paused = Arc::clone(&self.redis_paused_until);
+            let (k, s) = (key.clone(), stored.clone());
+            let keep = self.ttls.stale;
+            let pending = Arc::clone(&self.pending);
+            pending.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Err(e) = redis.put(table, &k, &s, keep).await {
+                    pause_redis(&paused, &e);
+                }
+                pending.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        if let Some(tx) = &self.writes {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+            if tx.try_send((table, key, stored)).is_err() {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                tracing::warn!("cache store writer is behind; entry kept in memory only");
+            }
+        }
+    }
+
+    pub fn put_origin(&self, net: IpNet, c: Cached<Option<Origin>>) {
+        self.persist(Table::Origin, net.trunc().to_string(), &c);
+        self.origin.insert(net, c);
+    }
+
+    pub fn put_rdap(&self, nets: &[IpNet], c: Cached<Option<RdapNetwork>>) {
+        for net in nets {
+            self.persist(Table::Rdap, net.trunc().to_string(), &c);
+            self.rdap.insert(*net, c.clone());
+        }
+    }
+
+    pub fn put_as_name(&self, asn: Asn, c: Cached<Option<String>>) {
+        self.persist(Table::AsName, asn.to_string(), &c);
+        self.as_name.insert(asn, c);
+    }
+
+    pub fn put_ptr(&self, ip: IpAddr, c: Cached<Option<String>>) {
+        self.persist(Table::Ptr, ip.to_string(), &c);
+        self.ptr.insert(ip, c);
+    }
+
+    /// Redis, unless none is configured or it is paused after a failure.
+    fn live_redis(&self) -> Option<&RedisTier> {
+        let redis = self.redis.as_ref()?;
+        (now_millis() >= self.redis_paused_until.load(Ordering::Relaxed)).then_some(redis)
+    }
+
+    /// Looks `ip` up in Redis for a network-keyed table and copies a hit into memory.
+    pub async fn redis_network(&self, table: Table, ip: IpAddr) -> bool {
+        let Some(redis) = self.live_redis() else {
+            return false;
+        };
+        match redis.get_covering(table, ip).await {
+            Ok(Some((net, stored))) => {
+                self.fill(table, &net.to_string(), &stored);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                pause_redis(&self.redis_paused_until, &e);
+                false
+            }
+        }
+    }
+
+    /// Looks a key up in Redis and copies a hit into memory.
+    pub async fn redis_key(&self, table: Table, key: &str) -> bool {
+        let Some(redis) = self.live_redis() else {
+            return false;
+        };
+        match redis.get(table, key).await {
+            Ok(Some(stored)) => {
+                self.fill(table, key, &stored);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                pause_redis(&self.redis_paused_until, &e);
+                false
+            }
+        }
+    }
+
+    /// Waits (at most `limit`) until the background writes are done: for a command that
+    /// exits after its lookups. Returns whether everything was written.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let until = tokio::time::Instant::now() + limit;
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        true
+    }
+
+    /// Whether a Redis tier is configured.
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+}
+
+/// Skips Redis for a while after `error`, and says so.
+fn pause_redis(paused_until: &AtomicU64, error: &impl std::fmt::Display) {
+    paused_until.store(
+        now_millis().saturating_add(REDIS_PAUSE.as_millis() as u64),
+        Ordering::Relaxed,
+    );
+    tracing::warn!(
+        %error,
+        pause_secs = REDIS_PAUSE.as_secs(),
+        "Redis cache failed; using the local cache only for now"
+    );
+}
+
+/// The store writer: batches of up to 512 entries, one write transaction each.
+async fn write_batches(
+    store: Arc<CacheStore>,
+    mut rx: mpsc::Receiver<Write>,
+    pending: Arc<AtomicUsize>,
+) {
+    let mut batch = Vec::with_capacity(512);
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let items = std::mem::take(&mut batch);
+        let written = items.len();
+        let store = Arc::clone(&store);
+        let result = tokio::task::spawn_blocking(move || store.put_many(&items)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cache store write failed"),
+            Err(e) => tracing::warn!(error = %e, "cache store writer failed"),
+        }
+        pending.fetch_sub(written, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,517 @@
+//! Lookups over real DNS and HTTP on loopback, against the fakes of `testworld`.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use badclients::config::Config;
+use badclients::lookup::{build::build, Lookup, Provenance, Source};
+use common::{badclients, stdout, ListDir};
+use testworld::{
+    contract_world, Fault, RdapFault, Reply, RrType, RunningWorld, World, Zone, CONTRACT_LOGINS,
+};
+
+/// A configuration pointing every upstream at `world`.
+fn config_for(world: &RunningWorld, deadline_ms: u64) -> Config {
+    let mut c = Config::default();
+    c.lookup.dns_servers = vec![world.dns.addr()];
+    c.lookup.deadline_ms = deadline_ms;
+    let base = world.rdap.base_url();
+    for (registry, path) in [
+        ("arin", "arin"),
+        ("ripencc", "ripe"),
+        ("apnic", "apnic"),
+        ("lacnic", "lacnic"),
+        ("afrinic", "afrinic"),
+    ] {
+        c.rdap
+            .base_urls
+            .insert(registry.into(), format!("{base}{path}/"));
+    }
+    c.cache.memory_only = true;
+    c
+}
+
+/// The same configuration as a TOML file, for the binary.
+fn config_file(world: &RunningWorld, dir: &ListDir, extra: &str) -> std::path::PathBuf {
+    let base = world.rdap.base_url();
+    let text = format!(
+        "list_path = \"lists\"\n{extra}\n[lookup]\ndns_servers = [\"{}\"]\ndeadline_ms = 1000\n\
+         [cache]\npath = \"cache.redb\"\n\
+         [rdap.base_urls]\narin = \"{base}arin/\"\nripencc = \"{base}ripe/\"\napnic = \"{base}apnic/\"\n\
+         lacnic = \"{base}lacnic/\"\nafrinic = \"{base}afrinic/\"\n",
+        world.dns.addr()
+    );
+    let path = dir.path().join("badclients.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("lists")).unwrap();
+    path
+}
+
+/// The contract world, plus the redirect ARIN answers for Linode's RIPE-registered
+/// 139.162.0.0/16 (IANA's bootstrap names ARIN for 139/8).
+async fn contract() -> RunningWorld {
+    let world = contract_world().start().await.unwrap();
+    world.rdap.route(
+        "/arin/ip/139.162.133.252",
+        Reply::fault(RdapFault::Redirect {
+            to: "/ripe/ip/139.162.133.252".into(),
+            status: 301,
+        }),
+    );
+    world
+}
+
+async fn lookup(config: &Config) -> Lookup {
+    build(config).await.unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_five_contract_logins_byte_for_byte_through_the_binary() {
+    let world = contract().await;
+    let dir = ListDir::new();
+    let cfg = config_file(&world, &dir, "");
+    for login in CONTRACT_LOGINS {
+        let ip = login.ip.to_string();
+        let out = tokio::task::spawn_blocking({
+            let (cfg, dir) = (cfg.clone(), dir.path().to_path_buf());
+            move || {
+                badclients(
+                    &[
+                        "check",
+                        &ip,
+                        "--user",
+                        login.user,
+                        "--service",
+                        login.service,
+                        "--config",
+                        cfg.to_str().unwrap(),
+                    ],
+                    &dir,
+                )
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(stdout(&out), format!("{}\n", login.audit_line));
+    }
+    // The reserved address was not looked up upstream (only its PTR).
+    let reserved = &CONTRACT_LOGINS[1];
+    assert_eq!(
+        world.dns.queries_for(&reserved.origin_name(), RrType::Txt),
+        0
+    );
+    assert_eq!(world.dns.queries_for(&reserved.ptr_name(), RrType::Ptr), 1);
+    assert_eq!(
+        world.rdap.last_accept().as_deref(),
+        Some("application/rdap+json")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ip_in_the_same_network_costs_no_origin_or_rdap_query() {
+    let world = contract().await;
+    let l = lookup(&config_for(&world, 1000)).await;
+    let first = l.facts("209.85.218.15".parse().unwrap()).await;
+    assert!(
+        first.facts.lookup_errors.is_empty(),
+        "{:?}",
+        first.facts.lookup_errors
+    );
+    assert_eq!(l.upstream_queries(Source::Origin), 1);
+    assert_eq!(l.upstream_queries(Source::Rdap), 1);
+    let second = l.facts("209.85.218.53".parse().unwrap()).await;
+    assert_eq!(l.upstream_queries(Source::Origin), 1);
+    assert_eq!(l.upstream_queries(Source::Rdap), 1);
+    assert_eq!(l.upstream_queries(Source::AsName), 1);
+    assert_eq!(second.facts.net_name.as_deref(), Some("GOOGLE"));
+    assert_eq!(
+        second.facts.host.as_deref(),
+        Some("mail-ej1-f53.google.com")
+    );
+    let origin = second
+        .sources
+        .iter()
+        .find(|s| s.source == Source::Origin)
+        .unwrap();
+    assert_eq!(origin.provenance, Provenance::Cache);
+    // Another address inside 209.85.128.0/17 but outside the /24: still cached.
+    l.facts("209.85.129.1".parse().unwrap()).await;
+    assert_eq!(l.upstream_queries(Source::Origin), 1);
+    assert_eq!(l.upstream_queries(Source::Rdap), 1);
+}
+
+/// One source's fault: the lookup ends within the deadline plus a margin, the other
+/// facts are there, the failure is named, and nothing wrong is cached.
+async fn fault_case(
+    name: &str,
+    inject: impl FnOnce(&RunningWorld),
+    heal: impl FnOnce(&RunningWorld),
+    want_error: &str,
+) {
+    let world = contract().await;
+    let deadline = 400;
+    let l = lookup(&config_for(&world, deadline)).await;
+    let ip: IpAddr = "176.112.169.218".parse().unwrap();
+    inject(&world);
+    let started = Instant::now();
+    let r = l.facts(ip).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(deadline + 250),
+        "{name}: took {took:?}"
+    );
+    assert!(
+        r.facts.lookup_errors.iter().any(|e| e == want_error),
+        "{name}: {:?}",
+        r.facts.lookup_errors
+    );
+    // The healthy sources still answered.
+    if !want_error.starts_with("ptr") {
+        assert_eq!(r.facts.host.as_deref(), Some("rimap26.i.mail.ru"), "{name}");
+    }
+    heal(&world);
+    // Wait for a late answer (if any) to land, then ask again: the truth, not a cached error.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = l.facts(ip).await;
+    assert!(
+        again.facts.lookup_errors.is_empty(),
+        "{name}: {:?}",
+        again.facts.lookup_errors
+    );
+    assert_eq!(again.facts.net_name.as_deref(), Some("VK-FRONT"), "{name}");
+    assert_eq!(again.facts.as_desc.as_deref(), Some("VK-AS, RU"), "{name}");
+}
+
+const ORIGIN: &str = "218.169.112.176.origin.asn.cymru.com.";
+const AS_NAME: &str = "AS47764.asn.cymru.com.";
+const RDAP_PATH: &str = "/ripe/ip/176.112.169.218";
+
+fn rdap_ok(w: &RunningWorld) {
+    let body = testworld::contract_rdap_body("176.112.169.218".parse().unwrap()).unwrap();
+    w.rdap.route(RDAP_PATH, Reply::json_value(&body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_faults_cost_at_most_the_deadline() {
+    for (fault, kind) in [
+        (Fault::Timeout, "timeout"),
+        (Fault::ServFail, "failed"),
+        (Fault::Garbage, "failed"),
+        (Fault::Delay(Duration::from_secs(3)), "timeout"),
+    ] {
+        let f = fault;
+        fault_case(
+            &format!("origin {fault:?}"),
+            move |w| w.dns.set_fault(ORIGIN, f),
+            |w| w.dns.clear_fault(ORIGIN),
+            &format!("origin:{kind}"),
+        )
+        .await;
+        let f = fault;
+        fault_case(
+            &format!("as name {fault:?}"),
+            move |w| w.dns.set_fault(AS_NAME, f),
+            |w| w.dns.clear_fault(AS_NAME),
+            &format!("as_name:{kind}"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_txt_is_an_error_for_that_source_only() {
+    fault_case(
+        "garbage origin TXT",
+        |w| {
+            w.dns.update(|z: &mut Zone| {
+                z.txt(ORIGIN, &["garbage"]);
+            })
+        },
+        |w| {
+            w.dns.update(|z: &mut Zone| {
+                z.txt(
+                    ORIGIN,
+                    &["47764 | 176.112.168.0/21 | RU | ripencc | 2010-10-13"],
+                );
+            })
+        },
+        "origin:malformed",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rdap_faults_cost_at_most_the_deadline() {
+    for (fault, kind) in [
+        (RdapFault::Status(500), "http_status"),
+        (RdapFault::Hang, "timeout"),
+        (RdapFault::Truncated, "transport"),
+        (RdapFault::Oversized(5 << 20), "too_large"),
+        (RdapFault::RedirectLoop, "redirects"),
+        (RdapFault::NotJson, "bad_json"),
+    ] {
+        let f = fault.clone();
+        fault_case(
+            &format!("rdap {fault:?}"),
+            move |w| w.rdap.route(RDAP_PATH, Reply::fault(f)),
+            rdap_ok,
+            &format!("rdap:{kind}"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_backs_off_the_registry_and_serves_stale() {
+    let world = contract().await;
+    let mut cfg = config_for(&world, 500);
+    cfg.cache.ttl_secs = 0; // every entry is stale at once
+    let l = lookup(&cfg).await;
+    let vk: IpAddr = "176.112.169.218".parse().unwrap();
+    let first = l.facts(vk).await;
+    assert_eq!(first.facts.net_name.as_deref(), Some("VK-FRONT"));
+    world.rdap.route(
+        RDAP_PATH,
+        Reply::fault(RdapFault::RateLimited {
+            retry_after_secs: 120,
+        }),
+    );
+    // Stale entries are served at once; the refresh in the background meets the 429.
+    let second = l.facts(vk).await;
+    assert_eq!(second.facts.net_name.as_deref(), Some("VK-FRONT"));
+    let rdap = second
+        .sources
+        .iter()
+        .find(|s| s.source == Source::Rdap)
+        .unwrap();
+    assert_eq!(rdap.provenance, Provenance::Stale);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let requests = world.rdap.total_requests();
+    assert!(requests >= 2, "the background refresh met the 429");
+    // Another RIPE network (IANA's bootstrap names RIPE for 176/8): no request while
+    // backing off, and the error says why.
+    let other = l.facts("176.112.200.1".parse().unwrap()).await;
+    assert!(
+        other
+            .facts
+            .lookup_errors
+            .iter()
+            .any(|e| e == "rdap:backoff"),
+        "{:?}",
+        other.facts.lookup_errors
+    );
+    assert_eq!(world.rdap.requests_for("/ripe/ip/176.112.200.1"), 0);
+    assert_eq!(world.rdap.total_requests(), requests);
+    // The other sources still answered.
+    assert_eq!(other.facts.as_desc, None);
+    assert!(other
+        .facts
+        .lookup_errors
+        .iter()
+        .all(|e| !e.starts_with("ptr")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_of_one_network_are_merged() {
+    // 1,000 distinct IPs over 10 /24 networks, all asked before any answer arrives.
+    let mut zone = Zone::new();
+    let routes = {
+        let mut r = testworld::Routes::new();
+        for n in 0..10u8 {
+            let net: IpAddr = format!("176.112.{n}.0").parse().unwrap();
+            zone.cymru_origin_net(
+                net,
+                24,
+                &format!("47764 | 176.112.{n}.0/24 | RU | ripencc | 2010-10-13"),
+            );
+            zone.ptr_net(net, 24, "host.example");
+            let body = serde_json::json!({
+                "objectClassName": "ip network", "handle": format!("NET-{n}"),
+                "startAddress": format!("176.112.{n}.0"), "endAddress": format!("176.112.{n}.255"),
+                "ipVersion": "v4", "name": format!("NET-{n}"), "country": "RU", "entities": []
+            });
+            r.route_prefix(&format!("/ripe/ip/176.112.{n}."), Reply::json_value(&body));
+        }
+        r
+    };
+    zone.cymru_asn(47764, "47764 | RU | ripencc | 2010-10-13 | VK-AS, RU");
+    zone.set_latency(Duration::from_millis(50));
+    let world = World { zone, rdap: routes }.start().await.unwrap();
+    let l = lookup(&config_for(&world, 2000)).await;
+    let mut tasks = Vec::new();
+    for n in 0..10u8 {
+        for h in 0..100u8 {
+            let l = l.clone();
+            let ip: IpAddr = format!("176.112.{n}.{h}").parse().unwrap();
+            tasks.push(tokio::spawn(async move { l.facts(ip).await }));
+        }
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert!(
+            r.facts.lookup_errors.is_empty(),
+            "{:?}",
+            r.facts.lookup_errors
+        );
+        assert!(r.facts.net_name.as_deref().unwrap().starts_with("NET-"));
+    }
+    let origin_queries = world
+        .dns
+        .counters()
+        .names()
+        .iter()
+        .filter(|n| n.ends_with("origin.asn.cymru.com."))
+        .count();
+    assert!(
+        l.upstream_queries(Source::Origin) <= 10,
+        "{}",
+        l.upstream_queries(Source::Origin)
+    );
+    assert!(origin_queries <= 10, "{origin_queries}");
+    assert!(
+        world.rdap.total_requests() <= 10,
+        "{}",
+        world.rdap.total_requests()
+    );
+    assert_eq!(l.upstream_queries(Source::AsName), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_what_was_learned() {
+    let world = contract().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_for(&world, 1000);
+    cfg.cache.memory_only = false;
+    cfg.cache.path = Some(dir.path().join("cache.redb"));
+    {
+        let l = lookup(&cfg).await;
+        l.facts("176.112.169.218".parse().unwrap()).await;
+        // Let the background writer store it.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    world.dns.reset_counters();
+    world.rdap.reset_counters();
+    let l = lookup(&cfg).await;
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    assert_eq!(r.facts.net_name.as_deref(), Some("VK-FRONT"));
+    assert_eq!(r.facts.as_desc.as_deref(), Some("VK-AS, RU"));
+    assert_eq!(world.dns.total_queries(), 0);
+    assert_eq!(world.rdap.total_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_lookup_end_to_end() {
+    let mut world = contract_world();
+    let ip: IpAddr = "2001:4860:4860::8888".parse().unwrap();
+    world
+        .zone
+        .cymru_origin(ip, "15169 | 2001:4860::/32 | US | arin | 2005-03-14");
+    world.zone.ptr(ip, "dns.google");
+    let body = testworld::fixtures::rdap_json("arin-2001_4860_4860__8888.json").unwrap();
+    world
+        .rdap
+        .route("/arin/ip/2001:4860:4860::8888", Reply::json_value(&body));
+    let world = world.start().await.unwrap();
+    let l = lookup(&config_for(&world, 1000)).await;
+    let r = l.facts(ip).await;
+    assert!(
+        r.facts.lookup_errors.is_empty(),
+        "{:?}",
+        r.facts.lookup_errors
+    );
+    assert_eq!(r.facts.host.as_deref(), Some("dns.google"));
+    assert_eq!(r.facts.asn.map(|a| a.0), Some(15169));
+    assert_eq!(r.facts.as_desc.as_deref(), Some("GOOGLE, US"));
+    assert_eq!(r.facts.net_name.as_deref(), Some("GOOGLE-IPV6"));
+    assert_eq!(r.facts.net_cc, None);
+    assert_eq!(r.facts.entities, vec!["GOGL", "ZG39-ARIN"]);
+    // Another address in the same /32 network: cached.
+    l.facts("2001:4860:4860::8844".parse().unwrap()).await;
+    assert_eq!(l.upstream_queries(Source::Origin), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_cache_through_redis() {
+    let redis = common::redis::RedisServer::start();
+    let world = contract().await;
+    let dir = ListDir::new();
+    let extra = "";
+    let cfg = config_file(&world, &dir, extra);
+    // Each node keeps its own memory only; what they share is Redis.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replace(
+        "[cache]\npath = \"cache.redb\"\n",
+        &format!(
+            "[cache]\nmemory_only = true\nredis_url = \"{}\"\n",
+            redis.url()
+        ),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = |cfg: std::path::PathBuf, cwd: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            badclients(
+                &[
+                    "lookup",
+                    "176.112.169.218",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--json",
+                ],
+                &cwd,
+            )
+        })
+    };
+    let first = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(world.dns.total_queries() > 0);
+    world.dns.reset_counters();
+    world.rdap.reset_counters();
+    let second = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let v: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(v[0]["facts"]["net_name"], "VK-FRONT");
+    assert_eq!(v[0]["facts"]["as_desc"], "VK-AS, RU");
+    assert_eq!(v[0]["facts"]["host"], "rimap26.i.mail.ru");
+    assert_eq!(world.dns.total_queries(), 0, "the second node asked DNS");
+    assert_eq!(world.rdap.total_requests(), 0, "the second node asked RDAP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_are_still_decided_when_redis_dies() {
+    let mut redis = common::redis::RedisServer::start();
+    let world = contract().await;
+    let mut cfg = config_for(&world, 1000);
+    cfg.cache.redis_url = Some(redis.url());
+    cfg.cache.redis_timeout_ms = 200;
+    let (l, warnings) = build(&cfg).await.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    assert!(r.facts.lookup_errors.is_empty());
+    redis.kill();
+    for ip in ["139.162.133.252", "209.85.218.15", "209.85.218.53"] {
+        let started = Instant::now();
+        let r = l.facts(ip.parse().unwrap()).await;
+        assert!(
+            r.facts.lookup_errors.is_empty(),
+            "{ip}: {:?}",
+            r.facts.lookup_errors
+        );
+        assert!(r.facts.net_name.is_some(), "{ip}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1000 + 250),
+            "{ip}"
+        );
+    }
+    // A Redis that is down at start is a warning, not a failure.
+    let (l, warnings) = build(&cfg).await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(l
+        .facts("176.112.169.218".parse().unwrap())
+        .await
+        .facts
+        .net_name
+        .is_some());
+}
