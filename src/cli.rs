@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use badclients::audit::AuditLine;
+use badclients::cache::redis::RedisTier;
 use badclients::cache::store::CacheStore;
 use badclients::config::{import_ini, Config};
 use badclients::decision::{Decision, Policy, Verdict};
@@ -371,7 +372,19 @@ fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
         None => store.purge_all()?,
         Some(ip) => badclients::lookup::build::purge_ip(&store, ip)?,
     };
-    println!("removed {removed} entries");
+    println!("removed {removed} entries from the cache file");
+    let loaded = Config::load(config)?;
+    if let Some(url) = &loaded.config.cache.redis_url {
+        let timeout = std::time::Duration::from_millis(loaded.config.cache.redis_timeout_ms);
+        let removed = runtime()?.block_on(async {
+            let redis = RedisTier::connect(url, timeout).await?;
+            match ip {
+                None => redis.purge_all().await,
+                Some(ip) => badclients::lookup::build::purge_ip_redis(&redis, ip).await,
+            }
+        })?;
+        println!("removed {removed} entries from Redis");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

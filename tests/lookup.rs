@@ -515,3 +515,112 @@ async fn logins_are_still_decided_when_redis_dies() {
         .net_name
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_cache_file_is_moved_aside_and_rebuilt() {
+    let world = contract().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.redb");
+    std::fs::write(&path, b"this is not a redb file, it is garbage").unwrap();
+    let mut cfg = config_for(&world, 1000);
+    cfg.cache.memory_only = false;
+    cfg.cache.path = Some(path.clone());
+    let (l, warnings) = build(&cfg).await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(".corrupt-"), "{warnings:?}");
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .count();
+    assert_eq!(aside, 1);
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    assert_eq!(r.facts.net_name.as_deref(), Some("VK-FRONT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_stats_and_purge_through_the_binary() {
+    let world = contract().await;
+    let dir = ListDir::new();
+    let cfg = config_file(&world, &dir, "");
+    let run = |args: Vec<String>| {
+        let cwd = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            badclients(&args, &cwd)
+        })
+    };
+    let c = cfg.to_str().unwrap().to_string();
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let out = run(args(&[
+        "lookup",
+        "176.112.169.218",
+        "209.85.218.15",
+        "--config",
+        &c,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("176.112.169.218: host=rimap26.i.mail.ru, asn=AS47764"),
+        "{text}"
+    );
+    assert!(text.contains("rdap: upstream"), "{text}");
+    let out = run(args(&["cache", "stats", "--config", &c]))
+        .await
+        .unwrap();
+    let stats = stdout(&out);
+    assert!(stats.contains("origin   2 entries"), "{stats}");
+    assert!(stats.contains("ptr      2 entries"), "{stats}");
+    let out = run(args(&[
+        "cache",
+        "purge",
+        "--ip",
+        "176.112.169.218",
+        "--config",
+        &c,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // origin, rdap and ptr of that address.
+    assert!(
+        stdout(&out).starts_with("removed 3 entries"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(args(&["cache", "stats", "--config", &c]))
+        .await
+        .unwrap();
+    assert!(
+        stdout(&out).contains("origin   1 entries"),
+        "{}",
+        stdout(&out)
+    );
+    // The purged address is asked again; the other one comes from the cache file.
+    world.dns.reset_counters();
+    let out = run(args(&[
+        "lookup",
+        "176.112.169.218",
+        "209.85.218.15",
+        "--config",
+        &c,
+    ]))
+    .await
+    .unwrap();
+    assert!(stdout(&out).contains("origin: cache"), "{}", stdout(&out));
+    assert_eq!(
+        world
+            .dns
+            .queries_for("218.169.112.176.origin.asn.cymru.com.", RrType::Txt),
+        1
+    );
+    assert_eq!(
+        world
+            .dns
+            .queries_for("15.218.85.209.origin.asn.cymru.com.", RrType::Txt),
+        0
+    );
+}

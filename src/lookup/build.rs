@@ -10,7 +10,7 @@ use url::Url;
 use super::dns::{DnsClient, DnsError};
 use super::tiers::{Tiers, Ttls};
 use super::{Lookup, LookupSettings};
-use crate::cache::redis::RedisTier;
+use crate::cache::redis::{covering_networks, RedisTier, RedisTierError};
 use crate::cache::store::{CacheStore, StoreError};
 use crate::cache::Table;
 use crate::config::Config;
@@ -89,6 +89,19 @@ pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError>
     }
     let settings = LookupSettings { deadline, ttls };
     Ok((Lookup::new(dns, rdap, tiers, settings), warnings))
+}
+
+/// Removes Redis' entries for `ip`: every network entry containing it, its PTR.
+pub async fn purge_ip_redis(redis: &RedisTier, ip: IpAddr) -> Result<usize, RedisTierError> {
+    let ip = canonical(ip);
+    let mut removed = 0;
+    for table in [Table::Origin, Table::Rdap] {
+        for net in covering_networks(ip) {
+            removed += usize::from(redis.purge(table, &net.to_string()).await?);
+        }
+    }
+    removed += usize::from(redis.purge(Table::Ptr, &ip.to_string()).await?);
+    Ok(removed)
 }
 
 /// Removes the store's entries for `ip`: every network entry containing it, its PTR.
