@@ -60,6 +60,9 @@ pub struct AuditLine<'a> {
     pub service: &'a str,
     pub facts: &'a Facts,
     pub decision: &'a Decision,
+    /// Whether a block or temporary failure is enforced (`false` in audit mode, which
+    /// appends `enforced=False`).
+    pub enforced: bool,
 }
 
 struct Escaped<'a>(&'a str);

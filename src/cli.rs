@@ -32,6 +32,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: Dovecot's auth-policy endpoint, the Lua shim's endpoint, /metrics,
+    /// and (when configured) the Postfix policy service.
+    ///
+    /// Without a configuration it listens on 127.0.0.1:8670 with ./lists. SIGHUP (or
+    /// editing a list file) reloads lists and configuration; SIGTERM stops after answering
+    /// the requests in flight.
+    Serve {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Work with the list directory.
     #[command(subcommand)]
     Lists(ListsCommand),
@@ -143,6 +154,7 @@ struct CheckArgs {
 /// Runs one command; the `ExitCode` is the command's own status.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Serve { config } => serve(config),
         Command::Lists(ListsCommand::Check(source)) => lists_check(&source),
         Command::Check(args) => check(&args),
         Command::Lookup(args) => lookup(&args),
@@ -235,6 +247,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         service: &args.service,
         facts: &facts,
         decision: &decision,
+        enforced: true,
     }
     .to_string();
     let mut out = std::io::stdout().lock();
@@ -277,6 +290,12 @@ fn reason_name(decision: &Decision) -> &'static str {
         Reason::NoMatch => "no_match",
         Reason::LookupFailed => "lookup_failed",
     }
+}
+
+fn serve(config: Option<PathBuf>) -> Result<ExitCode> {
+    badclients::server::logging::init();
+    runtime()?.block_on(badclients::server::run(config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -398,6 +417,7 @@ impl std::fmt::Display for FactsLine<'_> {
             service: "",
             facts: self.0,
             decision: &Decision::unlogged_allow(),
+            enforced: true,
         }
         .to_string();
         let fields = line

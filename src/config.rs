@@ -52,6 +52,97 @@ pub struct Config {
     pub rdap: RdapSection,
     /// `[cache]`: where and how long lookups are kept.
     pub cache: CacheSection,
+    /// `enforce` (refuse listed logins) or `audit` (decide and log, refuse nothing).
+    pub mode: Mode,
+    /// Per-service mode overrides, e.g. `smtp = "audit"` (service names ignore case).
+    pub service_modes: BTreeMap<String, Mode>,
+    /// `[http]`: the Dovecot auth-policy endpoint, the Lua shim's endpoint, `/metrics`.
+    pub http: HttpSection,
+    /// `[postfix]`: the Postfix policy service (off unless `listen` is set).
+    pub postfix: PostfixSection,
+}
+
+/// Whether blocks are enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Refuse listed logins.
+    #[default]
+    Enforce,
+    /// Decide and log everything, refuse nothing (`enforced=False` in the audit line).
+    Audit,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// `127.0.0.1:8670`, `[::1]:8670` or `unix:/run/badclients/http.sock`.
+    pub listen: String,
+    /// Mode of a unix socket, e.g. `"0660"`.
+    pub socket_mode: Option<String>,
+    /// When set, every request but `/healthz` must carry it in `api_header`.
+    pub api_key: Option<String>,
+    /// The header holding the key (Dovecot: `auth_policy_server_api_header`).
+    pub api_header: String,
+    /// What a refused client is told (Dovecot shows it verbatim).
+    pub block_message: String,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// A connection that has not sent a whole request head by then is closed, in ms.
+    pub header_timeout_ms: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: "127.0.0.1:8670".into(),
+            socket_mode: None,
+            api_key: None,
+            api_header: "X-API-Key".into(),
+            block_message: "badclients: login from your network is not allowed; \
+                            ask your mail administrator why"
+                .into(),
+            max_body_bytes: 64 * 1024,
+            header_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[postfix]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostfixSection {
+    /// `127.0.0.1:8671` or `unix:/path`; the service is off when unset.
+    pub listen: Option<String>,
+    /// Mode of a unix socket, e.g. `"0660"`.
+    pub socket_mode: Option<String>,
+    /// The text after `REJECT`.
+    pub reject_message: String,
+    /// Also check sessions without SMTP AUTH (default: `DUNNO` for them).
+    pub check_unauthenticated: bool,
+}
+
+impl Default for PostfixSection {
+    fn default() -> Self {
+        PostfixSection {
+            listen: None,
+            socket_mode: None,
+            reject_message: "5.7.1 badclients: submission from your network is not allowed".into(),
+            check_unauthenticated: false,
+        }
+    }
+}
+
+impl Config {
+    /// The mode for `service` (a per-service override, else the global mode).
+    pub fn mode_for(&self, service: &str) -> Mode {
+        self.service_modes
+            .iter()
+            .find(|(s, _)| s.eq_ignore_ascii_case(service))
+            .map(|(_, m)| *m)
+            .unwrap_or(self.mode)
+    }
 }
 
 impl Default for Config {
@@ -64,6 +155,10 @@ impl Default for Config {
             lookup: LookupSection::default(),
             rdap: RdapSection::default(),
             cache: CacheSection::default(),
+            mode: Mode::Enforce,
+            service_modes: BTreeMap::new(),
+            http: HttpSection::default(),
+            postfix: PostfixSection::default(),
         }
     }
 }

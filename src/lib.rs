@@ -14,7 +14,10 @@ pub mod decision;
 pub mod facts;
 pub mod lists;
 pub mod lookup;
+pub mod metrics;
+pub mod postfix;
 pub mod rdap;
 pub mod reserved;
+pub mod server;
 
 pub use luapat;

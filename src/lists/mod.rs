@@ -254,6 +254,26 @@ impl ListSet {
         }
     }
 
+    /// Replaces one list with the same list of `other` (a reload keeps the last good
+    /// version of a list that now has errors).
+    pub fn replace_list(&mut self, kind: ListKind, other: &ListSet) {
+        match kind {
+            ListKind::IpNetAllow => self.ip_net_allow = other.ip_net_allow.clone(),
+            ListKind::UserAllow => self.user_allow = other.user_allow.clone(),
+            ListKind::IpNet => self.ip_net = other.ip_net.clone(),
+            ListKind::RevHost => self.rev_host = other.rev_host.clone(),
+            ListKind::Asn => self.asn = other.asn.clone(),
+            ListKind::AsCc => self.as_cc = other.as_cc.clone(),
+            ListKind::AsDscr => self.as_dscr = other.as_dscr.clone(),
+            ListKind::NetCc => self.net_cc = other.net_cc.clone(),
+            ListKind::NetName => self.net_name = other.net_name.clone(),
+            ListKind::Entity => self.entity = other.entity.clone(),
+            ListKind::MaxmindAsOrg => self.maxmind_as_org = other.maxmind_as_org.clone(),
+            ListKind::MaxmindGeoLoc => self.maxmind_geo_loc = other.maxmind_geo_loc.clone(),
+            ListKind::MaxmindCoords => self.maxmind_coords = other.maxmind_coords.clone(),
+        }
+    }
+
     /// The number of entries of all lists.
     pub fn total_entries(&self) -> usize {
         ListKind::ALL.iter().map(|k| self.len_of(*k)).sum()

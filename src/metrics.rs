@@ -1,0 +1,547 @@
+//! The Prometheus metrics: one [`Metrics`] value owns its own registry (no global state)
+//! and every counter, gauge and histogram badclients exports, and turns what the daemon
+//! did — decisions, lookups, list reloads, HTTP and Postfix requests — into observations.
+//!
+//! Label values never carry a user name, an address, a host name or a list entry: every
+//! label value is a `&'static str` chosen from a fixed set by the mapping functions of
+//! this module ([`service_label`], [`matched_label`], [`endpoint_label`],
+//! [`status_class`], [`postfix_action_label`]), so a client cannot create new series or
+//! forge lines of the exposition.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+
+use crate::decision::{Decision, Reason, Verdict};
+use crate::lists::{ListKind, ListSet, LoadReport};
+use crate::lookup::{LookupReport, Provenance};
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Upper bounds of the duration histograms, in seconds: 1 µs to 5 s in 1-2.5-5 steps.
+pub const DURATION_BUCKETS: [f64; 21] = [
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+];
+
+/// The services that get their own `service` label value; anything else is `other`.
+pub const SERVICES: [&str; 8] = [
+    "imap",
+    "pop3",
+    "smtp",
+    "submission",
+    "sieve",
+    "managesieve",
+    "lmtp",
+    "doveadm",
+];
+
+/// The list names a [`crate::decision::Hit`] label can carry as it is (`entity:…` and
+/// `maxmind:geoloc:…` are reduced to `entity` and `maxmind:geoloc`).
+const LISTS: [&str; 15] = [
+    "service",
+    "ignore_networks",
+    "ip_net.allow",
+    "user.allow",
+    "ip_net",
+    "rev_host",
+    "asn",
+    "as_cc",
+    "as_dscr",
+    "net_cc",
+    "net_name",
+    "maxmind:as_org",
+    "maxmind:geoloc_city",
+    "maxmind:geoloc_subdiv",
+    "maxmind:geoloc_country",
+];
+
+/// The HTTP endpoints that get their own `endpoint` label value.
+const ENDPOINTS: [&str; 5] = ["policy_allow", "policy_report", "check", "metrics", "other"];
+
+/// The Postfix policy actions (access(5)) that get their own `action` label value.
+const POSTFIX_ACTIONS: [&str; 14] = [
+    "ok",
+    "dunno",
+    "reject",
+    "defer",
+    "defer_if_reject",
+    "defer_if_permit",
+    "bcc",
+    "discard",
+    "filter",
+    "hold",
+    "prepend",
+    "redirect",
+    "info",
+    "warn",
+];
+
+/// Why the metrics could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot encode the metrics: {0}")]
+    Encode(#[from] std::fmt::Error),
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    service: &'static str,
+    verdict: &'static str,
+    matched: &'static str,
+    enforced: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    source: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    source: &'static str,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListLabels {
+    list: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    endpoint: &'static str,
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: &'static str,
+}
+
+type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// Every metric badclients exports, with the registry that encodes them.
+///
+/// `Send + Sync`; share it in an `Arc`. Observing takes `&self`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    lookup_duration: HistogramFamily<SourceLabels>,
+    lookup_total_duration: Histogram,
+    cache: Family<CacheLabels, Counter>,
+    upstream_errors: Family<ErrorLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
+    reload_errors: Gauge,
+    reload_warnings: Gauge,
+    list_entries: Family<ListLabels, Gauge>,
+    last_reload: Gauge<f64, AtomicU64>,
+    http: Family<HttpLabels, Counter>,
+    postfix: Family<ActionLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set of metrics, all at zero, in a registry of its own.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "badclients_decisions",
+            "Logins decided, by service, verdict, the list that matched and whether the \
+             verdict was enforced (false in audit mode)",
+            decisions.clone(),
+        );
+        let lookup_duration: HistogramFamily<SourceLabels> =
+            Family::new_with_constructor(duration_histogram);
+        registry.register_with_unit(
+            "badclients_lookup_duration",
+            "Time spent waiting for one upstream source (cache hits excluded)",
+            Unit::Seconds,
+            lookup_duration.clone(),
+        );
+        let lookup_total_duration = duration_histogram();
+        registry.register_with_unit(
+            "badclients_lookup_total_duration",
+            "Time one whole lookup took, cache hits included",
+            Unit::Seconds,
+            lookup_total_duration.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "badclients_cache",
+            "Cache results per source: hit (fresh), stale (served while refreshing) or miss",
+            cache.clone(),
+        );
+        let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "badclients_upstream_errors",
+            "Failed upstream queries, by source and kind of failure",
+            upstream_errors.clone(),
+        );
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "badclients_reloads",
+            "List reloads, by result",
+            reloads.clone(),
+        );
+        let reload_errors = Gauge::default();
+        registry.register(
+            "badclients_reload_errors",
+            "Errors found by the last list reload",
+            reload_errors.clone(),
+        );
+        let reload_warnings = Gauge::default();
+        registry.register(
+            "badclients_reload_warnings",
+            "Warnings found by the last list reload",
+            reload_warnings.clone(),
+        );
+        let list_entries = Family::<ListLabels, Gauge>::default();
+        registry.register(
+            "badclients_list_entries",
+            "Entries of each list file in force",
+            list_entries.clone(),
+        );
+        let last_reload = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "badclients_last_reload_timestamp",
+            "Unix time of the last successful list reload",
+            Unit::Seconds,
+            last_reload.clone(),
+        );
+        let http = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "badclients_http_requests",
+            "HTTP requests, by endpoint and status class",
+            http.clone(),
+        );
+        let postfix = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "badclients_postfix_requests",
+            "Postfix policy requests, by the action answered",
+            postfix.clone(),
+        );
+        // Both results exist from the start, so `increase()` sees the first failure.
+        for result in ["success", "failure"] {
+            drop(reloads.get_or_create(&ResultLabels { result }));
+        }
+        Metrics {
+            registry,
+            decisions,
+            lookup_duration,
+            lookup_total_duration,
+            cache,
+            upstream_errors,
+            reloads,
+            reload_errors,
+            reload_warnings,
+            list_entries,
+            last_reload,
+            http,
+            postfix,
+        }
+    }
+
+    /// Counts one decision for a login to `service`; `enforced` is false in audit mode.
+    pub fn observe_decision(&self, service: &str, decision: &Decision, enforced: bool) {
+        let labels = DecisionLabels {
+            service: service_label(service),
+            verdict: verdict_label(decision.verdict),
+            matched: matched_label(decision),
+            enforced: if enforced { "true" } else { "false" },
+        };
+        self.decisions.get_or_create(&labels).inc();
+    }
+
+    /// Records how each source of one lookup fared: the wait for sources that went
+    /// upstream (answered or failed), the cache result, the failures, and the whole
+    /// lookup's time (the longest wait of its sources).
+    pub fn observe_lookup(&self, report: &LookupReport) {
+        let mut longest: Option<Duration> = None;
+        for s in &report.sources {
+            let source = s.source.name();
+            longest = Some(longest.map_or(s.elapsed, |l| l.max(s.elapsed)));
+            let result = match s.provenance {
+                Provenance::Cache => Some("hit"),
+                Provenance::Stale => Some("stale"),
+                Provenance::Upstream | Provenance::Failed => Some("miss"),
+                Provenance::Skipped => None,
+            };
+            if matches!(s.provenance, Provenance::Upstream | Provenance::Failed) {
+                self.lookup_duration
+                    .get_or_create(&SourceLabels { source })
+                    .observe(s.elapsed.as_secs_f64());
+            }
+            if let Some(result) = result {
+                self.cache
+                    .get_or_create(&CacheLabels { source, result })
+                    .inc();
+            }
+            if let Some(e) = &s.error {
+                self.upstream_errors
+                    .get_or_create(&ErrorLabels {
+                        source,
+                        kind: e.kind(),
+                    })
+                    .inc();
+            }
+        }
+        if let Some(longest) = longest {
+            self.lookup_total_duration.observe(longest.as_secs_f64());
+        }
+    }
+
+    /// Records one list reload, now. See [`Metrics::observe_reload_at`].
+    pub fn observe_reload(&self, lists: &ListSet, report: &LoadReport, ok: bool) {
+        self.observe_reload_at(lists, report, ok, SystemTime::now());
+    }
+
+    /// Records one list reload that finished at `at`: the result, the errors and warnings
+    /// of `report`, and — only when `ok`, since a failed reload leaves the old lists in
+    /// force — the entries of each list of `lists` and the reload time.
+    pub fn observe_reload_at(
+        &self,
+        lists: &ListSet,
+        report: &LoadReport,
+        ok: bool,
+        at: SystemTime,
+    ) {
+        let result = if ok { "success" } else { "failure" };
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+        self.reload_errors.set(saturating_i64(report.errors()));
+        self.reload_warnings.set(saturating_i64(report.warnings()));
+        if !ok {
+            return;
+        }
+        for kind in ListKind::ALL {
+            self.list_entries
+                .get_or_create(&ListLabels {
+                    list: kind.file_name(),
+                })
+                .set(saturating_i64(lists.len_of(kind)));
+        }
+        let secs = at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.last_reload.set(secs);
+    }
+
+    /// Counts one HTTP request to `endpoint` (see [`endpoint_label`]) answered `status`.
+    pub fn observe_http(&self, endpoint: &str, status: u16) {
+        let labels = HttpLabels {
+            endpoint: endpoint_label(endpoint),
+            status: status_class(status),
+        };
+        self.http.get_or_create(&labels).inc();
+    }
+
+    /// Counts one Postfix policy request answered with `action` (see
+    /// [`postfix_action_label`]).
+    pub fn observe_postfix(&self, action: &str) {
+        let labels = ActionLabels {
+            action: postfix_action_label(action),
+        };
+        self.postfix.get_or_create(&labels).inc();
+    }
+
+    /// The OpenMetrics text exposition of every metric (serve it as [`CONTENT_TYPE`]).
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+fn saturating_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The `service` label value: one of [`SERVICES`] (compared ignoring ASCII case), or
+/// `other`.
+pub fn service_label(service: &str) -> &'static str {
+    SERVICES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(service))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The `verdict` label value.
+pub fn verdict_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Allow => "allow",
+        Verdict::Block => "block",
+        Verdict::TempFail => "tempfail",
+    }
+}
+
+/// The `matched` label value: the name of the list that decided, never the entry —
+/// `entity:MAIL-RU` → `entity`, `maxmind:geoloc:52,13,50,0.5` → `maxmind:geoloc`,
+/// `reserved` for a reserved address, `none` when nothing matched, `other` for a label
+/// this module does not know.
+pub fn matched_label(decision: &Decision) -> &'static str {
+    match &decision.reason {
+        Reason::Reserved(_) => "reserved",
+        Reason::NoMatch | Reason::LookupFailed => "none",
+        Reason::DisabledService(h)
+        | Reason::AllowedNetwork(h)
+        | Reason::AllowedUser(h)
+        | Reason::Listed(h) => list_label(&h.label),
+    }
+}
+
+/// A [`crate::decision::Hit`] label reduced to its list name.
+fn list_label(label: &str) -> &'static str {
+    if label == "entity" || label.starts_with("entity:") {
+        return "entity";
+    }
+    if label.starts_with("maxmind:geoloc:") {
+        return "maxmind:geoloc";
+    }
+    LISTS
+        .iter()
+        .find(|l| **l == label)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The `endpoint` label value: `policy_allow`, `policy_report`, `check`, `metrics`, or
+/// `other` for anything else.
+pub fn endpoint_label(endpoint: &str) -> &'static str {
+    ENDPOINTS
+        .iter()
+        .find(|e| **e == endpoint)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The `status` label value: the class of an HTTP status (`2xx`, `4xx`, `5xx`, …), or
+/// `other` for a number outside 100–599.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
+/// The `action` label value of a Postfix policy answer: its first word lower-cased when
+/// it is an access(5) action (`dunno`, `reject`, `defer_if_permit`, …), `4xx`/`5xx` for a
+/// numeric SMTP reply, otherwise `other`. The text after the action never shows.
+pub fn postfix_action_label(action: &str) -> &'static str {
+    let action = action.trim_start();
+    let word = action
+        .split(|c: char| c.is_ascii_whitespace())
+        .next()
+        .unwrap_or("");
+    let bytes = word.as_bytes();
+    if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_digit) {
+        return match bytes[0] {
+            b'4' => "4xx",
+            b'5' => "5xx",
+            _ => "other",
+        };
+    }
+    POSTFIX_ACTIONS
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(word))
+        .copied()
+        .unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn metrics_are_send_and_sync() {
+        assert_send_sync::<Metrics>();
+    }
+
+    #[test]
+    fn buckets_rise() {
+        assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(DURATION_BUCKETS.first(), Some(&0.000_001));
+        assert_eq!(DURATION_BUCKETS.last(), Some(&5.0));
+    }
+
+    #[test]
+    fn list_labels() {
+        assert_eq!(list_label("entity:MAIL-RU"), "entity");
+        assert_eq!(list_label("maxmind:geoloc:52,13,50,0.5"), "maxmind:geoloc");
+        assert_eq!(list_label("maxmind:geoloc_city"), "maxmind:geoloc_city");
+        assert_eq!(list_label("ip_net.allow"), "ip_net.allow");
+        assert_eq!(list_label("rev_host"), "rev_host");
+        assert_eq!(list_label("alice@example.org"), "other");
+        assert_eq!(list_label(""), "other");
+    }
+
+    #[test]
+    fn postfix_actions() {
+        assert_eq!(postfix_action_label("DUNNO"), "dunno");
+        assert_eq!(postfix_action_label("REJECT bad client alice"), "reject");
+        assert_eq!(
+            postfix_action_label("defer_if_permit try later"),
+            "defer_if_permit"
+        );
+        assert_eq!(postfix_action_label("450 4.7.1 later"), "4xx");
+        assert_eq!(postfix_action_label("554 no"), "5xx");
+        assert_eq!(postfix_action_label("250 ok"), "other");
+        assert_eq!(postfix_action_label(""), "other");
+        assert_eq!(postfix_action_label("x\"} 1"), "other");
+    }
+}

@@ -1,0 +1,149 @@
+//! `Decider`: one login from request to answer — look the IP up, decide against the current
+//! state, write the audit line, count it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::audit::{escape, AuditLine};
+use crate::config::Mode;
+use crate::decision::{Decision, Verdict};
+use crate::facts::Facts;
+use crate::lookup::Lookup;
+use crate::metrics::Metrics;
+
+use super::state::SharedState;
+
+/// The log target of audit lines (route it with `SYSLOG_IDENTIFIER=mail-audit`).
+pub const AUDIT_TARGET: &str = "mail-audit";
+
+/// The answer for one login.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// Whether a block (or temporary failure) is enforced for this service.
+    pub enforced: bool,
+    /// What the client is told when refused.
+    pub message: String,
+    pub facts: Facts,
+}
+
+impl Outcome {
+    /// Whether the login is refused for good.
+    pub fn refused(&self) -> bool {
+        self.enforced && self.decision.verdict == Verdict::Block
+    }
+
+    /// Whether the login must be retried later.
+    pub fn tempfail(&self) -> bool {
+        self.enforced && self.decision.verdict == Verdict::TempFail
+    }
+}
+
+/// Decides logins.
+#[derive(Clone)]
+pub struct Decider {
+    state: Arc<SharedState>,
+    lookup: Lookup,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decider")
+    }
+}
+
+/// What a Dovecot `report` call says happened to a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginResult {
+    Success,
+    Failure,
+    PolicyReject,
+}
+
+impl LoginResult {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginResult::Success => "success",
+            LoginResult::Failure => "failure",
+            LoginResult::PolicyReject => "policy_reject",
+        }
+    }
+}
+
+impl Decider {
+    pub fn new(state: Arc<SharedState>, lookup: Lookup, metrics: Arc<Metrics>) -> Decider {
+        Decider {
+            state,
+            lookup,
+            metrics,
+        }
+    }
+
+    pub fn state(&self) -> &Arc<SharedState> {
+        &self.state
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Looks `ip` up, decides, logs and counts.
+    pub async fn decide(&self, user: &str, service: &str, ip: IpAddr) -> Outcome {
+        let report = self.lookup.facts(ip).await;
+        self.metrics.observe_lookup(&report);
+        let active = self.state.load();
+        let decision = active.policy.decide(user, service, &report.facts);
+        let enforced = active.config.mode_for(service) == Mode::Enforce;
+        for failure in &decision.pattern_failures {
+            tracing::warn!(
+                entry = %failure.entry.text,
+                line = failure.entry.line,
+                error = %failure.message,
+                "a pattern failed on this login and counted as no match"
+            );
+        }
+        if decision.log {
+            let line = AuditLine {
+                user,
+                service,
+                facts: &report.facts,
+                decision: &decision,
+                enforced,
+            }
+            .to_string();
+            let matched = decision.hit().map(|h| h.label.as_str()).unwrap_or("");
+            tracing::info!(
+                target: AUDIT_TARGET,
+                verdict = ?decision.verdict,
+                matched = %escape(matched),
+                enforced,
+                "{line}"
+            );
+        }
+        self.metrics.observe_decision(service, &decision, enforced);
+        Outcome {
+            decision,
+            enforced,
+            message: active.config.http.block_message.clone(),
+            facts: report.facts,
+        }
+    }
+
+    /// Waits (at most `limit`) for the cache writers.
+    pub async fn flush(&self, limit: std::time::Duration) {
+        self.lookup.tiers().flush(limit).await;
+    }
+
+    /// Logs what Dovecot reported after authentication (no lookup is made for it).
+    pub fn report(&self, user: &str, service: &str, ip: IpAddr, result: LoginResult) {
+        tracing::info!(
+            target: AUDIT_TARGET,
+            result = result.name(),
+            "mail-audit-report: user=<{}>, service={}, ip={ip}, result={}",
+            escape(user),
+            escape(service),
+            result.name()
+        );
+    }
+}

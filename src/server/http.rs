@@ -1,0 +1,265 @@
+//! The HTTP endpoints: Dovecot's auth policy (`POST /?command=allow|report`), the Lua
+//! shim's `GET /v1/check`, `GET /metrics` and `GET /healthz`.
+//!
+//! Every request but `/healthz` must carry the API key when one is configured (compared in
+//! constant time, the header value trimmed as Dovecot sends it with extra blanks). Bodies
+//! are capped; anything malformed is a 4xx with a JSON `error`, and the daemon serves on.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::decide::{Decider, LoginResult, Outcome};
+use crate::config::HttpSection;
+use crate::decision::Verdict;
+use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
+
+/// Builds the router. `max_body_bytes` caps request bodies (413 beyond).
+pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/", post(dovecot_policy))
+        .route("/v1/check", get(shim_check))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(decider)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// Whether the request carries the configured API key (always, when none is set).
+fn authorized(headers: &HeaderMap, http: &HttpSection) -> bool {
+    let Some(key) = &http.api_key else {
+        return true;
+    };
+    let Some(value) = headers.get(http.api_header.as_str()) else {
+        return false;
+    };
+    let given = value.as_bytes().trim_ascii();
+    given.ct_eq(key.as_bytes()).into()
+}
+
+fn finish(decider: &Decider, endpoint: &str, response: Response) -> Response {
+    decider
+        .metrics()
+        .observe_http(endpoint, response.status().as_u16());
+    response
+}
+
+/// The fields badclients reads from Dovecot's policy request (other fields are ignored;
+/// the names are those of the recommended `auth_policy_request_attributes`).
+#[derive(Debug, Deserialize)]
+struct PolicyRequest {
+    remote: Option<String>,
+    protocol: Option<String>,
+    login: Option<String>,
+    user: Option<String>,
+    success: Option<bool>,
+    policy_reject: Option<bool>,
+    fail_type: Option<String>,
+}
+
+impl PolicyRequest {
+    fn user(&self) -> &str {
+        self.user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .or(self.login.as_deref())
+            .unwrap_or("")
+    }
+
+    fn result(&self) -> LoginResult {
+        let by_fail_type = self.fail_type.as_deref() == Some("policy");
+        if self.policy_reject == Some(true) || by_fail_type {
+            LoginResult::PolicyReject
+        } else if self.success == Some(true) {
+            LoginResult::Success
+        } else {
+            LoginResult::Failure
+        }
+    }
+}
+
+async fn dovecot_policy(
+    State(decider): State<Decider>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let command = query.get("command").map(String::as_str).unwrap_or("");
+    let endpoint = match command {
+        "allow" => "policy_allow",
+        "report" => "policy_report",
+        _ => "other",
+    };
+    let response = policy_response(&decider, command, &headers, &body).await;
+    finish(&decider, endpoint, response)
+}
+
+async fn policy_response(
+    decider: &Decider,
+    command: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let active = decider.state().load();
+    if !authorized(headers, &active.config.http) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong API key");
+    }
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json_type {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json",
+        );
+    }
+    let request: PolicyRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("not a policy request: {e}"),
+            )
+        }
+    };
+    let Some(ip) = request
+        .remote
+        .as_deref()
+        .and_then(|r| r.trim().parse::<IpAddr>().ok())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "`remote` must be the client's IP address",
+        );
+    };
+    let service = request.protocol.as_deref().unwrap_or("");
+    match command {
+        "allow" => {
+            let outcome = decider.decide(request.user(), service, ip).await;
+            dovecot_answer(&outcome)
+        }
+        "report" => {
+            decider.report(request.user(), service, ip, request.result());
+            Json(json!({ "status": 0 })).into_response()
+        }
+        _ => error(StatusCode::BAD_REQUEST, "`command` must be allow or report"),
+    }
+}
+
+fn dovecot_answer(outcome: &Outcome) -> Response {
+    if outcome.refused() {
+        return Json(json!({ "status": -1, "msg": outcome.message })).into_response();
+    }
+    if outcome.tempfail() {
+        // Dovecot has no "try again" status: with auth_policy_reject_on_fail = yes this fails
+        // the login, with = no it goes on.
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "lookups failed; try again later",
+        );
+    }
+    Json(json!({ "status": 0 })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckQuery {
+    user: String,
+    service: String,
+    ip: String,
+}
+
+async fn shim_check(
+    State(decider): State<Decider>,
+    query: Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let response = shim_response(&decider, query, &headers).await;
+    finish(&decider, "check", response)
+}
+
+async fn shim_response(
+    decider: &Decider,
+    query: Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
+    headers: &HeaderMap,
+) -> Response {
+    let active = decider.state().load();
+    if !authorized(headers, &active.config.http) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong API key");
+    }
+    let Ok(Query(q)) = query else {
+        return error(StatusCode::BAD_REQUEST, "user, service and ip are required");
+    };
+    let Ok(ip) = q.ip.trim().parse::<IpAddr>() else {
+        return error(StatusCode::BAD_REQUEST, "ip must be an IP address");
+    };
+    let outcome = decider.decide(&q.user, &q.service, ip).await;
+    let verdict = match outcome.decision.verdict {
+        Verdict::Allow => "allow",
+        Verdict::Block => "block",
+        Verdict::TempFail => "tempfail",
+    };
+    let matched = outcome
+        .decision
+        .hit()
+        .map(|h| h.label.as_str())
+        .unwrap_or("");
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Json(json!({
+            "verdict": verdict,
+            "enforced": outcome.enforced,
+            "matched": matched,
+            "message": outcome.message,
+        }))
+        .into_response();
+    }
+    // One `key=value` per line; values never hold a line break (the label and the
+    // message come from lists and configuration; line breaks are replaced anyway).
+    let clean = |s: &str| s.replace(['\r', '\n'], " ");
+    let body = format!(
+        "verdict={verdict}\nenforced={}\nmatched={}\nmessage={}\n",
+        if outcome.enforced { "yes" } else { "no" },
+        clean(matched),
+        clean(&outcome.message)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+async fn metrics(State(decider): State<Decider>, headers: HeaderMap) -> Response {
+    let active = decider.state().load();
+    let response = if !authorized(&headers, &active.config.http) {
+        error(StatusCode::UNAUTHORIZED, "missing or wrong API key")
+    } else {
+        match decider.metrics().encode() {
+            Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    };
+    finish(&decider, "metrics", response)
+}

@@ -1,0 +1,204 @@
+//! `badclients serve`: the daemon next to Dovecot and Postfix.
+//!
+//! One process: the HTTP listener (Dovecot's auth policy, the Lua shim's endpoint,
+//! `/metrics`), optionally the Postfix policy service, the reload loop (SIGHUP and file
+//! changes) and a graceful stop on SIGTERM/SIGINT (in-flight requests are answered).
+//! Readiness, reloads and the stop are told to systemd (`sd_notify`).
+
+pub mod decide;
+pub mod http;
+pub mod logging;
+mod postfix_adapter;
+mod serve_http;
+pub mod state;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConfigError;
+use crate::lists::Severity;
+use crate::lookup::build::{build, SetupError};
+use crate::metrics::Metrics;
+use crate::postfix::listen::{ListenAddr, ListenAddrError};
+use crate::postfix::{PolicyLimits, PolicyListener};
+use decide::Decider;
+use serve_http::HttpListener;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("[{section}] listen = {value:?}: {source}")]
+    Address {
+        section: &'static str,
+        value: String,
+        source: ListenAddrError,
+    },
+    #[error("[{section}] socket_mode = {value:?}: not an octal mode like \"0660\"")]
+    SocketMode {
+        section: &'static str,
+        value: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    PostfixListen(#[from] crate::postfix::BindError),
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+fn parse_mode(section: &'static str, mode: &Option<String>) -> Result<Option<u32>, ServeError> {
+    mode.as_ref()
+        .map(|m| {
+            u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|v| *v <= 0o777)
+                .ok_or_else(|| ServeError::SocketMode {
+                    section,
+                    value: m.clone(),
+                })
+        })
+        .transpose()
+}
+
+fn parse_listen(section: &'static str, value: &str) -> Result<ListenAddr, ServeError> {
+    value.parse().map_err(|source| ServeError::Address {
+        section,
+        value: value.to_string(),
+        source,
+    })
+}
+
+async fn bind_http(
+    addr: &ListenAddr,
+    mode: Option<u32>,
+) -> Result<(HttpListener, String), ServeError> {
+    let listen_err = |source| ServeError::Listen {
+        addr: addr.to_string(),
+        source,
+    };
+    match addr {
+        ListenAddr::Tcp(a) => {
+            let l = TcpListener::bind(a).await.map_err(listen_err)?;
+            let bound = l.local_addr().map_err(listen_err)?.to_string();
+            Ok((HttpListener::Tcp(l), bound))
+        }
+        ListenAddr::Unix(path) => {
+            remove_stale_socket(path);
+            let l = UnixListener::bind(path).map_err(listen_err)?;
+            if let Some(mode) = mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(listen_err)?;
+            }
+            Ok((HttpListener::Unix(l), addr.to_string()))
+        }
+    }
+}
+
+/// Removes a leftover socket file nobody listens on (never anything else).
+fn remove_stale_socket(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
+    let (state, report) = state::initial(config_path.as_deref())?;
+    for d in &report.diagnostics {
+        match d.severity {
+            Severity::Error => tracing::error!("{d}"),
+            Severity::Warning => tracing::warn!("{d}"),
+        }
+    }
+    let state = Arc::new(state);
+    let active = state.load();
+    let (lookup, warnings) = build(&active.config).await?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let metrics = Arc::new(Metrics::new());
+    metrics.observe_reload(&active.policy.lists, &report, report.errors() == 0);
+    let decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
+    let stop = CancellationToken::new();
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
+
+    let http = &active.config.http;
+    let http_addr = parse_listen("http", &http.listen)?;
+    let (http_listener, http_bound) =
+        bind_http(&http_addr, parse_mode("http", &http.socket_mode)?).await?;
+    let router = http::router(decider.clone(), http.max_body_bytes);
+    let http_task = tokio::spawn(serve_http::serve(
+        http_listener,
+        router,
+        Duration::from_millis(http.header_timeout_ms),
+        stop.clone(),
+    ));
+
+    let mut postfix_bound = String::from("off");
+    let postfix_task = match &active.config.postfix.listen {
+        Some(listen) => {
+            let addr = parse_listen("postfix", listen)?;
+            let mode = parse_mode("postfix", &active.config.postfix.socket_mode)?;
+            let listener = PolicyListener::bind(&addr, mode).await?;
+            postfix_bound = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| addr.to_string());
+            let handler = Arc::new(postfix_adapter::PostfixAdapter::new(decider.clone()));
+            let stopped = stop.clone();
+            Some(tokio::spawn(crate::postfix::serve(
+                listener,
+                handler,
+                PolicyLimits::default(),
+                async move { stopped.cancelled().await },
+            )))
+        }
+        None => None,
+    };
+    drop(active);
+    let reload_task = tokio::spawn(watch::run(
+        Arc::clone(&state),
+        Arc::clone(&metrics),
+        stop.clone(),
+    ));
+
+    eprintln!("badclients: ready http={http_bound} postfix={postfix_bound}");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    stop.cancel();
+    let _ = http_task.await;
+    if let Some(t) = postfix_task {
+        let _ = t.await;
+    }
+    let _ = reload_task.await;
+    decider_flush(&decider).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Lets the cache writers finish before the process exits.
+async fn decider_flush(decider: &Decider) {
+    decider.flush(Duration::from_secs(5)).await;
+}
