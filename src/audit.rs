@@ -124,7 +124,10 @@ impl fmt::Display for AuditLine<'_> {
                 write!(f, ", blocked=True, matched={}", Escaped(&hit.label))?
             }
             (Verdict::TempFail, _) => f.write_str(", tempfail=True")?,
-            _ => {}
+            _ => return Ok(()),
+        }
+        if !self.enforced {
+            f.write_str(", enforced=False")?;
         }
         Ok(())
     }
@@ -164,6 +167,47 @@ mod tests {
         assert_eq!(escape("line\u{2028}sep\u{85}"), "line\\u{2028}sep\\u{0085}");
         assert_eq!(escape("a, b"), "a, b");
         assert_eq!(escape("a, =b"), "a, =b");
+    }
+
+    #[test]
+    fn audit_mode_marks_blocks_as_not_enforced() {
+        use crate::decision::{Hit, Reason};
+        let facts = Facts::unknown("176.112.169.218".parse().unwrap());
+        let hit = Hit {
+            label: "ip_net".into(),
+            file: None,
+            line: Some(1),
+            entry: "176.112.168.0/21".into(),
+        };
+        let decision = Decision {
+            verdict: Verdict::Block,
+            reason: Reason::Listed(hit),
+            log: true,
+            pattern_failures: Vec::new(),
+        };
+        let line = |enforced| {
+            AuditLine {
+                user: "u",
+                service: "imap",
+                facts: &facts,
+                decision: &decision,
+                enforced,
+            }
+            .to_string()
+        };
+        assert!(line(true).ends_with(", entity=None, blocked=True, matched=ip_net"));
+        assert!(line(false).ends_with(", blocked=True, matched=ip_net, enforced=False"));
+        // An allowed login says nothing about enforcement.
+        let allow = Decision::unlogged_allow();
+        let text = AuditLine {
+            user: "u",
+            service: "imap",
+            facts: &facts,
+            decision: &allow,
+            enforced: false,
+        }
+        .to_string();
+        assert!(text.ends_with("entity=None"), "{text}");
     }
 
     #[test]

@@ -218,6 +218,7 @@ fn audit_line_cannot_be_forged_by_user_service_or_upstream_values() {
         service,
         facts: &facts,
         decision: &d,
+        enforced: true,
     }
     .to_string();
     assert!(!line.contains('\n') && !line.contains('\r'), "{line}");

@@ -73,7 +73,8 @@ impl PolicyListener {
     ///
     /// The mode is set right after `bind`, so for a moment the socket has the umask's
     /// mode: put it in a directory only the intended group can enter (e.g. systemd's
-    /// `RuntimeDirectory=` with `RuntimeDirectoryMode=0750`).
+    /// `RuntimeDirectory=` with `RuntimeDirectoryMode=0750`). Dropping the listener
+    /// removes the socket file unless it was replaced meanwhile.
     pub async fn bind(addr: &ListenAddr, mode: Option<u32>) -> Result<Self, BindError> {
         let inner = match addr {
             ListenAddr::Tcp(socket_addr) => Inner::Tcp(
@@ -93,9 +94,11 @@ impl PolicyListener {
             Inner::Unix { path, .. } => Ok(ListenAddr::Unix(path.clone())),
         }
     }
+}
 
-    /// Removes our unix socket file, if it is still ours.
-    fn cleanup(&self) {
+impl Drop for PolicyListener {
+    /// Removes our unix socket file, if it is still ours (not replaced since `bind`).
+    fn drop(&mut self) {
         if let Inner::Unix { path, identity, .. } = &self.inner {
             if identity.is_some() && socket_identity(path) == *identity {
                 if let Err(err) = std::fs::remove_file(path) {
@@ -220,8 +223,8 @@ pub async fn serve<H, F>(
             },
         }
     }
+    drop(listener);
     drain(tasks, &stop, limits.shutdown_grace).await;
-    listener.cleanup();
 }
 
 /// Stops the connections and waits for them, at most `grace`.

@@ -1,0 +1,196 @@
+//! A throwaway Postfix 3.7 instance per test, from the templates in `tests/e2e/postfix/`.
+//!
+//! `postfix -c DIR/etc check && postfix -c DIR/etc start` as root; the queue, data directory and
+//! log are inside a temporary directory under /tmp, smtpd listens on a free 127.0.0.1 port, SMTP
+//! AUTH goes to a Dovecot auth-client TCP listener, and every transport is `discard`. Start
+//! Dovecot first and drop Postfix first (it keeps its SASL connection open). Dropping a
+//! [`Postfix`] runs `postfix stop` and waits for the master to be gone (SIGKILL after 5 s).
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::daemon::{free_port, require_root, send_signal, set_mode};
+use super::mail_clients::Smtp;
+
+const POSTFIX: &str = "/usr/sbin/postfix";
+const INSTALL_HINT: &str =
+    "install the Debian package: apt-get install -y --no-install-recommends postfix \
+     (scripts/test.sh does this)";
+
+/// Fails (never skips) when Postfix is not installed or the tests do not run as root.
+pub fn require_postfix() {
+    assert!(
+        Path::new(POSTFIX).exists(),
+        "{POSTFIX} is missing: {INSTALL_HINT}"
+    );
+    require_root("the Postfix end-to-end test");
+}
+
+fn template(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/postfix")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// A running Postfix.
+pub struct Postfix {
+    pub smtp_port: u16,
+    etc: PathBuf,
+    // Last: removed after the instance is stopped.
+    dir: tempfile::TempDir,
+}
+
+impl Postfix {
+    /// Starts Postfix with SMTP AUTH through Dovecot's auth-client listener on `sasl_port`,
+    /// and, when `policy` is given, `check_policy_service inet:ADDR` at RCPT.
+    pub fn start(sasl_port: u16, policy: Option<SocketAddr>) -> Postfix {
+        require_postfix();
+        let dir = tempfile::Builder::new()
+            .prefix("bcpf")
+            .tempdir_in("/tmp")
+            .expect("temporary directory for Postfix");
+        let d = dir.path();
+        for sub in ["etc", "spool", "data", "log"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        set_mode(d, 0o755);
+        chown("postfix", &d.join("data"));
+        let smtp_port = free_port();
+        let restrictions = match policy {
+            Some(addr) => {
+                format!("check_policy_service {{ inet:{addr}, timeout=10s, default_action=DUNNO }}")
+            }
+            None => "permit".to_string(),
+        };
+        let fill = |text: String| {
+            text.replace("@DIR@", &d.display().to_string())
+                .replace("@SASL_PORT@", &sasl_port.to_string())
+                .replace("@SMTP_PORT@", &smtp_port.to_string())
+                .replace("@RECIPIENT_RESTRICTIONS@", &restrictions)
+        };
+        let etc = d.join("etc");
+        std::fs::write(etc.join("main.cf"), fill(template("main.cf.in"))).expect("main.cf");
+        std::fs::write(etc.join("master.cf"), fill(template("master.cf.in"))).expect("master.cf");
+        // Postfix waits (in 300 ms steps) until a configuration file is older than the current
+        // second, in case someone is still writing it: backdate them.
+        for file in ["main.cf", "master.cf"] {
+            backdate(&etc.join(file));
+        }
+        let pf = Postfix {
+            smtp_port,
+            etc,
+            dir,
+        };
+        let check = pf.postfix(&["check"]);
+        assert!(
+            check.status.success(),
+            "postfix check failed: {}{}\nlog:\n{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr),
+            pf.log()
+        );
+        // `postfix check` just checked (and created) everything: skip the second, slow round of
+        // checks `postfix start` would run (~2.5 s on a fresh queue directory).
+        std::fs::write(pf.dir.path().join("spool/quick-start"), "").expect("spool/quick-start");
+        let start = pf.postfix(&["start"]);
+        assert!(
+            start.status.success(),
+            "postfix start failed: {}{}\nlog:\n{}",
+            String::from_utf8_lossy(&start.stdout),
+            String::from_utf8_lossy(&start.stderr),
+            pf.log()
+        );
+        pf.wait_banner();
+        pf
+    }
+
+    fn postfix(&self, args: &[&str]) -> Output {
+        Command::new(POSTFIX)
+            .arg("-c")
+            .arg(&self.etc)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {POSTFIX}: {e}; {INSTALL_HINT}"))
+    }
+
+    fn wait_banner(&self) {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(15) {
+            if let Ok(s) = TcpStream::connect(("127.0.0.1", self.smtp_port)) {
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                let mut line = String::new();
+                if BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with("220") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "postfix does not greet on {} after 15 s; log:\n{}",
+            self.smtp_port,
+            self.log()
+        );
+    }
+
+    /// A new SMTP session.
+    pub fn connect(&self) -> Smtp {
+        Smtp::connect(self.smtp_port)
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/postfix.log")).unwrap_or_default()
+    }
+
+    fn master_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("spool/pid/master.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+fn backdate(path: &Path) {
+    let past = std::time::SystemTime::now() - Duration::from_secs(10);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(past))
+        .unwrap_or_else(|e| panic!("set the mtime of {}: {e}", path.display()));
+}
+
+fn chown(user: &str, path: &Path) {
+    let ok = Command::new("chown")
+        .arg(user)
+        .arg(path)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "chown {user} {}", path.display());
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let pid = self.master_pid();
+        let _ = self.postfix(&["stop"]);
+        if let Some(pid) = pid {
+            let t0 = Instant::now();
+            while alive(pid) && t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if alive(pid) {
+                send_signal(pid, "KILL");
+            }
+        }
+    }
+}

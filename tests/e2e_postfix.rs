@@ -1,0 +1,291 @@
+//! End to end through a real Postfix 3.7: SMTP AUTH goes through Dovecot SASL to the
+//! badclients auth-policy endpoint, and badclients as Postfix policy service
+//! (`check_policy_service inet:127.0.0.1:PORT`) refuses authenticated sessions from listed
+//! networks at RCPT TO. The client address is forged with Postfix XCLIENT ADDR=; the tests
+//! assert the SMTP replies the client sees.
+//!
+//! Needs root and the Debian packages postfix, dovecot-core (the tests fail with an install hint
+//! otherwise).
+
+mod common;
+
+use common::daemon::{
+    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP2,
+};
+use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
+use common::mail_clients::{base64, Forge};
+use common::postfix::Postfix;
+
+fn context(daemon: &Daemon, dv: &Dovecot, pf: &Postfix) -> String {
+    format!(
+        "\n--- daemon stderr ---\n{}\n--- dovecot log ---\n{}\n--- postfix log ---\n{}",
+        daemon.stderr(),
+        dv.log(),
+        pf.log()
+    )
+}
+
+fn listed(internet: &FakeInternet) -> DaemonConfig {
+    DaemonConfig::new(internet).list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
+}
+
+fn policy_gate(daemon: &Daemon) -> Gate {
+    Gate::Policy {
+        url: format!("{}/", daemon.http_url()),
+        api_key: API_KEY.into(),
+    }
+}
+
+#[test]
+fn auth_plain_is_base64() {
+    assert_eq!(base64(b"\0alice\0secret"), "AGFsaWNlAHNlY3JldA==");
+    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    assert_eq!(base64(b"fooba"), "Zm9vYmE=");
+}
+
+#[test]
+fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl() {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet).start();
+    // Dovecot before Postfix; Postfix is dropped first (declared last).
+    let dv = Dovecot::start(policy_gate(&daemon));
+    let pf = Postfix::start(dv.auth_port, None);
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let reply = s.auth_plain("alice", PASSWORD);
+    assert_eq!(
+        reply.code,
+        535,
+        "{}\n{}{}",
+        reply.text(),
+        s.transcript(),
+        context(&daemon, &dv, &pf)
+    );
+    assert!(
+        reply.text().starts_with("535 5.7.8 ") && reply.text().contains(BLOCK_MESSAGE),
+        "{}{}",
+        reply.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(UNLISTED_IP2);
+    let reply = s.auth_plain("alice", PASSWORD);
+    assert_eq!(
+        reply.code,
+        235,
+        "{}{}",
+        reply.text(),
+        context(&daemon, &dv, &pf)
+    );
+    let rcpt = s.mail_rcpt("alice@e2e.test", "someone@example.org");
+    assert_eq!(
+        rcpt.code,
+        250,
+        "{}{}",
+        rcpt.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let line = daemon
+        .wait_for(std::time::Duration::from_secs(3), |l| {
+            l.contains("mail-audit: ") && l.contains(&format!("ip={LISTED_IP},"))
+        })
+        .unwrap_or_default();
+    assert!(
+        line.contains("service=smtp,") && line.contains("blocked=True, matched=ip_net"),
+        "{line:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+    assert!(internet.origin_queries(UNLISTED_IP2) >= 1);
+}
+
+#[test]
+fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt() {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet).postfix().start();
+    // Dovecot only authenticates (no policy server): SMTP AUTH succeeds everywhere.
+    let dv = Dovecot::start(Gate::None);
+    let pf = Postfix::start(dv.auth_port, Some(daemon.postfix_addr()));
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let auth = s.auth_plain("alice", PASSWORD);
+    assert_eq!(
+        auth.code,
+        235,
+        "{}{}",
+        auth.text(),
+        context(&daemon, &dv, &pf)
+    );
+    let rcpt = s.mail_rcpt("alice@e2e.test", "someone@example.org");
+    assert!(
+        (500..600).contains(&rcpt.code) && rcpt.text().contains("Recipient address rejected"),
+        "RCPT from a listed network after AUTH: {}\n{}{}",
+        rcpt.text(),
+        s.transcript(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(UNLISTED_IP2);
+    let auth = s.auth_plain("bob", PASSWORD);
+    assert_eq!(auth.code, 235, "{}", auth.text());
+    let rcpt = s.mail_rcpt("bob@e2e.test", "someone@example.org");
+    assert_eq!(
+        rcpt.code,
+        250,
+        "{}{}",
+        rcpt.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let line = daemon
+        .wait_for(std::time::Duration::from_secs(3), |l| {
+            l.contains("mail-audit: ") && l.contains(&format!("ip={LISTED_IP},"))
+        })
+        .unwrap_or_default();
+    assert!(
+        line.contains("user=<alice>, service=smtp,")
+            && line.contains("blocked=True, matched=ip_net"),
+        "{line:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+
+    // With the daemon down, `default_action=DUNNO` lets the mail through.
+    let mut daemon = daemon;
+    daemon.stop();
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let auth = s.auth_plain("alice", PASSWORD);
+    assert_eq!(auth.code, 235, "{}", auth.text());
+    let rcpt = s.mail_rcpt("alice@e2e.test", "someone@example.org");
+    assert_eq!(
+        rcpt.code,
+        250,
+        "{}{}",
+        rcpt.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+    assert!(
+        pf.log().contains("problem talking to server"),
+        "{}",
+        context(&daemon, &dv, &pf)
+    );
+}
+
+#[test]
+fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network() {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet).start();
+    let dv = Dovecot::start(Gate::Lua {
+        settings: format!(
+            "daemon = {}\napi_key = {API_KEY}\nresult_block = disabled\n",
+            daemon.http_url()
+        ),
+        position: LuaPosition::First,
+    });
+    let pf = Postfix::start(dv.auth_port, None);
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let reply = s.auth_plain("alice", PASSWORD);
+    // Dovecot does not pass a passdb's reason on: Postfix says "(reason unavailable)".
+    assert!(
+        reply
+            .text()
+            .starts_with("535 5.7.8 Error: authentication failed"),
+        "{}{}",
+        reply.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(UNLISTED_IP2);
+    let reply = s.auth_plain("bob", PASSWORD);
+    assert_eq!(
+        reply.code,
+        235,
+        "{}{}",
+        reply.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let line = daemon
+        .wait_for(std::time::Duration::from_secs(3), |l| {
+            l.contains("mail-audit: ") && l.contains(&format!("ip={LISTED_IP},"))
+        })
+        .unwrap_or_default();
+    assert!(
+        line.contains("user=<alice>, service=smtp,")
+            && line.contains("blocked=True, matched=ip_net"),
+        "{line:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+}
+
+#[test]
+fn smtp_in_audit_mode_passes_while_imap_stays_enforced() {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet)
+        .service_mode("smtp", "audit")
+        .postfix()
+        .start();
+    let dv = Dovecot::start(policy_gate(&daemon));
+    let pf = Postfix::start(dv.auth_port, Some(daemon.postfix_addr()));
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let auth = s.auth_plain("alice", PASSWORD);
+    assert_eq!(
+        auth.code,
+        235,
+        "{}{}",
+        auth.text(),
+        context(&daemon, &dv, &pf)
+    );
+    let rcpt = s.mail_rcpt("alice@e2e.test", "someone@example.org");
+    assert_eq!(
+        rcpt.code,
+        250,
+        "{}{}",
+        rcpt.text(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
+    assert_eq!(
+        reply,
+        format!("a1 NO [ALERT] {BLOCK_MESSAGE}"),
+        "{}",
+        context(&daemon, &dv, &pf)
+    );
+
+    let line = daemon
+        .wait_for(std::time::Duration::from_secs(3), |l| {
+            l.contains("mail-audit: ") && l.contains("service=smtp,")
+        })
+        .unwrap_or_default();
+    assert!(
+        line.contains("blocked=True, matched=ip_net, enforced=False"),
+        "{line:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+}
