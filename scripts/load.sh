@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
-connections=${2:-32}
+connections=${2:-4}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p testworld --bin testworld
 cargo build --release -q --example fill_cache
@@ -54,8 +54,8 @@ for ip in 176.112.169.218 139.162.133.252 209.85.218.15 209.85.218.53 172.17.1.2
   curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-API-Key: load-test-key' \
     -d "{\"remote\":\"$ip\",\"protocol\":\"imap\",\"login\":\"warm\"}" "http://127.0.0.1:$port/?command=allow"
 done
-echo "== wrk: ${seconds}s, $connections connections, 2 threads, POST /?command=allow (warm cache)"
-wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/dovecot.lua "http://127.0.0.1:$port/" |
+echo "== wrk: ${seconds}s, $connections connections, ${WRK_THREADS:-1} wrk threads, POST /?command=allow (warm cache)"
+wrk -t"${WRK_THREADS:-1}" -c"$connections" -d"${seconds}s" --latency -s scripts/load/dovecot.lua "http://127.0.0.1:$port/" |
   grep -E "Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx"
 rss=$(awk '/VmRSS/ {print $2}' /proc/$daemon/status)
 echo "daemon RSS after the run: $((rss / 1024)) MiB"

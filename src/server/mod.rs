@@ -166,7 +166,13 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
             Some(tokio::spawn(crate::postfix::serve(
                 listener,
                 handler,
-                PolicyLimits::default(),
+                PolicyLimits {
+                    // Postfix keeps idle policy connections for smtpd_policy_service_max_idle
+                    // (300 s by default): stay open a little longer so it never meets a
+                    // closed one.
+                    idle_timeout: Duration::from_secs(330),
+                    ..PolicyLimits::default()
+                },
                 async move { stopped.cancelled().await },
             )))
         }
