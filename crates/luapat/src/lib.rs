@@ -15,6 +15,8 @@
 //!   `lua_match(b"a%", b"a", ..)` fails with "malformed pattern (ends with
 //!   '%')". `lua_find` does a plain substring search when the pattern has
 //!   none of Lua's special characters `^$*+?.([%-`, as Lua does.
+//!   [`lua_match_init`] and [`lua_find_init`] take Lua's optional `init`
+//!   argument (1-based, negative counts from the end).
 //! * [`Pattern::compile`] validates the whole pattern at once and reports
 //!   every error Lua could raise for *some* subject, with Lua's message. A
 //!   compiled [`Pattern`] then only fails at run time because of the limits
@@ -31,9 +33,10 @@
 //! are loops here and cost no depth, as in C). [`Limits::max_steps`] is a
 //! budget of our own over every single-character test, matcher call, start
 //! position and back-reference byte of one call; when it runs out the answer
-//! is [`MatchError::TooExpensive`], never a match and never a hang. The
-//! recursion is at most `max_depth` frames deep, small enough for a 256 KiB
-//! thread stack even in debug builds.
+//! is [`MatchError::TooExpensive`], never a match and never a hang. Lua's
+//! recursion runs on an explicit heap stack of at most `max_depth` small
+//! frames, so matching needs only a few hundred bytes of thread stack
+//! whatever the pattern, even in debug builds.
 //!
 //! ```
 //! use luapat::{lua_match, Capture, Limits, Pattern};

@@ -78,7 +78,11 @@ impl Pattern {
         self.captures
     }
 
-    fn run(&self, subject: &[u8], mode: Mode) -> Result<Option<crate::search::RawMatch>, MatchError> {
+    fn run(
+        &self,
+        subject: &[u8],
+        mode: Mode,
+    ) -> Result<Option<crate::search::RawMatch>, MatchError> {
         let hints = Hints {
             prefix: &self.prefix,
         };

@@ -96,7 +96,9 @@ pub(crate) fn find_aux(
     let mut s1 = init;
     loop {
         ms.tick(1)?;
-        let candidate = subject.get(s1..).is_some_and(|rest| rest.starts_with(hints.prefix));
+        let candidate = subject
+            .get(s1..)
+            .is_some_and(|rest| rest.starts_with(hints.prefix));
         if candidate {
             ms.reset();
             if let Some(end) = ms.do_match(s1, 0)? {
@@ -151,13 +153,24 @@ pub fn lua_match_init(
     let Some(start) = start_index(init, subject.len()) else {
         return Ok(None);
     };
-    let found = find_aux(pattern, subject, start, Mode::Match, limits, Hints::default())?;
+    let found = find_aux(
+        pattern,
+        subject,
+        start,
+        Mode::Match,
+        limits,
+        Hints::default(),
+    )?;
     Ok(found.map(|m| m.values))
 }
 
 /// `string.find(subject, pattern)` with Lua's lazy error semantics,
 /// including the plain search for patterns without special characters.
-pub fn lua_find(pattern: &[u8], subject: &[u8], limits: &Limits) -> Result<Option<Found>, MatchError> {
+pub fn lua_find(
+    pattern: &[u8],
+    subject: &[u8],
+    limits: &Limits,
+) -> Result<Option<Found>, MatchError> {
     lua_find_init(pattern, subject, 1, limits)
 }
 
@@ -172,7 +185,14 @@ pub fn lua_find_init(
     let Some(start) = start_index(init, subject.len()) else {
         return Ok(None);
     };
-    let found = find_aux(pattern, subject, start, Mode::Find, limits, Hints::default())?;
+    let found = find_aux(
+        pattern,
+        subject,
+        start,
+        Mode::Find,
+        limits,
+        Hints::default(),
+    )?;
     Ok(found.map(to_found))
 }
 

@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn prefix_stops_at_first_non_literal() {
-        assert_eq!(validate(b"mail%.example").map(|s| s.prefix), Ok(b"mail.example".to_vec()));
+        assert_eq!(
+            validate(b"mail%.example").map(|s| s.prefix),
+            Ok(b"mail.example".to_vec())
+        );
         assert_eq!(validate(b"ab*c").map(|s| s.prefix), Ok(b"a".to_vec()));
         assert_eq!(validate(b"%d+x").map(|s| s.prefix), Ok(Vec::new()));
         assert_eq!(validate(b"a(b)").map(|s| s.prefix), Ok(b"a".to_vec()));
@@ -146,12 +149,24 @@ mod tests {
     #[test]
     fn errors_in_walk_order() {
         assert_eq!(validate(b"(%1)"), Err(PatternError::InvalidCaptureIndex(1)));
-        assert_eq!(validate(b"(a)%1"), Ok(Shape { captures: 1, prefix: Vec::new() }));
+        assert_eq!(
+            validate(b"(a)%1"),
+            Ok(Shape {
+                captures: 1,
+                prefix: Vec::new()
+            })
+        );
         assert_eq!(validate(b"()%1").map(|s| s.captures), Ok(1));
         assert_eq!(validate(b"(a"), Err(PatternError::UnfinishedCapture));
         assert_eq!(validate(b"a)"), Err(PatternError::InvalidPatternCapture));
         assert_eq!(validate(b"%bx"), Err(PatternError::BalanceWithoutArgs));
-        assert_eq!(validate(b"%bxy*"), Ok(Shape { captures: 0, prefix: Vec::new() }));
+        assert_eq!(
+            validate(b"%bxy*"),
+            Ok(Shape {
+                captures: 0,
+                prefix: Vec::new()
+            })
+        );
         assert_eq!(validate(b"%fa"), Err(PatternError::FrontierWithoutSet));
         assert_eq!(validate(b"%f[a"), Err(PatternError::MissingBracket));
         assert_eq!(validate(b"x%"), Err(PatternError::EndsWithPercent));

@@ -88,7 +88,11 @@ pub fn run_oracle(cases: &[(Vec<u8>, Vec<u8>)], tag: &str) -> Vec<(String, Strin
     let _ = std::fs::remove_file(&input);
     let _ = std::fs::remove_file(&output);
     let lines: Vec<String> = out.lines().map(normalise).collect();
-    assert_eq!(lines.len(), cases.len() * 2, "oracle printed a wrong number of lines");
+    assert_eq!(
+        lines.len(),
+        cases.len() * 2,
+        "oracle printed a wrong number of lines"
+    );
     lines
         .chunks(2)
         .map(|pair| (pair[0].clone(), pair[1].clone()))
