@@ -145,6 +145,7 @@ pub struct DaemonConfig {
     http: HttpListen,
     postfix_port: Option<u16>,
     extra: String,
+    http_extra: String,
     lookup: String,
     sections: String,
 }
@@ -168,6 +169,7 @@ impl DaemonConfig {
             http: HttpListen::Tcp(free_port()),
             postfix_port: None,
             extra: String::new(),
+            http_extra: String::new(),
             lookup: String::new(),
             sections: internet.config_sections(),
         }
@@ -204,6 +206,13 @@ impl DaemonConfig {
     }
 
     /// More top-level TOML lines.
+    /// More keys of the `[http]` section.
+    pub fn http(mut self, toml: &str) -> Self {
+        self.http_extra.push_str(toml);
+        self.http_extra.push('\n');
+        self
+    }
+
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
         self.extra.push('\n');
@@ -248,7 +257,9 @@ impl DaemonConfig {
             t.push_str(&format!("api_key = \"{key}\"\n"));
         }
         t.push_str("api_header = \"X-API-Key\"\n");
-        t.push_str(&format!("block_message = \"{BLOCK_MESSAGE}\"\n\n"));
+        t.push_str(&format!("block_message = \"{BLOCK_MESSAGE}\"\n"));
+        t.push_str(&self.http_extra);
+        t.push('\n');
         if let Some(port) = self.postfix_port {
             t.push_str(&format!("[postfix]\nlisten = \"127.0.0.1:{port}\"\n\n"));
         }

@@ -1,0 +1,238 @@
+//! The daemon's HTTP and Postfix endpoints against bad input, keep-alive, report calls,
+//! metrics and a graceful stop — each followed by a good request that must still work.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::daemon::{
+    parse_http, Daemon, DaemonConfig, FakeInternet, HttpAnswer, API_KEY, LISTED_IP, LISTED_NET,
+    UNLISTED_IP,
+};
+
+fn daemon(internet: &FakeInternet, http: &str) -> Daemon {
+    DaemonConfig::new(internet)
+        .http(http)
+        .postfix()
+        .list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
+        .start()
+}
+
+/// Sends raw bytes on a fresh connection and reads the answer (or nothing).
+fn raw(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+fn post(port: u16, body: &str, content_type: &str, key: Option<&str>) -> HttpAnswer {
+    let mut req = format!(
+        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(k) = key {
+        req.push_str(&format!("X-API-Key:  {k}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    parse_http(&raw(port, req.as_bytes()))
+}
+
+fn policy_body(ip: &str) -> String {
+    format!(
+        r#"{{"device_id":"","local":"127.0.0.1","login":"alice","lport":"10143","mech":"PLAIN","protocol":"imap","pwhash":"0cd2","real_remote":"127.0.0.1","remote":"{ip}","rport":"40001","secured":"","session_id":"s1","user":"alice","tls":false}}"#
+    )
+}
+
+fn assert_still_serving(d: &Daemon) {
+    let a = post(
+        d.http_port(),
+        &policy_body(LISTED_IP),
+        "application/json",
+        Some(API_KEY),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.contains("\"status\":-1"), "{a:?}");
+}
+
+#[test]
+fn bad_http_requests_get_a_clear_4xx_and_the_daemon_serves_on() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "header_timeout_ms = 500");
+    let port = d.http_port();
+    let cases: Vec<(&str, HttpAnswer, u16, &str)> = vec![
+        ("malformed JSON", post(port, "{\"remote\":", "application/json", Some(API_KEY)), 400, "not a policy request"),
+        ("wrong content type", post(port, &policy_body(LISTED_IP), "text/plain", Some(API_KEY)), 415, "application/json"),
+        ("missing remote", post(port, r#"{"login":"a","protocol":"imap"}"#, "application/json", Some(API_KEY)), 400, "remote"),
+        ("remote not an IP", post(port, r#"{"remote":"evil<>","protocol":"imap"}"#, "application/json", Some(API_KEY)), 400, "remote"),
+        ("wrong API key", post(port, &policy_body(LISTED_IP), "application/json", Some("nope")), 401, "API key"),
+        ("no API key", post(port, &policy_body(LISTED_IP), "application/json", None), 401, "API key"),
+        ("1 MiB body", post(port, &"x".repeat(1 << 20), "application/json", Some(API_KEY)), 413, ""),
+        ("unknown command", parse_http(&raw(port, b"POST /?command=drop HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: test-api-key\r\nContent-Length: 2\r\n\r\n{}")), 400, ""),
+        ("unknown path", d.get("/nope", Some(API_KEY)), 404, "no such endpoint"),
+    ];
+    for (name, answer, status, needle) in cases {
+        assert_eq!(answer.status, status, "{name}: {answer:?}");
+        assert!(answer.body.contains(needle), "{name}: {answer:?}");
+        assert_still_serving(&d);
+    }
+    // Garbage instead of HTTP: an error answer or a closed connection, never a crash.
+    let _ = raw(port, b"\x00\x01\x02 GARBAGE\r\n\r\n");
+    assert_still_serving(&d);
+    // A client that connects and sends nothing is dropped after the header timeout.
+    let started = Instant::now();
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut buf = Vec::new();
+    let _ = idle.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_still_serving(&d);
+}
+
+#[test]
+fn keep_alive_serves_several_dovecot_requests_on_one_connection() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    let mut s = TcpStream::connect(("127.0.0.1", d.http_port())).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    for (ip, refused) in [(LISTED_IP, true), (UNLISTED_IP, false), (LISTED_IP, true)] {
+        let body = policy_body(ip);
+        let req = format!(
+            "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\nContent-Type: application/json\r\nX-API-Key:  {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let answer = parse_http(&buf[..n]);
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.body.contains("\"status\":-1"),
+            refused,
+            "{ip}: {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn report_calls_are_audited_without_a_lookup() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    let body = r#"{"remote":"139.162.133.252","protocol":"pop3","login":"bob","user":"bob","success":false,"policy_reject":false,"tls":false}"#;
+    let req = format!(
+        "POST /?command=report HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = parse_http(&raw(d.http_port(), req.as_bytes()));
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "{\"status\":0}");
+    let line = d
+        .wait_for(Duration::from_secs(3), |l| {
+            l.starts_with("mail-audit-report:")
+        })
+        .expect("a report line");
+    assert_eq!(
+        line,
+        "mail-audit-report: user=<bob>, service=pop3, ip=139.162.133.252, result=failure"
+    );
+    assert_eq!(
+        internet.origin_queries("139.162.133.252"),
+        0,
+        "a report must not look up"
+    );
+}
+
+#[test]
+fn metrics_count_decisions_without_users_or_addresses() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    assert_still_serving(&d);
+    let m = d.get("/metrics", Some(API_KEY));
+    assert_eq!(m.status, 200);
+    assert!(m
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("application/openmetrics-text"));
+    assert!(
+        m.body.contains(r#"badclients_decisions_total{service="imap",verdict="block",matched="ip_net",enforced="true"} 1"#),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains(r#"badclients_list_entries{list="ip_net.deny.lst"} 1"#),
+        "{}",
+        m.body
+    );
+    assert!(!m.body.contains(LISTED_IP) && !m.body.contains("alice"));
+    assert_eq!(d.get("/metrics", None).status, 401);
+    assert_eq!(d.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn garbage_on_the_postfix_socket_does_not_stop_the_service() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    let addr = d.postfix_addr();
+    let ask = |ip: &str, user: &str| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        write!(
+            s,
+            "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address={ip}\nsasl_username={user}\n\n"
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(ask(LISTED_IP, "alice").starts_with("action=REJECT "));
+    let mut g = TcpStream::connect(addr).unwrap();
+    g.write_all(b"\x00\xff garbage without equals\n\n").unwrap();
+    g.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut buf = [0u8; 512];
+    let n = g.read(&mut buf).unwrap_or(0);
+    assert_eq!(&buf[..n], b"action=DUNNO\n\n");
+    assert!(ask(LISTED_IP, "alice").starts_with("action=REJECT "));
+    assert_eq!(
+        ask(LISTED_IP, ""),
+        "action=DUNNO\n\n",
+        "sessions without AUTH pass"
+    );
+    assert_eq!(ask(UNLISTED_IP, "alice"), "action=DUNNO\n\n");
+}
+
+#[test]
+fn sigterm_answers_the_request_in_flight() {
+    let internet = FakeInternet::start();
+    // A slow upstream keeps the request in flight while the daemon is told to stop.
+    internet.world.dns.set_fault(
+        "15.218.85.209.origin.asn.cymru.com.",
+        testworld::Fault::Delay(Duration::from_millis(700)),
+    );
+    let mut d = daemon(&internet, "");
+    let port = d.http_port();
+    let pending = std::thread::spawn(move || {
+        post(
+            port,
+            &policy_body(UNLISTED_IP),
+            "application/json",
+            Some(API_KEY),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let status = d.stop();
+    let answer = pending.join().unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, "{\"status\":0}");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
