@@ -390,6 +390,17 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_sample_is_valid_and_states_the_defaults() {
+        let text = include_str!("../contrib/badclients.toml");
+        let c = Config::parse(text, Path::new("contrib/badclients.toml")).unwrap();
+        let defaults = Config {
+            list_path: PathBuf::from("/etc/badclients/lists"),
+            ..Config::default()
+        };
+        assert_eq!(c, defaults);
+    }
+
+    #[test]
     fn unknown_key_is_an_error_naming_it() {
         let err = Config::parse("list_pth = \"x\"\n", Path::new("b.toml")).unwrap_err();
         let msg = err.to_string();
