@@ -337,114 +337,61 @@ impl Lookup {
 
     async fn ptr(&self, ip: IpAddr, deadline: tokio::time::Instant) -> Outcome<String> {
         let inner = &self.inner;
-        let now = now_unix();
-        let mut stale = None;
-        if let Some(c) = inner.tiers.ptr.get(&ip) {
-            if c.is_fresh(now) {
-                return Outcome::cached(c, now);
-            }
-            stale = Some(c);
-        }
-        if stale.is_none() && inner.tiers.redis_key(Table::Ptr, &ip.to_string()).await {
-            if let Some(c) = inner.tiers.ptr.get(&ip) {
-                return Outcome::cached(c, now);
-            }
-        }
-        let task = Arc::clone(inner);
-        let (flight, _) =
-            inner
-                .ptr_flights
-                .join_or_start(ip, fetch_ptr(task, ip), SourceError::Task);
-        if let Some(c) = stale {
-            return Outcome::cached(c, now);
-        }
-        settle(flight, deadline).await
+        let source = CacheSource {
+            memory: || inner.tiers.ptr.get(&ip),
+            redis: || inner.tiers.redis_key(Table::Ptr, ip.to_string()),
+            start: || {
+                let task = Arc::clone(inner);
+                inner
+                    .ptr_flights
+                    .join_or_start(ip, fetch_ptr(task, ip), SourceError::Task)
+            },
+        };
+        source.get(deadline).await.0
     }
 
     async fn as_name(&self, asn: Asn, deadline: tokio::time::Instant) -> Outcome<String> {
         let inner = &self.inner;
-        let now = now_unix();
-        let mut stale = None;
-        if let Some(c) = inner.tiers.as_name.get(&asn) {
-            if c.is_fresh(now) {
-                return Outcome::cached(c, now);
-            }
-            stale = Some(c);
-        }
-        if stale.is_none() && inner.tiers.redis_key(Table::AsName, &asn.to_string()).await {
-            if let Some(c) = inner.tiers.as_name.get(&asn) {
-                return Outcome::cached(c, now);
-            }
-        }
-        let task = Arc::clone(inner);
-        let (flight, _) =
-            inner
-                .as_flights
-                .join_or_start(asn, fetch_as_name(task, asn), SourceError::Task);
-        if let Some(c) = stale {
-            return Outcome::cached(c, now);
-        }
-        settle(flight, deadline).await
+        let source = CacheSource {
+            memory: || inner.tiers.as_name.get(&asn),
+            redis: || inner.tiers.redis_key(Table::AsName, asn.to_string()),
+            start: || {
+                let task = Arc::clone(inner);
+                inner
+                    .as_flights
+                    .join_or_start(asn, fetch_as_name(task, asn), SourceError::Task)
+            },
+        };
+        source.get(deadline).await.0
     }
 
     async fn origin(&self, ip: IpAddr, deadline: tokio::time::Instant) -> Outcome<Origin> {
         let inner = &self.inner;
-        let now = now_unix();
-        let mut stale = None;
-        if let Some((_, c)) = inner.tiers.origin.get(ip) {
-            if c.is_fresh(now) {
-                return Outcome::cached(c, now);
-            }
-            stale = Some(c);
-        }
-        if stale.is_none() && inner.tiers.redis_network(Table::Origin, ip).await {
-            if let Some((_, c)) = inner.tiers.origin.get(ip) {
-                return Outcome::cached(c, now);
-            }
-        }
-        let key = FlightKey::Bucket(bucket(ip));
-        let task = Arc::clone(inner);
-        let (flight, started) =
+        let fetch = |key| {
+            let task = Arc::clone(inner);
             inner
                 .origin_flights
-                .join_or_start(key, fetch_origin(task, ip), SourceError::Task);
-        if let Some(c) = stale {
-            return Outcome::cached(c, now);
-        }
-        let outcome = settle(flight, deadline).await;
-        let covers = |o: &Outcome<Origin>| {
-            o.get()
-                .and_then(|o| o.prefix)
-                .is_some_and(|p| p.contains(&canonical(ip)))
+                .join_or_start(key, fetch_origin(task, ip), SourceError::Task)
         };
-        if started || outcome.error.is_some() || covers(&outcome) {
-            return outcome;
+        let source = CacheSource {
+            memory: || inner.tiers.origin.get(ip).map(|(_, c)| c),
+            redis: || inner.tiers.redis_network(Table::Origin, ip),
+            start: || fetch(FlightKey::Bucket(bucket(ip))),
+        };
+        let covers = |o: &Origin| o.prefix.is_some_and(|p| p.contains(&canonical(ip)));
+        match source.get(deadline).await {
+            (outcome, Some(false))
+                if outcome.error.is_none() && !outcome.get().is_some_and(covers) =>
+            {
+                // Another address's answer that does not cover this one: ask for this one.
+                settle(fetch(FlightKey::Exact(ip)).0, deadline).await
+            }
+            (outcome, _) => outcome,
         }
-        // Another address's answer that does not cover this one: ask for this one.
-        let task = Arc::clone(inner);
-        let (flight, _) = inner.origin_flights.join_or_start(
-            FlightKey::Exact(ip),
-            fetch_origin(task, ip),
-            SourceError::Task,
-        );
-        settle(flight, deadline).await
     }
 
     async fn rdap(&self, ip: IpAddr, deadline: tokio::time::Instant) -> Outcome<RdapNetwork> {
         let inner = &self.inner;
-        let now = now_unix();
-        let mut stale = None;
-        if let Some((_, c)) = inner.tiers.rdap.get(ip) {
-            if c.is_fresh(now) {
-                return Outcome::cached(c, now);
-            }
-            stale = Some(c);
-        }
-        if stale.is_none() && inner.tiers.redis_network(Table::Rdap, ip).await {
-            if let Some((_, c)) = inner.tiers.rdap.get(ip) {
-                return Outcome::cached(c, now);
-            }
-        }
         // The registry Team Cymru named for this network, when already known; otherwise
         // the IANA bootstrap decides (waiting for Cymru would put the two in series).
         let registry = inner
@@ -452,28 +399,65 @@ impl Lookup {
             .origin
             .get(ip)
             .and_then(|(_, c)| c.value.as_ref().as_ref().and_then(|o| o.registry));
-        let key = FlightKey::Bucket(bucket(ip));
-        let task = Arc::clone(inner);
-        let (flight, started) = inner.rdap_flights.join_or_start(
-            key,
-            fetch_rdap(task, ip, registry),
-            SourceError::Task,
-        );
+        let fetch = |key| {
+            let task = Arc::clone(inner);
+            inner
+                .rdap_flights
+                .join_or_start(key, fetch_rdap(task, ip, registry), SourceError::Task)
+        };
+        let source = CacheSource {
+            memory: || inner.tiers.rdap.get(ip).map(|(_, c)| c),
+            redis: || inner.tiers.redis_network(Table::Rdap, ip),
+            start: || fetch(FlightKey::Bucket(bucket(ip))),
+        };
+        match source.get(deadline).await {
+            (outcome, Some(false))
+                if outcome.error.is_none()
+                    && !outcome.get().is_some_and(|n| n.contains(canonical(ip))) =>
+            {
+                // Another address's answer that does not cover this one: ask for this one.
+                settle(fetch(FlightKey::Exact(ip)).0, deadline).await
+            }
+            (outcome, _) => outcome,
+        }
+    }
+}
+
+/// How one source is read: memory, then Redis, then a (shared) upstream fetch.
+struct CacheSource<M, R, S> {
+    memory: M,
+    redis: R,
+    start: S,
+}
+
+impl<T, M, R, RF, S> CacheSource<M, R, S>
+where
+    T: Send + Sync + 'static,
+    M: Fn() -> Option<Cached<Option<T>>>,
+    R: Fn() -> RF,
+    RF: std::future::Future<Output = bool>,
+    S: Fn() -> (inflight::Flight<Option<T>, SourceError>, bool),
+{
+    /// A fresh entry at once; else Redis; else the fetch, joined or started. A stale entry
+    /// is returned at once while the fetch refreshes it. The second value says, for an
+    /// upstream answer, whether this caller started the fetch (`Some(false)`: it joined
+    /// another address's fetch, whose answer may not be about this address).
+    async fn get(&self, deadline: tokio::time::Instant) -> (Outcome<T>, Option<bool>) {
+        let now = now_unix();
+        let stale = match (self.memory)() {
+            Some(c) if c.is_fresh(now) => return (Outcome::cached(c, now), None),
+            other => other,
+        };
+        if stale.is_none() && (self.redis)().await {
+            if let Some(c) = (self.memory)() {
+                return (Outcome::cached(c, now), None);
+            }
+        }
+        let (flight, started) = (self.start)();
         if let Some(c) = stale {
-            return Outcome::cached(c, now);
+            return (Outcome::cached(c, now), None);
         }
-        let outcome = settle(flight, deadline).await;
-        let covers = |o: &Outcome<RdapNetwork>| o.get().is_some_and(|n| n.contains(canonical(ip)));
-        if started || outcome.error.is_some() || covers(&outcome) {
-            return outcome;
-        }
-        let task = Arc::clone(inner);
-        let (flight, _) = inner.rdap_flights.join_or_start(
-            FlightKey::Exact(ip),
-            fetch_rdap(task, ip, registry),
-            SourceError::Task,
-        );
-        settle(flight, deadline).await
+        (settle(flight, deadline).await, Some(started))
     }
 }
 

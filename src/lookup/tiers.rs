@@ -267,13 +267,13 @@ impl Tiers {
     }
 
     /// Looks a key up in Redis and copies a hit into memory.
-    pub async fn redis_key(&self, table: Table, key: &str) -> bool {
+    pub async fn redis_key(&self, table: Table, key: String) -> bool {
         let Some(redis) = self.live_redis() else {
             return false;
         };
-        match redis.get(table, key).await {
+        match redis.get(table, &key).await {
             Ok(Some(stored)) => {
-                self.fill(table, key, &stored);
+                self.fill(table, &key, &stored);
                 true
             }
             Ok(None) => false,
