@@ -116,6 +116,9 @@ impl fmt::Display for AuditLine<'_> {
         for e in &facts.entities {
             write!(f, ", entity={}", Escaped(e))?;
         }
+        for d in &facts.dnsbl {
+            write!(f, ", dnsbl={}", Escaped(d))?;
+        }
         for e in &facts.lookup_errors {
             write!(f, ", lookup_error={}", Escaped(e))?;
         }

@@ -60,6 +60,10 @@ pub struct Config {
     pub http: HttpSection,
     /// `[postfix]`: the Postfix policy service (off unless `listen` is set).
     pub postfix: PostfixSection,
+    /// `[[dnsbl]]`: DNS blocklists asked with every lookup.
+    pub dnsbl: Vec<crate::lookup::dnsbl::DnsblZone>,
+    /// A login is blocked when the weights of the blocklists listing it add up to this.
+    pub dnsbl_threshold: f64,
 }
 
 /// Whether blocks are enforced.
@@ -159,6 +163,8 @@ impl Default for Config {
             service_modes: BTreeMap::new(),
             http: HttpSection::default(),
             postfix: PostfixSection::default(),
+            dnsbl: Vec::new(),
+            dnsbl_threshold: 1.0,
         }
     }
 }
@@ -365,6 +371,8 @@ impl LoadedConfig {
             ignore_networks,
             log_local: self.config.log_local,
             on_error: self.config.lookup.on_error,
+            dnsbl: self.config.dnsbl.clone(),
+            dnsbl_threshold: self.config.dnsbl_threshold,
         };
         Ok((policy, report))
     }

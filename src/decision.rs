@@ -7,13 +7,16 @@
 //!    the user is in `user.allow.lst` → allow;
 //! 4. `ip_net` → `rev_host` → `asn` → `as_cc` → `as_dscr` → `net_cc` → `net_name` → `entity`;
 //! 5. with GeoIP facts: `maxmind:as_org` → city → subdivisions → country → coords;
-//! 6. otherwise → allow.
+//! 6. the DNS blocklists, when the weights of those listing the address reach
+//!    `dnsbl_threshold` (`matched=dnsbl:<zone>`);
+//! 7. otherwise → allow.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::facts::{Facts, GeoFacts};
+use crate::lookup::dnsbl::{parse_fact, DnsblZone};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
 use crate::reserved::reserved;
 
@@ -119,6 +122,10 @@ pub struct Policy {
     pub log_local: bool,
     /// What a login gets when the lookups failed and no list matched.
     pub on_error: OnError,
+    /// The DNS blocklists and their weights.
+    pub dnsbl: Vec<DnsblZone>,
+    /// The summed weight that blocks.
+    pub dnsbl_threshold: f64,
 }
 
 impl Policy {
@@ -245,6 +252,32 @@ impl Policy {
             return Some(h);
         }
         geo.and_then(|g| self.geo_hit(g, failures))
+            .or_else(|| self.dnsbl_hit(facts))
+    }
+
+    /// Step 6: the DNS blocklists, when their weights reach the threshold. The label names
+    /// the heaviest zone that counts.
+    fn dnsbl_hit(&self, facts: &Facts) -> Option<Hit> {
+        let mut total = 0.0;
+        let mut heaviest: Option<(&DnsblZone, &str)> = None;
+        for zone in &self.dnsbl {
+            let fact = facts.dnsbl.iter().find(|f| {
+                parse_fact(f).is_some_and(|(z, code)| z == zone.name() && zone.counts(code))
+            });
+            if let Some(fact) = fact {
+                total += zone.weight;
+                if heaviest.is_none_or(|(h, _)| zone.weight > h.weight) {
+                    heaviest = Some((zone, fact));
+                }
+            }
+        }
+        let (zone, fact) = heaviest?;
+        (total >= self.dnsbl_threshold && total > 0.0).then(|| Hit {
+            label: format!("dnsbl:{}", zone.name()),
+            file: None,
+            line: None,
+            entry: fact.to_string(),
+        })
     }
 
     /// The entity entry that comes first in the file among the facts' entities.

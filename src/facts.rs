@@ -110,6 +110,9 @@ pub struct Facts {
     /// The RDAP network's range as CIDRs.
     #[serde(default)]
     pub net_cidrs: Vec<IpNet>,
+    /// DNS blocklist answers, as `zone:code` (`zen.example.org:127.0.0.2`).
+    #[serde(default)]
+    pub dnsbl: Vec<String>,
     /// Sources that failed for this lookup, as `source:kind` (`rdap:timeout`).
     #[serde(default)]
     pub lookup_errors: Vec<String>,
@@ -186,6 +189,7 @@ impl Facts {
             as_prefix: None,
             net_handle: None,
             net_cidrs: Vec::new(),
+            dnsbl: Vec::new(),
             lookup_errors: Vec::new(),
         }
     }

@@ -87,7 +87,11 @@ pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError>
             )),
         }
     }
-    let settings = LookupSettings { deadline, ttls };
+    let settings = LookupSettings {
+        deadline,
+        ttls,
+        dnsbl: config.dnsbl.clone(),
+    };
     Ok((Lookup::new(dns, rdap, tiers, settings), warnings))
 }
 

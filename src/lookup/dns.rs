@@ -4,7 +4,7 @@
 //! absolute, so no search domain is ever appended. Without configured servers the system
 //! resolver (`/etc/resolv.conf`) is used.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
@@ -113,6 +113,36 @@ impl DnsClient {
                 let ttl = Duration::from_secs(u64::from(if records.is_empty() { 0 } else { ttl }));
                 Ok(Answer {
                     value: (!records.is_empty()).then_some(records),
+                    ttl,
+                })
+            }
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Answer {
+                value: None,
+                ttl: Duration::ZERO,
+            }),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    /// The IPv4 addresses of `name` (absolute): DNS blocklist answers.
+    pub async fn a(&self, name: &str) -> Result<Answer<Vec<Ipv4Addr>>, DnsError> {
+        match self.resolver.ipv4_lookup(name).await {
+            Ok(lookup) => {
+                let mut ttl = u32::MAX;
+                let addrs: Vec<Ipv4Addr> = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::A(a) => {
+                            ttl = ttl.min(r.ttl);
+                            Some(a.0)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let ttl = Duration::from_secs(u64::from(if addrs.is_empty() { 0 } else { ttl }));
+                Ok(Answer {
+                    value: (!addrs.is_empty()).then_some(addrs),
                     ttl,
                 })
             }

@@ -9,11 +9,12 @@
 pub mod build;
 pub mod cymru;
 pub mod dns;
+pub mod dnsbl;
 mod inflight;
 pub mod tiers;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,13 +22,14 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::cache::memory::Cached;
+use crate::cache::memory::{Cached, KeyTable};
 use crate::cache::{now_unix, Table};
 use crate::facts::{Asn, Facts};
 use crate::rdap::{RdapClient, RdapError, RdapNetwork, Registry};
 use crate::reserved::{canonical, reserved, reserved_facts};
 use cymru::{as_name_query, origin_name, parse_as_name, parse_origin, CymruError, Origin};
 use dns::{DnsClient, DnsError};
+use dnsbl::DnsblZone;
 use inflight::InFlight;
 use tiers::Tiers;
 
@@ -39,10 +41,18 @@ pub enum Source {
     Origin,
     AsName,
     Rdap,
+    /// The DNS blocklists (one report for all zones).
+    Dnsbl,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Ptr, Source::Origin, Source::AsName, Source::Rdap];
+    pub const ALL: [Source; 5] = [
+        Source::Ptr,
+        Source::Origin,
+        Source::AsName,
+        Source::Rdap,
+        Source::Dnsbl,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -50,6 +60,7 @@ impl Source {
             Source::Origin => "origin",
             Source::AsName => "as_name",
             Source::Rdap => "rdap",
+            Source::Dnsbl => "dnsbl",
         }
     }
 }
@@ -142,12 +153,14 @@ pub struct LookupSettings {
     /// The whole lookup's deadline.
     pub deadline: Duration,
     pub ttls: tiers::Ttls,
+    /// The DNS blocklists to ask.
+    pub dnsbl: Vec<DnsblZone>,
 }
 
 /// Upstream query counters.
 #[derive(Debug, Default)]
 struct Counters {
-    queries: [AtomicU64; 4],
+    queries: [AtomicU64; 5],
 }
 
 impl Counters {
@@ -181,6 +194,8 @@ struct Inner {
     rdap_flights: Flights<FlightKey, RdapNetwork>,
     as_flights: Flights<Asn, String>,
     ptr_flights: Flights<IpAddr, String>,
+    dnsbl_cache: KeyTable<(String, IpAddr), Option<Vec<Ipv4Addr>>>,
+    dnsbl_flights: Flights<(String, IpAddr), Vec<Ipv4Addr>>,
     counters: Counters,
 }
 
@@ -258,6 +273,8 @@ impl Lookup {
                 rdap_flights: InFlight::default(),
                 as_flights: InFlight::default(),
                 ptr_flights: InFlight::default(),
+                dnsbl_cache: KeyTable::default(),
+                dnsbl_flights: InFlight::default(),
                 counters: Counters::default(),
             }),
         }
@@ -309,8 +326,8 @@ impl Lookup {
             let o = self.rdap(ip, deadline).await;
             (o.report(Source::Rdap, started), o)
         };
-        let ((ptr_r, ptr), (origin_r, origin, as_r, as_name), (rdap_r, rdap)) =
-            tokio::join!(ptr, origin_chain, rdap);
+        let ((ptr_r, ptr), (origin_r, origin, as_r, as_name), (rdap_r, rdap), dnsbl) =
+            tokio::join!(ptr, origin_chain, rdap, self.dnsbl(ip, deadline, started));
 
         let mut facts = Facts::unknown(ip);
         facts.host = ptr.get().cloned();
@@ -328,9 +345,14 @@ impl Lookup {
             facts.net_cidrs = n.cidrs.clone();
             facts.entities = n.entities.clone();
         }
-        let sources = vec![ptr_r, origin_r, as_r, rdap_r];
+        let mut sources = vec![ptr_r, origin_r, as_r, rdap_r];
         for s in &sources {
             record_error(&mut facts, s);
+        }
+        if let Some(dnsbl) = dnsbl {
+            facts.dnsbl = dnsbl.listed;
+            facts.lookup_errors.extend(dnsbl.errors);
+            sources.push(dnsbl.report);
         }
         LookupReport { facts, sources }
     }
@@ -421,6 +443,92 @@ impl Lookup {
             (outcome, _) => outcome,
         }
     }
+}
+
+/// What the DNS blocklists said about one address.
+struct DnsblOutcome {
+    /// `zone:code` for every answer.
+    listed: Vec<String>,
+    /// `dnsbl.<zone>:<kind>` for every zone that failed.
+    errors: Vec<String>,
+    report: SourceReport,
+}
+
+impl Lookup {
+    /// Asks every configured blocklist in parallel (`None` when none are configured).
+    async fn dnsbl(
+        &self,
+        ip: IpAddr,
+        deadline: tokio::time::Instant,
+        started: Instant,
+    ) -> Option<DnsblOutcome> {
+        let inner = &self.inner;
+        if inner.settings.dnsbl.is_empty() {
+            return None;
+        }
+        let asks = inner.settings.dnsbl.iter().map(|zone| {
+            let name = zone.name().to_string();
+            async move {
+                let key = (name.clone(), ip);
+                let source = CacheSource {
+                    memory: || inner.dnsbl_cache.get(&key),
+                    redis: || async { false },
+                    start: || {
+                        let task = Arc::clone(inner);
+                        inner.dnsbl_flights.join_or_start(
+                            key.clone(),
+                            fetch_dnsbl(task, name.clone(), ip),
+                            SourceError::Task,
+                        )
+                    },
+                };
+                (name.clone(), source.get(deadline).await.0)
+            }
+        });
+        let answers = futures::future::join_all(asks).await;
+        let mut outcome = DnsblOutcome {
+            listed: Vec::new(),
+            errors: Vec::new(),
+            report: SourceReport {
+                source: Source::Dnsbl,
+                provenance: Provenance::Cache,
+                elapsed: started.elapsed(),
+                error: None,
+            },
+        };
+        for (zone, answer) in answers {
+            for code in answer.get().into_iter().flatten() {
+                outcome.listed.push(format!("{zone}:{code}"));
+            }
+            if answer.provenance == Provenance::Upstream {
+                outcome.report.provenance = Provenance::Upstream;
+            }
+            if let Some(e) = answer.error {
+                outcome.errors.push(format!("dnsbl.{zone}:{}", e.kind()));
+                outcome.report.provenance = Provenance::Failed;
+                outcome.report.error.get_or_insert(e);
+            }
+        }
+        Some(outcome)
+    }
+}
+
+async fn fetch_dnsbl(
+    inner: Arc<Inner>,
+    zone: String,
+    ip: IpAddr,
+) -> Result<Option<Vec<Ipv4Addr>>, SourceError> {
+    inner.counters.count(Source::Dnsbl);
+    let answer = inner.dns.a(&dnsbl::query_name(ip, &zone)).await?;
+    let ttls = inner.tiers.ttls;
+    let ttl = match &answer.value {
+        Some(_) => answer.ttl.max(Duration::from_secs(60)).min(ttls.positive),
+        None => ttls.negative,
+    };
+    inner
+        .dnsbl_cache
+        .insert((zone, ip), Tiers::entry(answer.value.clone(), ttl));
+    Ok(answer.value)
 }
 
 /// How one source is read: memory, then Redis, then a (shared) upstream fetch.
