@@ -116,6 +116,9 @@ impl fmt::Display for AuditLine<'_> {
         for e in &facts.entities {
             write!(f, ", entity={}", Escaped(e))?;
         }
+        for c in &facts.cloud {
+            write!(f, ", cloud={}", Escaped(c))?;
+        }
         for d in &facts.dnsbl {
             write!(f, ", dnsbl={}", Escaped(d))?;
         }

@@ -5,7 +5,8 @@
 //! 2. the address is reserved → allow (logged only with `log_local`);
 //! 3. the address is in `ignore_networks` / `ip_net.allow.lst` → allow, not logged;
 //!    the user is in `user.allow.lst` → allow;
-//! 4. `ip_net` → `rev_host` → `asn` → `as_cc` → `as_dscr` → `net_cc` → `net_name` → `entity`;
+//! 4. `ip_net` → `rev_host` → `asn` → `as_cc` → `as_dscr` → `net_cc` → `net_name` →
+//!    `geo_cc` (the MaxMind country) → `entity` → `cloud` (each cloud-range tag);
 //! 5. with GeoIP facts: `maxmind:as_org` → city → subdivisions → country → coords;
 //! 6. the DNS blocklists, when the weights of those listing the address reach
 //!    `dnsbl_threshold` (`matched=dnsbl:<zone>`);
@@ -16,8 +17,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::facts::{Facts, GeoFacts};
-use crate::lookup::dnsbl::{parse_fact, DnsblZone};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
+use crate::lookup::dnsbl::{parse_fact, DnsblZone};
 use crate::reserved::reserved;
 
 /// Allow or block.
@@ -248,8 +249,19 @@ impl Policy {
         if let Some(h) = self.pattern_hit(ListKind::NetName, &l.net_name, net_name, failures) {
             return Some(h);
         }
+        let geo_cc = geo
+            .and_then(|g| g.country.as_ref())
+            .and_then(|c| c.code.as_deref());
+        if let Some(e) = geo_cc.and_then(|cc| l.geo_cc.get(&cc.to_string())) {
+            return Some(self.hit(ListKind::GeoCc, "geo_cc", e));
+        }
         if let Some(h) = self.entity_hit(facts) {
             return Some(h);
+        }
+        for tag in &facts.cloud {
+            if let Some(h) = self.pattern_hit(ListKind::Cloud, &l.cloud, Some(tag), failures) {
+                return Some(h);
+            }
         }
         geo.and_then(|g| self.geo_hit(g, failures))
             .or_else(|| self.dnsbl_hit(facts))

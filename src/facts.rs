@@ -110,6 +110,10 @@ pub struct Facts {
     /// The RDAP network's range as CIDRs.
     #[serde(default)]
     pub net_cidrs: Vec<IpNet>,
+    /// Cloud-provider ranges holding the address, as `provider:service:region`
+    /// (`aws:EC2:us-east-1`), most specific first.
+    #[serde(default)]
+    pub cloud: Vec<String>,
     /// DNS blocklist answers, as `zone:code` (`zen.example.org:127.0.0.2`).
     #[serde(default)]
     pub dnsbl: Vec<String>,
@@ -189,6 +193,7 @@ impl Facts {
             as_prefix: None,
             net_handle: None,
             net_cidrs: Vec::new(),
+            cloud: Vec::new(),
             dnsbl: Vec::new(),
             lookup_errors: Vec::new(),
         }

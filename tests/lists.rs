@@ -474,3 +474,34 @@ fn shipped_lists_are_inactive_and_every_example_is_valid() {
     }
     let _ = Reason::NoMatch;
 }
+
+#[test]
+fn geo_cc_matches_the_maxmind_country_and_cloud_each_tag() {
+    let dir = ListDir::new()
+        .with("geo_cc.deny.lst", "RU\n")
+        .with("entity.deny.lst", "MAIL-RU\n")
+        .with("cloud.deny.lst", "aws:EC2:.*\n'M365:EXCHANGE\n");
+    let (policy, report) = load(&dir);
+    assert!(report.diagnostics.is_empty(), "{:?}", diags(&report, &dir));
+    let mut f = facts("1.2.3.4");
+    f.entities = vec!["MAIL-RU".into()];
+    f.maxmind = Some(GeoFacts {
+        country: Some(Place {
+            geoname_id: Some(2017370),
+            code: Some("RU".into()),
+            name: Some("Russia".into()),
+        }),
+        ..GeoFacts::default()
+    });
+    // geo_cc comes before entity.
+    assert_eq!(matched(&policy, &f).as_deref(), Some("geo_cc"));
+    f.maxmind = None;
+    assert_eq!(matched(&policy, &f).as_deref(), Some("entity:MAIL-RU"));
+    f.entities.clear();
+    f.cloud = vec!["aws:AMAZON:us-east-1".into(), "aws:EC2:us-east-1".into()];
+    assert_eq!(matched(&policy, &f).as_deref(), Some("cloud"));
+    f.cloud = vec!["m365:Exchange".into()];
+    assert_eq!(matched(&policy, &f).as_deref(), Some("cloud"));
+    f.cloud = vec!["aws:S3:us-east-1".into()];
+    assert_eq!(matched(&policy, &f), None);
+}
