@@ -66,6 +66,9 @@ enum Command {
     /// Inspect or empty the lookup cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// The cloud providers' published address ranges (for cloud.deny.lst).
+    #[command(subcommand)]
+    Ranges(RangesCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -106,6 +109,31 @@ enum CacheCommand {
         /// Only the entries for this address (its networks, its PTR).
         #[arg(long)]
         ip: Option<IpAddr>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RangesCommand {
+    /// Download the feeds (from [cloud.urls] or the providers' official URLs) or import
+    /// files, validate them and store them; a feed that fails keeps the previous one. The
+    /// daemon picks the new feeds up within seconds.
+    ///
+    /// Example: badclients ranges update --from-file aws=ip-ranges.json --from-file m365=endpoints.json
+    Update {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Import PROVIDER's feed from a file instead of downloading (repeatable).
+        #[arg(long = "from-file", value_name = "PROVIDER=PATH")]
+        from_file: Vec<String>,
+        /// Download only these providers (aws, gcp, azure, m365, linode, oracle,
+        /// digitalocean); default: all.
+        #[arg(long, value_name = "PROVIDER")]
+        provider: Vec<String>,
+    },
+    /// Age, size and source of each stored feed.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -158,6 +186,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lists(ListsCommand::Check(source)) => lists_check(&source),
         Command::Check(args) => check(&args),
         Command::Lookup(args) => lookup(&args),
+        Command::Ranges(RangesCommand::Update {
+            config,
+            from_file,
+            provider,
+        }) => ranges_update(config.as_deref(), &from_file, &provider),
+        Command::Ranges(RangesCommand::Status { config }) => ranges_status(config.as_deref()),
         Command::Cache(CacheCommand::Stats { config }) => cache_stats(config.as_deref()),
         Command::Cache(CacheCommand::Purge { config, ip }) => cache_purge(config.as_deref(), ip),
         Command::Config(ConfigCommand::ImportIni { file }) => import(&file),
@@ -403,6 +437,80 @@ fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
             }
         })?;
         println!("removed {removed} entries from Redis");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Result<ExitCode> {
+    use badclients::cloud::{client_request_id, download, FeedStore, Provider};
+    let loaded = Config::load(config)?;
+    let store = FeedStore::new(&loaded.config.cloud_dir());
+    let mut failed = 0;
+    let mut report = |provider: Provider, result: Result<String>| match result {
+        Ok(done) => println!("{provider}: {done}"),
+        Err(e) => {
+            failed += 1;
+            eprintln!("{provider}: error: {e:#}");
+        }
+    };
+    if !files.is_empty() {
+        for spec in files {
+            let Some((name, path)) = spec.split_once('=') else {
+                bail!("--from-file wants PROVIDER=PATH, not {spec:?}");
+            };
+            let provider: Provider = name.parse()?;
+            let result = std::fs::read(path)
+                .with_context(|| format!("cannot read {path}"))
+                .and_then(|bytes| Ok(store.update(provider, &bytes, &format!("file:{path}"))?))
+                .map(|m| format!("{} prefixes from {path}", m.prefixes));
+            report(provider, result);
+        }
+    } else {
+        let providers: Vec<Provider> = if only.is_empty() {
+            Provider::ALL.to_vec()
+        } else {
+            only.iter().map(|p| p.parse()).collect::<Result<_, _>>()?
+        };
+        let rt = runtime()?;
+        for provider in providers {
+            let url = match loaded.config.cloud.urls.get(provider.name()) {
+                Some(u) => Ok(u.clone()),
+                None => provider.default_url(&client_request_id(b"badclients")),
+            };
+            let result = url.map_err(anyhow::Error::from).and_then(|url| {
+                let bytes =
+                    rt.block_on(download(&url, 64 << 20, std::time::Duration::from_secs(60)))?;
+                let meta = store.update(provider, &bytes, &url)?;
+                Ok(format!("{} prefixes from {url}", meta.prefixes))
+            });
+            report(provider, result);
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn ranges_status(config: Option<&Path>) -> Result<ExitCode> {
+    let loaded = Config::load(config)?;
+    let dir = loaded.config.cloud_dir();
+    let store = badclients::cloud::store::FeedStore::new(&dir);
+    println!("feeds in {}", dir.display());
+    let status = store.status();
+    if status.is_empty() {
+        println!("none stored yet: run `badclients ranges update`");
+    }
+    for s in status {
+        println!(
+            "{:13} {:>7} prefixes {:>10} bytes  {:>6.1} h old  {}",
+            s.provider.to_string(),
+            s.prefixes,
+            s.bytes,
+            s.age.as_secs_f64() / 3600.0,
+            s.source
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,6 +64,58 @@ pub struct Config {
     pub dnsbl: Vec<crate::lookup::dnsbl::DnsblZone>,
     /// A login is blocked when the weights of the blocklists listing it add up to this.
     pub dnsbl_threshold: f64,
+    /// `[geoip]`: MaxMind-format databases.
+    pub geoip: GeoIpSection,
+    /// `[cloud]`: where the providers' range feeds are stored and fetched from.
+    pub cloud: CloudSection,
+}
+
+/// `[geoip]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpSection {
+    /// A City or Country database (GeoLite2/GeoIP2, DB-IP or ip-location-db format).
+    pub city: Option<PathBuf>,
+    /// An ASN database.
+    pub asn: Option<PathBuf>,
+    /// How often the daemon checks the database files (and the cloud feeds) for a new
+    /// version, in seconds.
+    pub check_secs: u64,
+}
+
+impl Default for GeoIpSection {
+    fn default() -> Self {
+        GeoIpSection {
+            city: None,
+            asn: None,
+            check_secs: 10,
+        }
+    }
+}
+
+/// `[cloud]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudSection {
+    /// Where `badclients ranges update` stores the feeds; default: `ranges/` next to the
+    /// cache file.
+    pub dir: Option<PathBuf>,
+    /// Feed URL per provider (`aws`, `gcp`, `azure`, `m365`, `linode`, `oracle`,
+    /// `digitalocean`), instead of the provider's official one.
+    pub urls: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The directory of the cloud range feeds.
+    pub fn cloud_dir(&self) -> PathBuf {
+        self.cloud.dir.clone().unwrap_or_else(|| {
+            let cache = self.cache.resolved_path();
+            cache
+                .parent()
+                .map(|d| d.join("ranges"))
+                .unwrap_or_else(|| PathBuf::from("ranges"))
+        })
+    }
 }
 
 /// Whether blocks are enforced.
@@ -165,6 +217,8 @@ impl Default for Config {
             postfix: PostfixSection::default(),
             dnsbl: Vec::new(),
             dnsbl_threshold: 1.0,
+            geoip: GeoIpSection::default(),
+            cloud: CloudSection::default(),
         }
     }
 }
@@ -329,6 +383,15 @@ impl Config {
             }
             if let Some(p) = config.rdap.bootstrap_dir.as_mut() {
                 anchor(p);
+            }
+            for p in [
+                &mut config.geoip.city,
+                &mut config.geoip.asn,
+                &mut config.cloud.dir,
+            ] {
+                if let Some(p) = p.as_mut() {
+                    anchor(p);
+                }
             }
         }
         Ok(LoadedConfig {

@@ -8,10 +8,12 @@
 
 pub mod audit;
 pub mod cache;
+pub mod cloud;
 pub mod config;
 pub mod countries;
 pub mod decision;
 pub mod facts;
+pub mod geoip;
 pub mod lists;
 pub mod lookup;
 pub mod metrics;

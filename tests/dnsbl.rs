@@ -41,7 +41,9 @@ fn config(dns: &FakeDns, zones: Vec<DnsblZone>) -> Config {
     c.lookup.deadline_ms = 400;
     // RDAP is not the point here: point it at a closed port so it fails fast.
     for r in ["arin", "ripencc", "apnic", "lacnic", "afrinic"] {
-        c.rdap.base_urls.insert(r.into(), "http://127.0.0.1:9/".into());
+        c.rdap
+            .base_urls
+            .insert(r.into(), "http://127.0.0.1:9/".into());
     }
     c.cache.memory_only = true;
     c.dnsbl = zones;
@@ -95,7 +97,11 @@ async fn weights_add_up_to_the_threshold() {
     let (verdict, matched, facts, _) = decide(&c, HALF).await;
     assert_eq!(facts, vec!["b.example:127.0.0.2", "d.example:127.0.0.5"]);
     assert_eq!(verdict, Verdict::Block);
-    assert_eq!(matched.as_deref(), Some("dnsbl:d.example"), "the heaviest zone names it");
+    assert_eq!(
+        matched.as_deref(),
+        Some("dnsbl:d.example"),
+        "the heaviest zone names it"
+    );
     c.dnsbl_threshold = 1.5;
     let (verdict, _, facts, _) = decide(&c, HALF).await;
     assert_eq!(verdict, Verdict::Allow, "1.1 < 1.5");
@@ -114,11 +120,21 @@ async fn only_configured_return_codes_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_that_times_out_is_an_error_for_that_zone_only() {
     let dns = world().await;
-    let c = config(&dns, vec![zone("slow.example", 1.0, &[]), zone("a.example", 1.0, &[])]);
+    let c = config(
+        &dns,
+        vec![zone("slow.example", 1.0, &[]), zone("a.example", 1.0, &[])],
+    );
     let started = Instant::now();
     let (verdict, matched, facts, errors) = decide(&c, LISTED).await;
-    assert!(started.elapsed() < Duration::from_millis(400 + 400), "{:?}", started.elapsed());
-    assert!(errors.contains(&"dnsbl.slow.example:timeout".to_string()), "{errors:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(400 + 400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        errors.contains(&"dnsbl.slow.example:timeout".to_string()),
+        "{errors:?}"
+    );
     assert_eq!(facts, vec!["a.example:127.0.0.2"]);
     assert_eq!(verdict, Verdict::Block);
     assert_eq!(matched.as_deref(), Some("dnsbl:a.example"));

@@ -2,6 +2,7 @@
 //! command line offers.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -9,11 +10,12 @@ use url::Url;
 
 use super::dns::{DnsClient, DnsError};
 use super::tiers::{Tiers, Ttls};
-use super::{Lookup, LookupSettings};
+use super::{LocalSources, Lookup, LookupSettings};
 use crate::cache::redis::{covering_networks, RedisTier, RedisTierError};
 use crate::cache::store::{CacheStore, StoreError};
 use crate::cache::Table;
 use crate::config::Config;
+use crate::geoip::GeoIp;
 use crate::rdap::{Bootstrap, BootstrapError, RdapClient, RdapConfig, RdapError, Registry};
 use crate::reserved::canonical;
 
@@ -32,6 +34,8 @@ pub enum SetupError {
     Dns(#[from] DnsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    GeoIp(#[from] crate::geoip::GeoIpError),
 }
 
 /// The RDAP client settings of a configuration.
@@ -87,12 +91,29 @@ pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError>
             )),
         }
     }
+    let (local, local_warnings) = local_sources(config)?;
+    warnings.extend(local_warnings);
     let settings = LookupSettings {
         deadline,
         ttls,
         dnsbl: config.dnsbl.clone(),
     };
-    Ok((Lookup::new(dns, rdap, tiers, settings), warnings))
+    let lookup = Lookup::new(dns, rdap, tiers, settings);
+    lookup.set_local(local);
+    Ok((lookup, warnings))
+}
+
+/// Opens the GeoIP databases (an error when a configured one is missing or broken) and
+/// loads the stored cloud range feeds (a feed that does not load is a warning).
+pub fn local_sources(config: &Config) -> Result<(LocalSources, Vec<String>), SetupError> {
+    let geoip = match (&config.geoip.city, &config.geoip.asn) {
+        (None, None) => None,
+        (city, asn) => Some(Arc::new(GeoIp::open(city.as_deref(), asn.as_deref())?)),
+    };
+    let (cloud, warnings) = crate::cloud::store::load_all(&config.cloud_dir());
+    let warnings = warnings.into_iter().map(|w| w.to_string()).collect();
+    let cloud = Arc::new(cloud);
+    Ok((LocalSources { geoip, cloud }, warnings))
 }
 
 /// Removes Redis' entries for `ip`: every network entry containing it, its PTR.

@@ -22,9 +22,13 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use arc_swap::ArcSwap;
+
 use crate::cache::memory::{Cached, KeyTable};
 use crate::cache::{now_unix, Table};
+use crate::cloud::CloudRanges;
 use crate::facts::{Asn, Facts};
+use crate::geoip::GeoIp;
 use crate::rdap::{RdapClient, RdapError, RdapNetwork, Registry};
 use crate::reserved::{canonical, reserved, reserved_facts};
 use cymru::{as_name_query, origin_name, parse_as_name, parse_origin, CymruError, Origin};
@@ -185,7 +189,16 @@ fn bucket(ip: IpAddr) -> IpNet {
 
 type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
 
+/// The lookups that need no network: GeoIP databases and cloud ranges. Swapped as a whole
+/// when a database file or a feed changes.
+#[derive(Debug, Default)]
+pub struct LocalSources {
+    pub geoip: Option<Arc<GeoIp>>,
+    pub cloud: Arc<CloudRanges>,
+}
+
 struct Inner {
+    local: ArcSwap<LocalSources>,
     dns: DnsClient,
     rdap: RdapClient,
     tiers: Tiers,
@@ -265,6 +278,7 @@ impl Lookup {
     pub fn new(dns: DnsClient, rdap: RdapClient, tiers: Tiers, settings: LookupSettings) -> Lookup {
         Lookup {
             inner: Arc::new(Inner {
+                local: ArcSwap::from_pointee(LocalSources::default()),
                 dns,
                 rdap,
                 tiers,
@@ -278,6 +292,16 @@ impl Lookup {
                 counters: Counters::default(),
             }),
         }
+    }
+
+    /// The GeoIP databases and cloud ranges in use.
+    pub fn local(&self) -> Arc<LocalSources> {
+        self.inner.local.load_full()
+    }
+
+    /// Replaces the GeoIP databases and cloud ranges.
+    pub fn set_local(&self, local: LocalSources) {
+        self.inner.local.store(Arc::new(local));
     }
 
     /// The cache tiers.
@@ -349,6 +373,22 @@ impl Lookup {
         for s in &sources {
             record_error(&mut facts, s);
         }
+        let local = self.inner.local.load();
+        if let Some(geoip) = &local.geoip {
+            match geoip.lookup(ip) {
+                Ok(geo) => facts.maxmind = geo,
+                Err(e) => {
+                    tracing::warn!(error = %e, "GeoIP lookup failed");
+                    facts.lookup_errors.push("geoip:failed".into());
+                }
+            }
+        }
+        facts.cloud = local
+            .cloud
+            .lookup(ip)
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
         if let Some(dnsbl) = dnsbl {
             facts.dnsbl = dnsbl.listed;
             facts.lookup_errors.extend(dnsbl.errors);

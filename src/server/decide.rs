@@ -8,6 +8,7 @@ use crate::audit::{escape, AuditLine};
 use crate::config::Mode;
 use crate::decision::{Decision, Verdict};
 use crate::facts::Facts;
+use crate::geoip::maxmind_audit_line;
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
@@ -84,6 +85,10 @@ impl Decider {
         &self.state
     }
 
+    pub fn lookup(&self) -> &Lookup {
+        &self.lookup
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
@@ -120,6 +125,10 @@ impl Decider {
                 enforced,
                 "{line}"
             );
+            if let Some(geo) = &report.facts.maxmind {
+                let line = maxmind_audit_line(user, service, ip, geo);
+                tracing::info!(target: AUDIT_TARGET, "{line}");
+            }
         }
         self.metrics.observe_decision(service, &decision, enforced);
         Outcome {

@@ -184,6 +184,11 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         Arc::clone(&metrics),
         stop.clone(),
     ));
+    let local_task = tokio::spawn(watch::run_local(
+        decider.lookup().clone(),
+        Arc::clone(&state),
+        stop.clone(),
+    ));
 
     eprintln!("badclients: ready http={http_bound} postfix={postfix_bound}");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
@@ -199,6 +204,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         let _ = t.await;
     }
     let _ = reload_task.await;
+    let _ = local_task.await;
     decider_flush(&decider).await;
     tracing::info!("stopped");
     Ok(())

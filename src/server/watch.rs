@@ -132,3 +132,72 @@ pub async fn run(state: Arc<SharedState>, metrics: Arc<Metrics>, stop: Cancellat
         }
     }
 }
+
+/// A fingerprint of the cloud feed directory: each file's name, length and mtime.
+fn feeds_stamp(dir: &Path) -> Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> {
+    let mut stamp: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((e.file_name(), m.len(), m.modified().ok()))
+        })
+        .collect();
+    stamp.sort();
+    stamp
+}
+
+/// Swaps in a new GeoIP database (geoipupdate replaces the file) or new cloud feeds
+/// (`badclients ranges update`) without a restart. A database that does not open keeps the
+/// old one, with a warning.
+pub async fn run_local(
+    lookup: crate::lookup::Lookup,
+    state: Arc<SharedState>,
+    stop: CancellationToken,
+) {
+    let mut feeds = feeds_stamp(&state.load().config.cloud_dir());
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(state.load().config.geoip.check_secs.max(1))) => {}
+        }
+        let config = state.load().config.clone();
+        let current = lookup.local();
+        let geoip_changed = current
+            .geoip
+            .as_ref()
+            .is_some_and(|g| g.source().changed(g));
+        let now = feeds_stamp(&config.cloud_dir());
+        let feeds_changed = now != feeds;
+        if !geoip_changed && !feeds_changed {
+            continue;
+        }
+        feeds = now;
+        let geoip = match &current.geoip {
+            Some(old) if geoip_changed => match old.reopen() {
+                Ok(new) => {
+                    tracing::info!("GeoIP databases reloaded");
+                    Some(Arc::new(new))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the new GeoIP database does not open: the old one stays in use");
+                    Some(Arc::clone(old))
+                }
+            },
+            other => other.clone(),
+        };
+        let cloud = if feeds_changed {
+            let (cloud, warnings) = crate::cloud::store::load_all(&config.cloud_dir());
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!(prefixes = cloud.len(), "cloud ranges reloaded");
+            Arc::new(cloud)
+        } else {
+            Arc::clone(&current.cloud)
+        };
+        let next = crate::lookup::LocalSources { geoip, cloud };
+        lookup.set_local(next);
+    }
+}

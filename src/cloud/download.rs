@@ -1,0 +1,87 @@
+//! [`download`]: one GET of a feed URL with reqwest (rustls with ring), refused when it is
+//! not 2xx, takes longer than the timeout, or grows past the size cap while streaming.
+
+use std::time::Duration;
+
+use super::CloudError;
+
+/// Downloads `url` (at most `max_bytes` of body, all within `timeout`).
+pub async fn download(
+    url: &str,
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, CloudError> {
+    // Err only means a provider is already installed, which is all that is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = |reason: String| CloudError::Http {
+        url: url.to_owned(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("badclients/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| http(e.to_string()))?;
+    let exchange = async {
+        let mut response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| classify(url, &e, timeout))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(CloudError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        let too_large = || CloudError::TooLarge {
+            url: url.to_owned(),
+            max_bytes,
+        };
+        let announced = response.content_length();
+        if announced.is_some_and(|len| len > max_bytes as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify(url, &e, timeout))?
+        {
+            if chunk.len() > max_bytes - body.len() {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or(Err(CloudError::Timeout {
+            url: url.to_owned(),
+            after: timeout,
+        }))
+}
+
+fn classify(url: &str, error: &reqwest::Error, timeout: Duration) -> CloudError {
+    if error.is_timeout() {
+        return CloudError::Timeout {
+            url: url.to_owned(),
+            after: timeout,
+        };
+    }
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    CloudError::Http {
+        url: url.to_owned(),
+        reason,
+    }
+}
