@@ -248,7 +248,7 @@ fn store_keeps_the_old_feed_when_a_new_one_fails() {
         .unwrap();
     assert_eq!(meta.prefixes, 782);
     assert_eq!(meta.bytes, good.len());
-    assert_eq!(meta.fnv1a64.len(), 16);
+    assert_eq!(meta.sha256.len(), 64);
 
     for bad in [
         &b"<html>captive portal</html>"[..],

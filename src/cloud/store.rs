@@ -30,7 +30,8 @@ pub struct FeedMeta {
     /// Its length in bytes.
     pub bytes: usize,
     /// FNV-1a 64 of its bytes, 16 hex digits (not cryptographic).
-    pub fnv1a64: String,
+    /// SHA-256 of the stored feed, hex.
+    pub sha256: String,
 }
 
 /// One stored feed, as `status` reports it.
@@ -115,7 +116,7 @@ impl FeedStore {
             fetched_at: unix_now(),
             prefixes: entries.len(),
             bytes: bytes.len(),
-            fnv1a64: format!("{:016x}", fnv1a64(bytes)),
+            sha256: sha256_hex(bytes),
         };
         fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, e))?;
         let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| CloudError::Meta {
@@ -195,6 +196,15 @@ pub fn load_all(state_dir: &Path) -> (CloudRanges, Vec<LoadWarning>) {
 }
 
 /// FNV-1a, 64 bits.
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -242,6 +252,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CloudError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_known_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn fnv1a64_known_vectors() {
