@@ -178,5 +178,72 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Every fixture feed, parsed into one `CloudRanges`.
+fn all_feeds() -> badclients::cloud::CloudRanges {
+    use badclients::cloud::Provider;
+    let feeds = [
+        (Provider::Aws, "cloud/aws-ip-ranges.json"),
+        (Provider::Gcp, "cloud/gcp-cloud.json"),
+        (Provider::Azure, "cloud/azure-ServiceTags_Public.json"),
+        (Provider::M365, "cloud/m365-endpoints.json"),
+        (Provider::Linode, "cloud/linode-geofeed.csv"),
+        (Provider::Oracle, "cloud/oracle-cloud-ip-ranges.json"),
+        (Provider::DigitalOcean, "cloud/digitalocean.csv"),
+    ];
+    let mut ranges = badclients::cloud::CloudRanges::new();
+    for (provider, file) in feeds {
+        let bytes = std::fs::read(fixtures().join(file)).expect("feed");
+        ranges.extend(provider.parse(&bytes).expect("a valid feed"));
+    }
+    ranges
+}
+
+/// Issue 5: the local sources (every cloud feed, a GeoIP City and ASN database) plus the
+/// decision against the big lists, as the daemon does for each login.
+fn bench_with_feeds(c: &mut Criterion) {
+    let mut group = c.benchmark_group("feeds");
+    group.sample_size(10);
+    group.bench_function("load_all_cloud_feeds", |b| {
+        b.iter(|| black_box(all_feeds()))
+    });
+    group.finish();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_lists(dir.path());
+    std::fs::write(
+        dir.path().join("cloud.deny.lst"),
+        "aws:EC2:.*\nm365:.*\ngcp:.*\n",
+    )
+    .expect("write");
+    let (lists, _) = ListSet::load(dir.path());
+    let policy = Policy {
+        lists,
+        ..Policy::default()
+    };
+    let cloud = all_feeds();
+    let geoip = badclients::geoip::GeoIp::open(
+        Some(&fixtures().join("mmdb/GeoIP2-City-Test.mmdb")),
+        Some(&fixtures().join("mmdb/GeoLite2-ASN-Test.mmdb")),
+    )
+    .expect("GeoIP test databases");
+    let mut group = c.benchmark_group("decide_with_feeds_and_geoip");
+    for (name, ip) in [
+        ("ec2_hit", "15.181.232.10"),
+        ("geoip_london_no_match", "81.2.69.142"),
+        ("azure_ipv4_no_list_match", "4.145.74.53"),
+    ] {
+        let base = facts(ip, "host.example.net");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut f = base.clone();
+                f.cloud = cloud.lookup(f.ip).iter().map(|t| t.to_string()).collect();
+                f.maxmind = geoip.lookup(f.ip).ok().flatten();
+                black_box(policy.decide("user", "imap", &f))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_with_feeds);
 criterion_main!(benches);
