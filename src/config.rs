@@ -233,6 +233,9 @@ pub struct LookupSection {
     pub dns_servers: Vec<SocketAddr>,
     /// What a login gets when the lookups failed and no list matched.
     pub on_error: OnError,
+    /// Offline IP→ASN tables (iptoasn TSV or ip-location-db CSV, optionally gzipped): when
+    /// set, `asn`, `as_cc` and `as_desc` come from them and Team Cymru is not asked.
+    pub asn_table: Vec<PathBuf>,
 }
 
 impl Default for LookupSection {
@@ -241,6 +244,7 @@ impl Default for LookupSection {
             deadline_ms: 1000,
             dns_servers: Vec::new(),
             on_error: OnError::Allow,
+            asn_table: Vec::new(),
         }
     }
 }

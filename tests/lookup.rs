@@ -624,3 +624,48 @@ async fn cache_stats_and_purge_through_the_binary() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_asn_table_replaces_team_cymru() {
+    let world = contract().await;
+    let mut cfg = config_for(&world, 1000);
+    cfg.lookup.asn_table = vec![
+        common::fixture("asn/asn-ipv4.csv.gz"),
+        common::fixture("asn/asn-ipv6.csv.gz"),
+    ];
+    let l = lookup(&cfg).await;
+    // The VK address: AS from the table, network from RDAP, host from DNS.
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    assert_eq!(r.facts.asn.map(|a| a.0), Some(47764));
+    assert!(r.facts.as_desc.is_some());
+    assert_eq!(r.facts.net_name.as_deref(), Some("VK-FRONT"));
+    assert_eq!(r.facts.host.as_deref(), Some("rimap26.i.mail.ru"));
+    let r = l.facts("1.0.0.1".parse().unwrap()).await;
+    assert_eq!(r.facts.asn.map(|a| a.0), Some(13335));
+    assert_eq!(r.facts.as_desc.as_deref(), Some("Cloudflare, Inc."));
+    // Team Cymru was never asked.
+    assert_eq!(l.upstream_queries(Source::Origin), 0);
+    assert_eq!(l.upstream_queries(Source::AsName), 0);
+    let cymru = world
+        .dns
+        .counters()
+        .names()
+        .into_iter()
+        .filter(|n| n.contains("cymru"))
+        .count();
+    assert_eq!(cymru, 0);
+    // A broken table is an error at start, naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("empty.tsv");
+    std::fs::write(&bad, "").unwrap();
+    cfg.lookup.asn_table = vec![bad];
+    let err = build(&cfg)
+        .await
+        .err()
+        .expect("an empty table is refused")
+        .to_string();
+    assert!(
+        err.contains("empty.tsv") || err.contains("no usable"),
+        "{err}"
+    );
+}

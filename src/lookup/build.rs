@@ -11,6 +11,7 @@ use url::Url;
 use super::dns::{DnsClient, DnsError};
 use super::tiers::{Tiers, Ttls};
 use super::{LocalSources, Lookup, LookupSettings};
+use crate::asn_table::AsnTable;
 use crate::cache::redis::{covering_networks, RedisTier, RedisTierError};
 use crate::cache::store::{CacheStore, StoreError};
 use crate::cache::Table;
@@ -36,6 +37,8 @@ pub enum SetupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     GeoIp(#[from] crate::geoip::GeoIpError),
+    #[error(transparent)]
+    AsnTable(#[from] crate::asn_table::AsnTableError),
 }
 
 /// The RDAP client settings of a configuration.
@@ -113,7 +116,19 @@ pub fn local_sources(config: &Config) -> Result<(LocalSources, Vec<String>), Set
     let (cloud, warnings) = crate::cloud::store::load_all(&config.cloud_dir());
     let warnings = warnings.into_iter().map(|w| w.to_string()).collect();
     let cloud = Arc::new(cloud);
-    Ok((LocalSources { geoip, cloud }, warnings))
+    let asn_table = if config.lookup.asn_table.is_empty() {
+        None
+    } else {
+        Some(Arc::new(AsnTable::load_all(&config.lookup.asn_table)?))
+    };
+    Ok((
+        LocalSources {
+            geoip,
+            cloud,
+            asn_table,
+        },
+        warnings,
+    ))
 }
 
 /// Removes Redis' entries for `ip`: every network entry containing it, its PTR.

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use arc_swap::ArcSwap;
 
+use crate::asn_table::AsnTable;
 use crate::cache::memory::{Cached, KeyTable};
 use crate::cache::{now_unix, Table};
 use crate::cloud::CloudRanges;
@@ -195,6 +196,8 @@ type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
 pub struct LocalSources {
     pub geoip: Option<Arc<GeoIp>>,
     pub cloud: Arc<CloudRanges>,
+    /// An offline IP→ASN table used instead of Team Cymru.
+    pub asn_table: Option<Arc<AsnTable>>,
 }
 
 struct Inner {
@@ -243,6 +246,15 @@ impl<T> Outcome<T> {
         Outcome {
             value: Some(c.value),
             provenance,
+            error: None,
+        }
+    }
+
+    /// An answer from a local source (no upstream).
+    fn local(value: Option<T>) -> Outcome<T> {
+        Outcome {
+            value: Some(Arc::new(value)),
+            provenance: Provenance::Cache,
             error: None,
         }
     }
@@ -331,7 +343,11 @@ impl Lookup {
             let o = self.ptr(ip, deadline).await;
             (o.report(Source::Ptr, started), o)
         };
+        let asn_table = self.inner.local.load().asn_table.clone();
         let origin_chain = async {
+            if let Some(table) = asn_table {
+                return from_asn_table(&table, ip, started);
+            }
             let origin = self.origin(ip, deadline).await;
             let origin_report = origin.report(Source::Origin, started);
             let asn = origin.get().and_then(|o| o.asns.first().copied());
@@ -483,6 +499,31 @@ impl Lookup {
             (outcome, _) => outcome,
         }
     }
+}
+
+/// Origin and AS name from the offline table (no upstream query; a miss is an unknown AS).
+fn from_asn_table(
+    table: &AsnTable,
+    ip: IpAddr,
+    started: Instant,
+) -> (SourceReport, Outcome<Origin>, SourceReport, Outcome<String>) {
+    let entry = table.lookup(ip);
+    let origin = entry.as_ref().map(|e| Origin {
+        asns: vec![e.asn],
+        prefix: None,
+        cc: e.country.clone(),
+        registry: None,
+        allocated: None,
+    });
+    let name = entry.and_then(|e| e.description);
+    let origin = Outcome::local(origin);
+    let name = Outcome::local(name);
+    (
+        origin.report(Source::Origin, started),
+        origin,
+        name.report(Source::AsName, started),
+        name,
+    )
 }
 
 /// What the DNS blocklists said about one address.

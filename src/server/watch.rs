@@ -197,7 +197,11 @@ pub async fn run_local(
         } else {
             Arc::clone(&current.cloud)
         };
-        let next = crate::lookup::LocalSources { geoip, cloud };
+        let next = crate::lookup::LocalSources {
+            geoip,
+            cloud,
+            asn_table: current.asn_table.clone(),
+        };
         lookup.set_local(next);
     }
 }
