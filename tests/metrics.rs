@@ -631,7 +631,7 @@ fn reloads_set_the_list_gauges_and_count_results() {
     );
     assert_eq!(
         label_values(&text, "badclients_list_entries", "list").len(),
-        13
+        badclients::lists::ListKind::ALL.len()
     );
     assert_eq!(
         value(&text, "badclients_last_reload_timestamp_seconds"),
