@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use badclients::config::Config;
 use badclients::lookup::{build::build, Lookup, Provenance, Source};
-use common::{badclients, stdout, ListDir};
+use common::{badclients, badclients_async, stdout, ListDir};
 use testworld::{
     contract_world, Fault, RdapFault, Reply, RrType, RunningWorld, World, Zone, CONTRACT_LOGINS,
 };
@@ -543,24 +543,12 @@ async fn cache_stats_and_purge_through_the_binary() {
     let world = contract().await;
     let dir = ListDir::new();
     let cfg = config_file(&world, &dir, "");
-    let run = |args: Vec<String>| {
-        let cwd = dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            badclients(&args, &cwd)
-        })
-    };
     let c = cfg.to_str().unwrap().to_string();
-    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let out = run(args(&[
-        "lookup",
-        "176.112.169.218",
-        "209.85.218.15",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["lookup", "176.112.169.218", "209.85.218.15", "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = stdout(&out);
     assert!(
@@ -568,22 +556,15 @@ async fn cache_stats_and_purge_through_the_binary() {
         "{text}"
     );
     assert!(text.contains("rdap: upstream"), "{text}");
-    let out = run(args(&["cache", "stats", "--config", &c]))
-        .await
-        .unwrap();
+    let out = badclients_async(&["cache", "stats", "--config", &c], dir.path()).await;
     let stats = stdout(&out);
     assert!(stats.contains("origin   2 entries"), "{stats}");
     assert!(stats.contains("ptr      2 entries"), "{stats}");
-    let out = run(args(&[
-        "cache",
-        "purge",
-        "--ip",
-        "176.112.169.218",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["cache", "purge", "--ip", "176.112.169.218", "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     // origin, rdap and ptr of that address.
     assert!(
@@ -591,9 +572,7 @@ async fn cache_stats_and_purge_through_the_binary() {
         "{}",
         stdout(&out)
     );
-    let out = run(args(&["cache", "stats", "--config", &c]))
-        .await
-        .unwrap();
+    let out = badclients_async(&["cache", "stats", "--config", &c], dir.path()).await;
     assert!(
         stdout(&out).contains("origin   1 entries"),
         "{}",
@@ -601,15 +580,11 @@ async fn cache_stats_and_purge_through_the_binary() {
     );
     // The purged address is asked again; the other one comes from the cache file.
     world.dns.reset_counters();
-    let out = run(args(&[
-        "lookup",
-        "176.112.169.218",
-        "209.85.218.15",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["lookup", "176.112.169.218", "209.85.218.15", "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert!(stdout(&out).contains("origin: cache"), "{}", stdout(&out));
     assert_eq!(
         world

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{badclients, fixture, stderr, stdout, ListDir};
+use common::{badclients_async, fixture, stderr, stdout, ListDir};
 use testworld::{FakeRdap, Reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,60 +29,49 @@ async fn update_from_a_local_server_then_lookup_and_decide() {
         )
         .unwrap();
     };
-    let run = |args: Vec<String>| {
-        let cwd = dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            badclients(&args, &cwd)
-        })
-    };
     let c = cfg.to_str().unwrap().to_string();
-    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
     write_config(&server.url("/aws.json"));
-    let out = run(args(&[
-        "ranges",
-        "update",
-        "--provider",
-        "aws",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["ranges", "update", "--provider", "aws", "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         stdout(&out).starts_with("aws: 13344 prefixes from http://127.0.0.1:"),
         "{}",
         stdout(&out)
     );
-    let out = run(args(&["ranges", "status", "--config", &c]))
-        .await
-        .unwrap();
+    let out = badclients_async(&["ranges", "status", "--config", &c], dir.path()).await;
     assert!(stdout(&out).contains("aws"), "{}", stdout(&out));
     assert!(stdout(&out).contains("13344 prefixes"), "{}", stdout(&out));
 
     // 15.181.232.10 is in an EC2 us-east-1 prefix of the feed (and in AMAZON's).
-    let out = run(args(&["lookup", "15.181.232.10", "--json", "--config", &c]))
-        .await
-        .unwrap();
+    let out = badclients_async(
+        &["lookup", "15.181.232.10", "--json", "--config", &c],
+        dir.path(),
+    )
+    .await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v[0]["facts"]["cloud"],
         serde_json::json!(["aws:AMAZON:us-east-1", "aws:EC2:us-east-1"])
     );
-    let out = run(args(&[
-        "check",
-        "15.181.232.10",
-        "-u",
-        "u",
-        "-s",
-        "imap",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &[
+            "check",
+            "15.181.232.10",
+            "-u",
+            "u",
+            "-s",
+            "imap",
+            "--config",
+            &c,
+        ],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = stdout(&out);
     assert!(
@@ -93,40 +82,28 @@ async fn update_from_a_local_server_then_lookup_and_decide() {
 
     // A broken download is refused and the stored feed stays.
     write_config(&server.url("/broken.json"));
-    let out = run(args(&[
-        "ranges",
-        "update",
-        "--provider",
-        "aws",
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["ranges", "update", "--provider", "aws", "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         stderr(&out).contains("the previous feed is kept"),
         "{}",
         stderr(&out)
     );
-    let out = run(args(&["ranges", "status", "--config", &c]))
-        .await
-        .unwrap();
+    let out = badclients_async(&["ranges", "status", "--config", &c], dir.path()).await;
     assert!(stdout(&out).contains("13344 prefixes"), "{}", stdout(&out));
 
     // Importing a file works the same way.
     let m365 = fixture("cloud/m365-endpoints.json");
     let spec = format!("m365={}", m365.display());
-    let out = run(args(&[
-        "ranges",
-        "update",
-        "--from-file",
-        &spec,
-        "--config",
-        &c,
-    ]))
-    .await
-    .unwrap();
+    let out = badclients_async(
+        &["ranges", "update", "--from-file", &spec, "--config", &c],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(stdout(&out).starts_with("m365: "), "{}", stdout(&out));
 }

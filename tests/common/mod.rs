@@ -56,6 +56,18 @@ pub fn badclients(args: &[&str], cwd: &Path) -> Output {
         .expect("run badclients")
 }
 
+/// [`badclients`] from an async test (on the blocking pool, so the fakes keep running).
+pub async fn badclients_async(args: &[&str], cwd: &Path) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        badclients(&args, &cwd)
+    })
+    .await
+    .expect("run badclients")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
