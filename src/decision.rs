@@ -234,7 +234,7 @@ impl Policy {
             }
         }
         let as_cc = facts.as_cc.as_deref().unwrap_or("None");
-        if let Some(e) = l.as_cc.get(&as_cc.to_string()) {
+        if let Some(e) = l.as_cc.get(as_cc) {
             return Some(self.hit(ListKind::AsCc, "as_cc", e));
         }
         let as_desc = facts.as_desc.as_deref();
@@ -242,7 +242,7 @@ impl Policy {
             return Some(h);
         }
         let net_cc = facts.net_cc.as_deref().unwrap_or("None");
-        if let Some(e) = l.net_cc.get(&net_cc.to_string()) {
+        if let Some(e) = l.net_cc.get(net_cc) {
             return Some(self.hit(ListKind::NetCc, "net_cc", e));
         }
         let net_name = facts.net_name.as_deref();
@@ -252,7 +252,7 @@ impl Policy {
         let geo_cc = geo
             .and_then(|g| g.country.as_ref())
             .and_then(|c| c.code.as_deref());
-        if let Some(e) = geo_cc.and_then(|cc| l.geo_cc.get(&cc.to_string())) {
+        if let Some(e) = geo_cc.and_then(|cc| l.geo_cc.get(cc)) {
             return Some(self.hit(ListKind::GeoCc, "geo_cc", e));
         }
         if let Some(h) = self.entity_hit(facts) {
@@ -302,7 +302,7 @@ impl Policy {
             .iter()
             .filter_map(|ent| {
                 let key = ent.as_bytes().to_ascii_lowercase();
-                self.lists.entity.get(&key).map(|e| (e, ent))
+                self.lists.entity.get(key.as_slice()).map(|e| (e, ent))
             })
             .min_by_key(|(e, _)| e.line)
             .map(|(e, ent)| self.hit(ListKind::Entity, format!("entity:{ent}"), e))

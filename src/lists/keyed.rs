@@ -53,7 +53,11 @@ impl<R: KeyRule> KeyedList<R> {
     }
 
     /// The entry for `key`.
-    pub fn get(&self, key: &R::Key) -> Option<&Entry> {
+    pub fn get<Q>(&self, key: &Q) -> Option<&Entry>
+    where
+        R::Key: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.map.get(key)
     }
 

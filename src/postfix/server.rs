@@ -140,7 +140,7 @@ async fn bind_unix(addr: &ListenAddr, path: &Path, mode: Option<u32>) -> Result<
 }
 
 /// Removes `path` if it is a socket nobody listens on; fails if it is anything else.
-async fn remove_stale_socket(path: &Path) -> Result<(), BindError> {
+pub(crate) async fn remove_stale_socket(path: &Path) -> Result<(), BindError> {
     let stale = |source| BindError::Stale {
         path: path.to_owned(),
         source,

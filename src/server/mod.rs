@@ -13,7 +13,7 @@ mod serve_http;
 pub mod state;
 mod watch;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    PostfixListen(#[from] crate::postfix::BindError),
+    Bind(#[from] crate::postfix::BindError),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -96,7 +96,7 @@ async fn bind_http(
             Ok((HttpListener::Tcp(l), bound))
         }
         ListenAddr::Unix(path) => {
-            remove_stale_socket(path);
+            crate::postfix::server::remove_stale_socket(path).await?;
             let l = UnixListener::bind(path).map_err(listen_err)?;
             if let Some(mode) = mode {
                 use std::os::unix::fs::PermissionsExt;
@@ -105,15 +105,6 @@ async fn bind_http(
             }
             Ok((HttpListener::Unix(l), addr.to_string()))
         }
-    }
-}
-
-/// Removes a leftover socket file nobody listens on (never anything else).
-fn remove_stale_socket(path: &Path) {
-    use std::os::unix::fs::FileTypeExt;
-    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
-    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
     }
 }
 
