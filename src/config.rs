@@ -68,6 +68,43 @@ pub struct Config {
     pub geoip: GeoIpSection,
     /// `[cloud]`: where the providers' range feeds are stored and fetched from.
     pub cloud: CloudSection,
+    /// `[history]`: the decision history behind `report`, `suggest` and `/ui`.
+    pub history: HistorySection,
+}
+
+/// `[history]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySection {
+    /// Keep a history of decisions (the daemon only).
+    pub enabled: bool,
+    /// The history file; default: `history.redb` next to the cache file.
+    pub path: Option<PathBuf>,
+    /// Decisions older than this many days are pruned.
+    pub retention_days: u64,
+    /// At most this many decisions are kept (the oldest go first).
+    pub max_records: u64,
+    /// How often a batch of decisions is committed, in ms.
+    pub flush_ms: u64,
+    /// A batch is committed early when this many decisions wait.
+    pub batch_max: usize,
+    /// The admin's known-good ASNs and host suffixes, never proposed as candidates;
+    /// default: `known_good.lst` in the list directory.
+    pub known_good: Option<PathBuf>,
+}
+
+impl Default for HistorySection {
+    fn default() -> Self {
+        HistorySection {
+            enabled: true,
+            path: None,
+            retention_days: 30,
+            max_records: 50_000_000,
+            flush_ms: 250,
+            batch_max: 10_000,
+            known_good: None,
+        }
+    }
 }
 
 /// `[geoip]`.
@@ -106,6 +143,21 @@ pub struct CloudSection {
 }
 
 impl Config {
+    /// The decision history file.
+    pub fn history_path(&self) -> PathBuf {
+        self.history.path.clone().unwrap_or_else(|| {
+            self.cache.resolved_path().with_file_name("history.redb")
+        })
+    }
+
+    /// The known-good list used by `report` and `suggest`.
+    pub fn known_good_path(&self) -> PathBuf {
+        self.history
+            .known_good
+            .clone()
+            .unwrap_or_else(|| self.list_path.join("known_good.lst"))
+    }
+
     /// The directory of the cloud range feeds.
     pub fn cloud_dir(&self) -> PathBuf {
         self.cloud.dir.clone().unwrap_or_else(|| {
@@ -219,6 +271,7 @@ impl Default for Config {
             dnsbl_threshold: 1.0,
             geoip: GeoIpSection::default(),
             cloud: CloudSection::default(),
+            history: HistorySection::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod countries;
 pub mod decision;
 pub mod facts;
 pub mod geoip;
+pub mod history;
 pub mod lists;
 pub mod lookup;
 pub mod metrics;

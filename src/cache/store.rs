@@ -321,7 +321,7 @@ fn encode(table: Table, key: &str, entry: &Stored) -> Result<Vec<u8>, StoreError
     })
 }
 
-fn create_parent(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_parent(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
@@ -352,7 +352,7 @@ fn open_database(path: &Path) -> Result<Database, redb::Error> {
 
 /// Whether an open failed because of the file's content (so a fresh file fixes it), not
 /// because of the file system or another process holding it.
-fn is_unreadable(err: &redb::Error) -> bool {
+pub(crate) fn is_unreadable(err: &redb::Error) -> bool {
     match err {
         redb::Error::Corrupted(_)
         | redb::Error::UpgradeRequired(_)
@@ -368,7 +368,7 @@ fn is_unreadable(err: &redb::Error) -> bool {
 }
 
 /// Renames the file at `path` to `<path>.corrupt-<unix time>` (with a counter if taken).
-fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+pub(crate) fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
     let aside = free_aside_name(path);
     std::fs::rename(path, &aside).map_err(|source| StoreError::MoveAside {
         path: path.to_path_buf(),

@@ -9,6 +9,8 @@ use crate::config::Mode;
 use crate::decision::{Decision, Verdict};
 use crate::facts::Facts;
 use crate::geoip::maxmind_audit_line;
+use crate::history::writer::HistoryWriter;
+use crate::history::{now_us, Record};
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
@@ -46,6 +48,7 @@ pub struct Decider {
     state: Arc<SharedState>,
     lookup: Lookup,
     metrics: Arc<Metrics>,
+    history: Option<HistoryWriter>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -78,7 +81,18 @@ impl Decider {
             state,
             lookup,
             metrics,
+            history: None,
         }
+    }
+
+    /// Records every logged decision in `history` before it is answered.
+    pub fn with_history(mut self, history: HistoryWriter) -> Decider {
+        self.history = Some(history);
+        self
+    }
+
+    pub fn history(&self) -> Option<&HistoryWriter> {
+        self.history.as_ref()
     }
 
     pub fn state(&self) -> &Arc<SharedState> {
@@ -128,6 +142,16 @@ impl Decider {
             if let Some(geo) = &report.facts.maxmind {
                 let line = maxmind_audit_line(user, service, ip, geo);
                 tracing::info!(target: AUDIT_TARGET, "{line}");
+            }
+            if let Some(history) = &self.history {
+                history.record(Record::of_decision(
+                    now_us(),
+                    user,
+                    service,
+                    &report.facts,
+                    &decision,
+                    enforced,
+                ));
             }
         }
         self.metrics.observe_decision(service, &decision, enforced);

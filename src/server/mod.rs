@@ -57,6 +57,8 @@ pub enum ServeError {
     Bind(#[from] crate::postfix::BindError),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    History(#[from] crate::history::store::HistoryError),
 }
 
 fn parse_mode(section: &'static str, mode: &Option<String>) -> Result<Option<u32>, ServeError> {
@@ -125,7 +127,14 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     }
     let metrics = Arc::new(Metrics::new());
     metrics.observe_reload(&active.policy.lists, &report, report.errors() == 0);
-    let decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
+    let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
+    let history_task = match open_history(&active.config)? {
+        Some(writer) => {
+            decider = decider.with_history(writer.clone());
+            Some(tokio::spawn(writer.run()))
+        }
+        None => None,
+    };
     let stop = CancellationToken::new();
     let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
@@ -197,8 +206,40 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let _ = reload_task.await;
     let _ = local_task.await;
     decider_flush(&decider).await;
+    if let Some(task) = history_task {
+        task.abort();
+    }
+    if let Some(history) = decider.history() {
+        if let Err(err) = history.flush().await {
+            tracing::error!(error = %err, "history: the last batch stays in the journal for the next start");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the decision history (replaying the journal of an unclean stop), when enabled.
+fn open_history(
+    config: &crate::config::Config,
+) -> Result<Option<crate::history::writer::HistoryWriter>, ServeError> {
+    use crate::history::writer::{HistoryWriter, WriterSettings};
+    if !config.history.enabled {
+        return Ok(None);
+    }
+    let h = &config.history;
+    let settings = WriterSettings {
+        path: config.history_path(),
+        retention: Duration::from_secs(h.retention_days.saturating_mul(86_400)),
+        max_records: h.max_records,
+        flush_interval: Duration::from_millis(h.flush_ms.max(1)),
+        batch_max: h.batch_max.max(1),
+    };
+    let (writer, warnings) = HistoryWriter::open(settings)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(path = %config.history_path().display(), "decision history open");
+    Ok(Some(writer))
 }
 
 /// Lets the cache writers finish before the process exits.

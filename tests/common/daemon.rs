@@ -148,6 +148,7 @@ pub struct DaemonConfig {
     http_extra: String,
     lookup: String,
     sections: String,
+    history: String,
 }
 
 impl DaemonConfig {
@@ -172,6 +173,7 @@ impl DaemonConfig {
             http_extra: String::new(),
             lookup: String::new(),
             sections: internet.config_sections(),
+            history: String::new(),
         }
     }
 
@@ -226,6 +228,13 @@ impl DaemonConfig {
         self
     }
 
+    /// More `[history]` lines (the history file is `history.redb` in the daemon's directory).
+    pub fn history(mut self, toml: &str) -> Self {
+        self.history.push_str(toml);
+        self.history.push('\n');
+        self
+    }
+
     /// A list file (relative to the list directory).
     pub fn list(self, file: &str, content: &str) -> Self {
         write_list(&self.dir.path().join("lists"), file, content);
@@ -263,6 +272,11 @@ impl DaemonConfig {
         if let Some(port) = self.postfix_port {
             t.push_str(&format!("[postfix]\nlisten = \"127.0.0.1:{port}\"\n\n"));
         }
+        t.push_str(&format!(
+            "[history]\npath = \"{}\"\nflush_ms = 50\n{}\n",
+            self.dir.path().join("history.redb").display(),
+            self.history
+        ));
         t.push_str(&self.sections.replace("@LOOKUP@", &self.lookup));
         t
     }

@@ -1,0 +1,220 @@
+//! The decision history: every logged decision, kept by the daemon in its own redb file,
+//! and what is read out of it (`badclients report`, `badclients suggest`, the `/ui`
+//! dashboard).
+//!
+//! A [`Record`] holds one decision with every string in its audit-line form (escaped by
+//! [`crate::audit::escape`]), so a history read back is as safe to print as the log line
+//! and a record parsed from an old log line ([`auditlog`]) is the same kind of value.
+//!
+//! - [`journal`]: the append-only file a decision is written to before Dovecot hears the
+//!   answer (survives `kill -9`), replayed into the store after a crash;
+//! - [`codec`]: the compact block encoding of records over interned strings;
+//! - [`store`]: `HistoryStore`, the redb file: blocks by time, the string table, pruning;
+//! - [`writer`]: `HistoryWriter`, the request-side handle and the background batcher;
+//! - [`auditlog`]: `mail-audit:` lines (ours and the older tool's) read back as records;
+//! - [`aggregate`]: one pass over records into the counts every view needs;
+//! - [`report`], [`suggest`], [`known_good`]: what the commands and the dashboard show.
+
+pub mod aggregate;
+pub mod auditlog;
+pub mod codec;
+pub mod journal;
+pub mod known_good;
+pub mod report;
+pub mod store;
+pub mod suggest;
+pub mod time;
+pub mod writer;
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::escape;
+use crate::decision::{Decision, Verdict};
+use crate::facts::Facts;
+
+/// What happened to one login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allowed,
+    /// A deny list matched and the service is in enforce mode.
+    Blocked,
+    /// A deny list matched but the service is in audit mode (`enforced=False`).
+    WouldBlock,
+    /// The lookups failed and `on_error = "tempfail"` refused the login for now.
+    TempFail,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Allowed,
+        Outcome::Blocked,
+        Outcome::WouldBlock,
+        Outcome::TempFail,
+    ];
+
+    /// The outcome of a decision under the service's mode.
+    pub fn of(verdict: Verdict, enforced: bool) -> Outcome {
+        match (verdict, enforced) {
+            (Verdict::Allow, _) => Outcome::Allowed,
+            (Verdict::Block, true) => Outcome::Blocked,
+            (Verdict::Block, false) => Outcome::WouldBlock,
+            (Verdict::TempFail, _) => Outcome::TempFail,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Blocked => "blocked",
+            Outcome::WouldBlock => "would_block",
+            Outcome::TempFail => "tempfail",
+        }
+    }
+
+    /// Whether a deny list matched (enforced or not).
+    pub fn matched_a_list(self) -> bool {
+        matches!(self, Outcome::Blocked | Outcome::WouldBlock)
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Outcome::Allowed => 0,
+            Outcome::Blocked => 1,
+            Outcome::WouldBlock => 2,
+            Outcome::TempFail => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Outcome> {
+        Outcome::ALL.get(usize::from(code)).copied()
+    }
+}
+
+/// One decision as the history keeps it. Every string is in its escaped audit-line form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// When the decision was made, in microseconds since the Unix epoch; `None` for an
+    /// audit line read without a timestamp (`journalctl -o cat`).
+    pub time_us: Option<u64>,
+    pub user: String,
+    pub service: String,
+    pub ip: IpAddr,
+    /// Reverse DNS name; `None` when there was no PTR record (`host=<>`).
+    pub host: Option<String>,
+    pub asn: Option<u32>,
+    pub as_cc: Option<String>,
+    pub as_desc: Option<String>,
+    pub net_name: Option<String>,
+    pub net_cc: Option<String>,
+    /// RDAP entity handles, in the audit line's order.
+    pub entities: Vec<String>,
+    /// Cloud tags (`aws:EC2:us-east-1`).
+    pub cloud: Vec<String>,
+    /// The MaxMind country, when GeoIP is on.
+    pub geo_cc: Option<String>,
+    pub outcome: Outcome,
+    /// The audit line's `matched=` label (`asn`, `entity:MAIL-RU`, …).
+    pub matched: Option<String>,
+    /// The entry that matched, as `file:line: entry` (empty for older-tool lines).
+    pub matched_entry: Option<String>,
+    /// Sources that failed (`rdap:timeout`).
+    pub lookup_errors: Vec<String>,
+}
+
+impl Record {
+    /// The record of a decision the daemon just made.
+    pub fn of_decision(
+        time_us: u64,
+        user: &str,
+        service: &str,
+        facts: &Facts,
+        decision: &Decision,
+        enforced: bool,
+    ) -> Record {
+        let opt = |v: &Option<String>| v.as_deref().map(escape);
+        let hit = decision.hit().filter(|_| decision.verdict == Verdict::Block);
+        Record {
+            time_us: Some(time_us),
+            user: escape(user),
+            service: escape(service),
+            ip: facts.ip,
+            host: opt(&facts.host),
+            asn: facts.asn.map(|a| a.0),
+            as_cc: opt(&facts.as_cc),
+            as_desc: opt(&facts.as_desc),
+            net_name: opt(&facts.net_name),
+            net_cc: opt(&facts.net_cc),
+            entities: facts.entities.iter().map(|e| escape(e)).collect(),
+            cloud: facts.cloud.iter().map(|c| escape(c)).collect(),
+            geo_cc: facts
+                .maxmind
+                .as_ref()
+                .and_then(|g| g.country.as_ref())
+                .and_then(|c| c.code.as_deref())
+                .map(escape),
+            outcome: Outcome::of(decision.verdict, enforced),
+            matched: hit.map(|h| escape(&h.label)),
+            matched_entry: hit.map(|h| {
+                let mut s = String::new();
+                if let Some(file) = &h.file {
+                    let name = file.file_name().unwrap_or(file.as_os_str());
+                    s.push_str(&escape(&name.to_string_lossy()));
+                    if let Some(line) = h.line {
+                        s.push_str(&format!(":{line}"));
+                    }
+                    s.push_str(": ");
+                }
+                s.push_str(&escape(&h.entry));
+                s
+            }),
+            lookup_errors: facts.lookup_errors.iter().map(|e| escape(e)).collect(),
+        }
+    }
+
+    /// Whether this record passes a filter on time (`since_us`) and user.
+    pub fn selected(&self, filter: &Filter) -> bool {
+        filter.accepts(self.time_us, &self.user)
+    }
+}
+
+/// Which records a view covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only records at or after this time (microseconds since the epoch). Records without
+    /// a time pass.
+    pub since_us: Option<u64>,
+    /// Only records before this time.
+    pub until_us: Option<u64>,
+    /// Only this user (compared with the escaped form, ignoring ASCII case).
+    pub user: Option<String>,
+}
+
+impl Filter {
+    pub fn accepts(&self, time_us: Option<u64>, user: &str) -> bool {
+        if let (Some(since), Some(t)) = (self.since_us, time_us) {
+            if t < since {
+                return false;
+            }
+        }
+        if let (Some(until), Some(t)) = (self.until_us, time_us) {
+            if t >= until {
+                return false;
+            }
+        }
+        match &self.user {
+            Some(u) => u.eq_ignore_ascii_case(user),
+            None => true,
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,381 @@
+//! `HistoryStore`: the decision history's redb file.
+//!
+//! Three tables: `blocks` (the block's first time in microseconds → a [`codec`] block),
+//! `strings` (id → string) and `meta` (record count, the last journal segment committed).
+//! A batch is one write transaction with redb's immediate durability: new strings, one
+//! block and the counters commit together or not at all, so a replayed journal segment is
+//! never counted twice.
+//!
+//! The daemon holds the file open (redb locks it); other processes read the history
+//! through the daemon's API instead (see `badclients report`).
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+
+use super::codec::{self, BlockReader, DecodeError, Row, Strings};
+use super::{Filter, Record};
+use crate::cache::store::{create_parent, is_unreadable, move_aside, StoreError};
+
+const BLOCKS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("blocks");
+const STRINGS: TableDefinition<'static, u32, &'static str> = TableDefinition::new("strings");
+const META: TableDefinition<'static, &'static str, u64> = TableDefinition::new("meta");
+
+const META_RECORDS: &str = "records";
+const META_SEGMENT: &str = "journal_segment";
+
+/// A block holds records of at most this span, so a scan from `since` starts this much
+/// earlier to find the block holding `since`.
+pub const MAX_BLOCK_SPAN_US: u64 = 60_000_000;
+
+/// Memory redb may use to cache pages of the file.
+const PAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a history operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot open decision history {path}: {source}")]
+    Open { path: PathBuf, source: redb::Error },
+    #[error("decision history {path}: {source}")]
+    Storage { path: PathBuf, source: redb::Error },
+    #[error("decision history {path}: {source}")]
+    Decode { path: PathBuf, source: DecodeError },
+    #[error(transparent)]
+    File(#[from] StoreError),
+    #[error("decision history {path} is held by another process (the daemon); ask the daemon instead")]
+    Busy { path: PathBuf },
+    #[error("decision history journal {path}: {source}")]
+    Journal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a scan visits: a row and the strings its ids point into.
+pub trait RowVisitor {
+    fn visit(&mut self, row: &Row, strings: &Strings);
+}
+
+impl<F: FnMut(&Row, &Strings)> RowVisitor for F {
+    fn visit(&mut self, row: &Row, strings: &Strings) {
+        self(row, strings)
+    }
+}
+
+/// Sizes for `badclients history` status lines and the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryStats {
+    pub records: u64,
+    pub blocks: u64,
+    pub strings: u64,
+    pub oldest_us: Option<u64>,
+    pub file_bytes: u64,
+}
+
+/// The history file.
+#[derive(Debug)]
+pub struct HistoryStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl HistoryStore {
+    /// Opens (or creates) the history at `path`. A file redb cannot read is moved aside
+    /// and an empty history started; the warning says so.
+    pub fn open(path: &Path) -> Result<(HistoryStore, Option<String>), HistoryError> {
+        create_parent(path)?;
+        match open_database(path) {
+            Ok(db) => Ok((HistoryStore::new(db, path), None)),
+            Err(redb::Error::DatabaseAlreadyOpen) => Err(HistoryError::Busy {
+                path: path.to_path_buf(),
+            }),
+            Err(err) if is_unreadable(&err) => {
+                let aside = move_aside(path)?;
+                let db = open_database(path).map_err(|source| HistoryError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let warning = format!(
+                    "decision history {} was unreadable ({err}); moved it to {} and started an empty one",
+                    path.display(),
+                    aside.display()
+                );
+                Ok((HistoryStore::new(db, path), Some(warning)))
+            }
+            Err(source) => Err(HistoryError::Open {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn new(db: Database, path: &Path) -> HistoryStore {
+        HistoryStore {
+            db,
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn storage(&self) -> impl Fn(redb::Error) -> HistoryError + '_ {
+        |source| HistoryError::Storage {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every stored string.
+    pub fn strings(&self) -> Result<Strings, HistoryError> {
+        let run = || -> Result<Strings, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STRINGS)?;
+            let mut pairs = Vec::with_capacity(table.len()? as usize);
+            for item in table.iter()? {
+                let (id, name) = item?;
+                pairs.push((id.value(), name.value().to_string()));
+            }
+            Ok(Strings::from_pairs(pairs))
+        };
+        run().map_err(self.storage())
+    }
+
+    /// The last journal segment whose records are in the store.
+    pub fn committed_segment(&self) -> Result<Option<u64>, HistoryError> {
+        let run = || -> Result<Option<u64>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let meta = txn.open_table(META)?;
+            Ok(meta.get(META_SEGMENT)?.map(|v| v.value()))
+        };
+        run().map_err(self.storage())
+    }
+
+    /// Commits `records` as one block (or several, when they span more than
+    /// [`MAX_BLOCK_SPAN_US`]), interning new strings into `strings` and recording
+    /// `segment` as committed. On failure `strings` is reloaded from the file.
+    pub fn append(
+        &self,
+        records: &[Record],
+        strings: &mut Strings,
+        segment: Option<u64>,
+    ) -> Result<(), HistoryError> {
+        let mut added = Vec::new();
+        let mut rows: Vec<Row> = records
+            .iter()
+            .map(|r| Row::intern(r, strings, &mut added))
+            .collect();
+        rows.sort_by_key(|r| r.time_us);
+        let result = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            write_batch(&txn, &rows, &added, segment)?;
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(source) = result {
+            if let Ok(reloaded) = self.strings() {
+                *strings = reloaded;
+            }
+            return Err(HistoryError::Storage {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+
+    /// Visits every row that `filter` selects, oldest first.
+    pub fn scan(&self, filter: &Filter, visitor: &mut dyn RowVisitor) -> Result<u64, HistoryError> {
+        let strings = self.strings()?;
+        self.scan_with(&strings, filter, visitor)
+    }
+
+    /// [`HistoryStore::scan`] with strings already read.
+    pub fn scan_with(
+        &self,
+        strings: &Strings,
+        filter: &Filter,
+        visitor: &mut dyn RowVisitor,
+    ) -> Result<u64, HistoryError> {
+        let users: Option<Vec<u32>> = filter.user.as_ref().map(|u| strings.ids_ignoring_case(u));
+        if users.as_ref().is_some_and(|u| u.is_empty()) {
+            return Ok(0);
+        }
+        let since = filter.since_us.unwrap_or(0);
+        let until = filter.until_us.unwrap_or(u64::MAX);
+        let start = since.saturating_sub(MAX_BLOCK_SPAN_US);
+        let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
+        let blocks = txn.open_table(BLOCKS).map_err(|e| self.storage()(e.into()))?;
+        let mut row = Row::default();
+        let mut seen = 0u64;
+        let range = blocks
+            .range(start..until)
+            .map_err(|e| self.storage()(e.into()))?;
+        for item in range {
+            let (key, value) = item.map_err(|e| self.storage()(e.into()))?;
+            let decode = |source| HistoryError::Decode {
+                path: self.path.clone(),
+                source,
+            };
+            let bytes = value.value();
+            let mut reader = BlockReader::new(key.value(), bytes).map_err(decode)?;
+            while reader.next_into(&mut row).map_err(decode)? {
+                if row.time_us < since || row.time_us >= until {
+                    continue;
+                }
+                if let Some(users) = &users {
+                    if !users.contains(&row.user) {
+                        continue;
+                    }
+                }
+                seen += 1;
+                visitor.visit(&row, strings);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The newest `limit` rows that `keep` accepts, newest first.
+    pub fn latest(
+        &self,
+        limit: usize,
+        keep: &mut dyn FnMut(&Row) -> bool,
+    ) -> Result<Vec<Record>, HistoryError> {
+        let strings = self.strings()?;
+        let mut run = || -> Result<Vec<Record>, HistoryError> {
+            let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
+            let blocks = txn.open_table(BLOCKS).map_err(|e| self.storage()(e.into()))?;
+            let mut out = Vec::new();
+            let mut row = Row::default();
+            for item in blocks.iter().map_err(|e| self.storage()(e.into()))?.rev() {
+                let (key, value) = item.map_err(|e| self.storage()(e.into()))?;
+                let decode = |source| HistoryError::Decode {
+                    path: self.path.clone(),
+                    source,
+                };
+                let mut reader = BlockReader::new(key.value(), value.value()).map_err(decode)?;
+                let mut in_block = Vec::new();
+                while reader.next_into(&mut row).map_err(decode)? {
+                    if keep(&row) {
+                        in_block.push(row.to_record(&strings));
+                    }
+                }
+                out.extend(in_block.into_iter().rev());
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            out.truncate(limit);
+            Ok(out)
+        };
+        run()
+    }
+
+    /// Deletes blocks older than `older_than_us`, then the oldest blocks until at most
+    /// `max_records` remain. Returns the records removed.
+    pub fn prune(&self, older_than_us: u64, max_records: u64) -> Result<u64, HistoryError> {
+        let run = || -> Result<u64, redb::Error> {
+            let txn = self.db.begin_write()?;
+            let removed;
+            {
+                let mut blocks = txn.open_table(BLOCKS)?;
+                let mut meta = txn.open_table(META)?;
+                let mut total = meta.get(META_RECORDS)?.map(|v| v.value()).unwrap_or(0);
+                let mut doomed = Vec::new();
+                let mut dropped = 0u64;
+                for item in blocks.iter()? {
+                    let (key, value) = item?;
+                    let key = key.value();
+                    if key >= older_than_us && total - dropped <= max_records {
+                        break;
+                    }
+                    // A block that cannot be read counts as empty and goes.
+                    dropped += codec::block_len(value.value()).unwrap_or(0);
+                    doomed.push(key);
+                }
+                for key in &doomed {
+                    blocks.remove(*key)?;
+                }
+                removed = dropped.min(total);
+                total -= removed;
+                meta.insert(META_RECORDS, total)?;
+            }
+            txn.commit()?;
+            Ok(removed)
+        };
+        run().map_err(self.storage())
+    }
+
+    pub fn stats(&self) -> Result<HistoryStats, HistoryError> {
+        let run = || -> Result<HistoryStats, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let blocks = txn.open_table(BLOCKS)?;
+            let strings = txn.open_table(STRINGS)?;
+            let meta = txn.open_table(META)?;
+            let oldest_us = blocks.first()?.map(|(k, _)| k.value());
+            Ok(HistoryStats {
+                records: meta.get(META_RECORDS)?.map(|v| v.value()).unwrap_or(0),
+                blocks: blocks.len()?,
+                strings: strings.len()?,
+                oldest_us,
+                file_bytes: 0,
+            })
+        };
+        let mut stats = run().map_err(self.storage())?;
+        stats.file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        Ok(stats)
+    }
+}
+
+fn write_batch(
+    txn: &WriteTransaction,
+    rows: &[Row],
+    added: &[(u32, String)],
+    segment: Option<u64>,
+) -> Result<(), redb::Error> {
+    let mut strings = txn.open_table(STRINGS)?;
+    for (id, name) in added {
+        strings.insert(*id, name.as_str())?;
+    }
+    let mut blocks = txn.open_table(BLOCKS)?;
+    let mut start = 0;
+    while start < rows.len() {
+        let base = rows[start].time_us;
+        let end = rows[start..]
+            .iter()
+            .position(|r| r.time_us - base >= MAX_BLOCK_SPAN_US)
+            .map_or(rows.len(), |n| start + n);
+        let mut key = base;
+        while blocks.get(key)?.is_some() {
+            key += 1;
+        }
+        // Two batches in the same microsecond: the later block's key moves up by a
+        // microsecond or two, and its rows' times with it (offsets are from the key).
+        let block = codec::encode_block(key, &rows[start..end]);
+        blocks.insert(key, block.as_slice())?;
+        start = end;
+    }
+    let mut meta = txn.open_table(META)?;
+    let total = meta.get(META_RECORDS)?.map(|v| v.value()).unwrap_or(0);
+    meta.insert(META_RECORDS, total + rows.len() as u64)?;
+    if let Some(segment) = segment {
+        meta.insert(META_SEGMENT, segment)?;
+    }
+    Ok(())
+}
+
+fn open_database(path: &Path) -> Result<Database, redb::Error> {
+    let db = redb::Builder::new()
+        .set_cache_size(PAGE_CACHE_BYTES)
+        .create(path)?;
+    let txn = db.begin_write()?;
+    txn.open_table(BLOCKS)?;
+    txn.open_table(STRINGS)?;
+    txn.open_table(META)?;
+    txn.commit()?;
+    Ok(db)
+}

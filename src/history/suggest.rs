@@ -1,0 +1,480 @@
+//! `badclients suggest`: deny-list entries proposed from the history, for networks where
+//! several distinct users log in and that look like hosting or a cloud rather than a
+//! consumer ISP. Each proposal carries its evidence; nothing is ever written to a list.
+//!
+//! Kinds: an AS (`asn.deny.lst`), a cloud service (`cloud.deny.lst`), a reverse-DNS shape
+//! (`rev_host.deny.lst`, a Lua pattern generalised from the host names and checked with
+//! the same matcher the daemon uses against every host it stands for) and an RDAP entity
+//! (`entity.deny.lst`).
+//!
+//! Hosting evidence: cloud ranges holding the addresses, the AS description (`AMAZON`,
+//! `HOSTING`, `CLOUD`, …) and host names shaped like servers (`ec2-…`, `…compute…`,
+//! `node-…`); consumer evidence (`TELEKOM`, `CABLE`, `dsl`, `dyn`, `pool`, …) counts
+//! against it.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::aggregate::{Counts, EvidenceSummary, Summary};
+use super::known_good::KnownGood;
+use super::report::{Context, Status};
+use super::time::format_minute;
+use crate::lists::ListSet;
+
+/// Words in an AS description that say "hosting or cloud".
+const HOSTING_WORDS: &[&str] = &[
+    "AMAZON", "AWS", "GOOGLE", "MICROSOFT", "AZURE", "DIGITALOCEAN", "LINODE", "AKAMAI",
+    "OVH", "HETZNER", "ORACLE", "CLOUD", "HOSTING", "HOSTER", "SERVER", "DATACENTER",
+    "DATA CENTER", "DATA-CENTER", "COLO", "VULTR", "CHOOPA", "LEASEWEB", "CONTABO",
+    "SCALEWAY", "IONOS", "ALIBABA", "TENCENT", "PROTON", "VK-AS", "MAIL-RU", "MAILRU",
+    "EDGE", "CDN", "VPS",
+];
+
+/// Words in an AS description that say "consumer access network".
+const CONSUMER_WORDS: &[&str] = &[
+    "TELEKOM", "TELECOM", "TELEFONICA", "CABLE", "KABEL", "BROADBAND", "DSL", "MOBILE",
+    "WIRELESS", "VODAFONE", "COMCAST", "VERIZON", "ORANGE", "T-MOBILE", "FIBER", "FIBRE",
+    "RESIDENTIAL", "CUSTOMER",
+];
+
+/// Host name parts that say "server".
+const SERVER_HOST_WORDS: &[&str] = &[
+    "ec2", "compute", "cloud", "node", "server", "vps", "host", "googleusercontent",
+    "linode", "static", "mail", "smtp", "imap", "mx", "amazonaws",
+];
+
+/// Host name parts that say "consumer line".
+const CONSUMER_HOST_WORDS: &[&str] = &[
+    "dsl", "adsl", "vdsl", "dyn", "dynamic", "pool", "dialup", "dial", "cable", "dhcp",
+    "ppp", "pppoe", "ftth", "fttx", "fttc", "customer", "cust", "broadband", "mobile",
+    "wireless", "residential", "home", "catv",
+];
+
+/// Second-level labels under which a registrable domain has three labels (`co.uk`).
+const SECOND_LEVEL: &[&str] = &["co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go"];
+
+fn escape_lua(out: &mut String, literal: &str) {
+    for c in literal.chars() {
+        if "^$()%.[]*+-?".contains(c) {
+            out.push('%');
+        }
+        out.push(c);
+    }
+}
+
+/// The shape of a host name as a Lua pattern: the registrable domain stays literal; in the
+/// labels before it, digit runs become `%d+` and tokens mixing letters and digits `%w+`.
+/// `None` for names with nothing to generalise from (a single label, an address).
+pub fn host_shape(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) || host.contains(['%', '\\', ' ']) {
+        return None;
+    }
+    let n = labels.len();
+    let domain_labels = if n >= 3 && labels[n - 1].len() == 2 && SECOND_LEVEL.contains(&labels[n - 2]) {
+        3
+    } else {
+        2
+    };
+    let domain_labels = domain_labels.min(n);
+    let mut out = String::new();
+    for label in &labels[..n - domain_labels] {
+        let mut token = String::new();
+        let flush = |token: &mut String, out: &mut String| {
+            if token.is_empty() {
+                return;
+            }
+            if token.bytes().all(|b| b.is_ascii_digit()) {
+                out.push_str("%d+");
+            } else if token.bytes().any(|b| b.is_ascii_digit()) {
+                out.push_str("%w+");
+            } else {
+                escape_lua(out, token);
+            }
+            token.clear();
+        };
+        for c in label.chars() {
+            if c.is_ascii_alphanumeric() {
+                token.push(c);
+            } else {
+                flush(&mut token, &mut out);
+                escape_lua(&mut out, &c.to_string());
+            }
+        }
+        flush(&mut token, &mut out);
+        out.push_str("%.");
+    }
+    escape_lua(&mut out, &labels[n - domain_labels..].join("."));
+    Some(out)
+}
+
+/// What kind of entry a suggestion is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Asn,
+    Cloud,
+    RevHost,
+    Entity,
+}
+
+impl Kind {
+    /// The list file the line belongs in.
+    pub fn file(self) -> &'static str {
+        match self {
+            Kind::Asn => "asn.deny.lst",
+            Kind::Cloud => "cloud.deny.lst",
+            Kind::RevHost => "rev_host.deny.lst",
+            Kind::Entity => "entity.deny.lst",
+        }
+    }
+}
+
+/// One proposed list line with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    pub kind: Kind,
+    /// The line to paste.
+    pub line: String,
+    /// What the line stands for (`AS16509 AMAZON-02, US`).
+    pub subject: String,
+    pub users: Vec<String>,
+    pub logins: u64,
+    pub first_us: u64,
+    pub last_us: u64,
+    /// Why it looks like hosting.
+    pub why: Vec<String>,
+    /// Hosts it was seen with (a few).
+    pub hosts: Vec<String>,
+}
+
+/// Settings of `suggest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuggestOptions {
+    /// At least this many distinct users.
+    pub min_users: usize,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions { min_users: 3 }
+    }
+}
+
+fn words_in(text: &str, words: &[&str]) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    words
+        .iter()
+        .filter(|w| contains_word(&upper, w))
+        .map(|w| w.to_string())
+        .collect()
+}
+
+/// Whether `word` occurs in `text` not inside a longer alphanumeric word.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().last();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphabetic()) && !after.is_some_and(|c| c.is_ascii_alphabetic())
+    })
+}
+
+fn host_words(hosts: &[String], words: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for host in hosts {
+        for token in host.split(|c: char| !c.is_ascii_alphabetic()) {
+            let token = token.to_ascii_lowercase();
+            if words.contains(&token.as_str()) && !found.contains(&token) {
+                found.push(token);
+            }
+        }
+    }
+    found
+}
+
+/// Hosting evidence and a score (≥ 2 proposes).
+fn judge(as_descs: &[&str], hosts: &[String], clouds: &[String]) -> (i32, Vec<String>) {
+    let mut score = 0;
+    let mut why = Vec::new();
+    if !clouds.is_empty() {
+        score += 3;
+        why.push(format!("cloud ranges: {}", clouds.iter().take(3).cloned().collect::<Vec<_>>().join(" ")));
+    }
+    for desc in as_descs {
+        let hosting = words_in(desc, HOSTING_WORDS);
+        if !hosting.is_empty() {
+            score += 2;
+            why.push(format!("AS description {desc:?} names {}", hosting.join(", ")));
+        }
+        let consumer = words_in(desc, CONSUMER_WORDS);
+        if !consumer.is_empty() {
+            score -= 3;
+            why.push(format!("but AS description {desc:?} names {} (consumer ISP?)", consumer.join(", ")));
+        }
+    }
+    let server = host_words(hosts, SERVER_HOST_WORDS);
+    if !server.is_empty() {
+        score += 1;
+        why.push(format!("host names look like servers ({})", server.join(", ")));
+    }
+    let consumer = host_words(hosts, CONSUMER_HOST_WORDS);
+    if !consumer.is_empty() {
+        score -= 2;
+        why.push(format!("but host names look like consumer lines ({})", consumer.join(", ")));
+    }
+    (score, why)
+}
+
+/// The proposals in `summary` (aggregated with `for_suggest`), strongest first.
+pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> Vec<Suggestion> {
+    let kg = cx.known_good;
+    let lists = cx.lists;
+    let mut out = Vec::new();
+    let desc_of = |asn: u32| {
+        summary
+            .asns
+            .iter()
+            .find(|a| a.asn == Some(asn))
+            .and_then(|a| a.as_desc.as_deref())
+    };
+    let users_of_asn = |asn: Option<u32>| -> Vec<String> {
+        let mut v: Vec<String> = summary
+            .users
+            .iter()
+            .filter(|u| u.sources.iter().any(|s| s.asn == asn))
+            .map(|u| u.user.clone())
+            .collect();
+        v.sort();
+        v
+    };
+
+    for a in &summary.asns {
+        if a.users < options.min_users || cx.asn_status(a) != Status::Candidate {
+            continue;
+        }
+        let Some(asn) = a.asn else { continue };
+        let descs: Vec<&str> = a.as_desc.as_deref().into_iter().collect();
+        let (score, why) = judge(&descs, &a.hosts, &a.clouds);
+        if score < 2 {
+            continue;
+        }
+        out.push(proposal(
+            Kind::Asn,
+            format!("AS{asn}"),
+            format!("AS{asn} {}", a.as_desc.as_deref().unwrap_or("None")),
+            users_of_asn(a.asn),
+            &a.counts,
+            why,
+            &a.hosts,
+        ));
+    }
+
+    for c in &summary.clouds {
+        if c.users < options.min_users || cx.cloud_status(c) != Status::Candidate {
+            continue;
+        }
+        let mut line = String::new();
+        escape_lua(&mut line, &c.service);
+        if c.tags.iter().any(|t| t.len() > c.service.len()) {
+            line.push_str(":.*");
+        }
+        let users: Vec<String> = summary
+            .users
+            .iter()
+            .filter(|u| u.sources.iter().any(|s| s.clouds.iter().any(|t| super::aggregate::cloud_service(t) == c.service)))
+            .map(|u| u.user.clone())
+            .collect();
+        out.push(proposal(
+            Kind::Cloud,
+            line,
+            format!("cloud {}", c.service),
+            users,
+            &c.counts,
+            vec![format!("the provider publishes these addresses as {}", c.service)],
+            &[],
+        ));
+    }
+
+    let caught = |e: &EvidenceSummary| e.counts.matched == e.counts.logins;
+    for shape in &summary.shapes {
+        if shape.users.len() < options.min_users || caught(shape) {
+            continue;
+        }
+        if kg.is_some_and(|kg| shape.hosts.iter().all(|h| kg.has_host(h))) {
+            continue;
+        }
+        let Ok(pattern) = luapat::Pattern::compile(shape.key.as_bytes()) else {
+            continue;
+        };
+        // The shape must stand for every host it was made from, under the list's
+        // whole-value rule.
+        if !shape.hosts.iter().all(|h| pattern.matches_whole(h.to_ascii_lowercase().as_bytes()).unwrap_or(false)) {
+            continue;
+        }
+        if lists.is_some_and(|l| shape.hosts.iter().all(|h| l.rev_host.find(h.as_bytes(), &mut Vec::new()).is_some())) {
+            continue;
+        }
+        let descs: Vec<&str> = shape.asns.iter().filter_map(|&a| desc_of(a)).collect();
+        let (score, why) = judge(&descs, &shape.hosts, &shape.clouds);
+        if score < 2 {
+            continue;
+        }
+        out.push(proposal(
+            Kind::RevHost,
+            shape.key.clone(),
+            format!("hosts like {}", shape.hosts.first().cloned().unwrap_or_default()),
+            shape.users.clone(),
+            &shape.counts,
+            why,
+            &shape.hosts,
+        ));
+    }
+
+    for e in &summary.entities {
+        if e.users.len() < options.min_users || caught(e) {
+            continue;
+        }
+        // Registry maintainers stand behind whole regions, not one network.
+        let upper = e.key.to_ascii_uppercase();
+        if upper.starts_with("RIPE-NCC-") || upper == "IANA" || e.asns.len() > 3 {
+            continue;
+        }
+        if lists.is_some_and(|l| l.entity.get(upper.to_ascii_lowercase().as_bytes()).is_some()) {
+            continue;
+        }
+        if kg.is_some_and(|kg| e.asns.iter().all(|&a| kg.has_asn(a)) && !e.asns.is_empty()) {
+            continue;
+        }
+        let descs: Vec<&str> = e.asns.iter().filter_map(|&a| desc_of(a)).collect();
+        let (score, why) = judge(&descs, &e.hosts, &e.clouds);
+        if score < 2 {
+            continue;
+        }
+        out.push(proposal(
+            Kind::Entity,
+            e.key.clone(),
+            format!("RDAP entity {}", e.key),
+            e.users.clone(),
+            &e.counts,
+            why,
+            &e.hosts,
+        ));
+    }
+
+    out.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then(b.users.len().cmp(&a.users.len()))
+            .then(b.logins.cmp(&a.logins))
+            .then_with(|| a.line.cmp(&b.line))
+    });
+    out
+}
+
+fn proposal(
+    kind: Kind,
+    line: String,
+    subject: String,
+    users: Vec<String>,
+    counts: &Counts,
+    why: Vec<String>,
+    hosts: &[String],
+) -> Suggestion {
+    Suggestion {
+        kind,
+        line,
+        subject,
+        users,
+        logins: counts.logins,
+        first_us: counts.first_us,
+        last_us: counts.last_us,
+        why,
+        hosts: hosts.iter().take(3).cloned().collect(),
+    }
+}
+
+/// The proposals as list lines with comments, grouped by file.
+pub fn render(suggestions: &[Suggestion], options: SuggestOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# badclients suggest: entries seen with at least {} distinct users that look like hosting.",
+        options.min_users
+    );
+    let _ = writeln!(out, "# Nothing was written to the lists: paste what you agree with.");
+    if suggestions.is_empty() {
+        let _ = writeln!(out, "# (no suggestions)");
+        return out;
+    }
+    let mut current = None;
+    for s in suggestions {
+        if current != Some(s.kind) {
+            let _ = writeln!(out, "\n# ---- {} ----", s.kind.file());
+            current = Some(s.kind);
+        }
+        let shown: Vec<&str> = s.users.iter().take(5).map(String::as_str).collect();
+        let more = s.users.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            out,
+            "# {}: {} users ({}{}), {} logins, {} .. {}",
+            s.subject,
+            s.users.len(),
+            shown.join(", "),
+            if more > 0 { format!(", +{more}") } else { String::new() },
+            s.logins,
+            format_minute(s.first_us),
+            format_minute(s.last_us)
+        );
+        for why in &s.why {
+            let _ = writeln!(out, "#   {why}");
+        }
+        if !s.hosts.is_empty() && s.kind != Kind::Cloud {
+            let _ = writeln!(out, "#   e.g. {}", s.hosts.join(" "));
+        }
+        let _ = writeln!(out, "{}", s.line);
+    }
+    out
+}
+
+/// Convenience for callers holding the pieces.
+pub fn context<'a>(lists: Option<&'a ListSet>, known_good: Option<&'a KnownGood>) -> Context<'a> {
+    Context { lists, known_good }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_generalise_the_host_part_only() {
+        let cases = [
+            ("ec2-3-80-1-2.compute-1.amazonaws.com", "%w+%-%d+%-%d+%-%d+%-%d+%.compute%-%d+%.amazonaws%.com"),
+            ("mail-ej1-f15.google.com", "mail%-%w+%-%w+%.google%.com"),
+            ("185-70-42-41.protonmail.ch", "%d+%-%d+%-%d+%-%d+%.protonmail%.ch"),
+            ("node-eu-0001.email2-cloud.com", "node%-eu%-%d+%.email2%-cloud%.com"),
+            ("rimap26.i.mail.ru", "%w+%.i%.mail%.ru"),
+            ("host1.example.co.uk", "%w+%.example%.co%.uk"),
+            ("example.org", "example%.org"),
+        ];
+        for (host, shape) in cases {
+            assert_eq!(host_shape(host).as_deref(), Some(shape), "{host}");
+            let p = luapat::Pattern::compile(shape.as_bytes()).unwrap();
+            assert!(p.matches_whole(host.as_bytes()).unwrap(), "{shape} vs {host}");
+        }
+        assert_eq!(host_shape("localhost"), None);
+        assert_eq!(host_shape("a..b"), None);
+    }
+
+    #[test]
+    fn hosting_and_consumer_evidence() {
+        let (score, why) = judge(&["AMAZON-02, US"], &["ec2-1-2-3-4.compute-1.amazonaws.com".into()], &["aws:EC2".into()]);
+        assert!(score >= 5, "{score} {why:?}");
+        let (score, _) = judge(&["DTAG Internet service provider operations, DE"], &["p5b0c1d2.dip0.t-ipconnect.de".into()], &[]);
+        assert!(score < 2);
+        let (score, why) = judge(&["VODAFONE-DE Kabel, DE"], &["ip-1-2-3-4.hsi.kabel.de".into()], &[]);
+        assert!(score < 0, "{why:?}");
+        assert!(!contains_word("MICROSOFTWARE", "MICROSOFT"));
+    }
+}

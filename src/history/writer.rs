@@ -1,0 +1,269 @@
+//! `HistoryWriter`: how decisions get into the history without slowing a login down.
+//!
+//! On the request path, [`HistoryWriter::record`] appends the record to the current journal
+//! segment (one `write`, no `fsync`) and to an in-memory batch; the login is answered after
+//! that. A background task commits the batch to the [`HistoryStore`] every `flush_ms` (or
+//! sooner when `batch_max` records wait), removes the segment, and prunes the store by age
+//! and size once a minute. A failed commit keeps the records for the next attempt and the
+//! segment for the next start.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::codec::Strings;
+use super::journal::{self, Segment};
+use super::store::{HistoryError, HistoryStore};
+use super::{now_us, Record};
+
+/// How the writer runs.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    pub path: PathBuf,
+    /// Records older than this are pruned.
+    pub retention: Duration,
+    /// At most this many records are kept (the oldest go first).
+    pub max_records: u64,
+    pub flush_interval: Duration,
+    pub batch_max: usize,
+}
+
+/// Counters for `/metrics` and the dashboard.
+#[derive(Debug, Default)]
+pub struct WriterCounters {
+    pub committed: AtomicU64,
+    pub journal_errors: AtomicU64,
+    pub commit_errors: AtomicU64,
+    pub pruned: AtomicU64,
+    pub replayed: AtomicU64,
+}
+
+struct Pending {
+    records: Vec<Record>,
+    /// The segment the pending records are journaled in; `None` when it could not be
+    /// opened (the records are then only in memory).
+    segment: Option<Segment>,
+    next_segment: u64,
+    /// Segments whose records are pending but were journaled in an older segment (after
+    /// a failed commit): removed with the next successful commit.
+    carried: Vec<u64>,
+}
+
+struct Shared {
+    store: Arc<HistoryStore>,
+    settings: WriterSettings,
+    pending: Mutex<Pending>,
+    strings: Mutex<Strings>,
+    wake: Notify,
+    counters: WriterCounters,
+}
+
+/// The request-side handle (cheap to clone) of the history.
+#[derive(Clone)]
+pub struct HistoryWriter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HistoryWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryWriter")
+            .field("path", &self.shared.settings.path)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl HistoryWriter {
+    /// Opens the store, replays journal segments left by a crash, and returns the writer
+    /// with any warnings to log. Call [`HistoryWriter::run`] in a task.
+    pub fn open(settings: WriterSettings) -> Result<(HistoryWriter, Vec<String>), HistoryError> {
+        let (store, warning) = HistoryStore::open(&settings.path)?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        let mut strings = store.strings()?;
+        let committed = store.committed_segment()?;
+        let journal_err = |source| HistoryError::Journal {
+            path: settings.path.clone(),
+            source,
+        };
+        let mut last = committed.unwrap_or(0);
+        let mut replayed = 0u64;
+        for (n, path) in journal::segments(&settings.path).map_err(journal_err)? {
+            last = last.max(n);
+            if committed.is_some_and(|c| n <= c) {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let contents = journal::read_segment(&path).map_err(|source| HistoryError::Journal {
+                path: path.clone(),
+                source,
+            })?;
+            if contents.skipped > 0 {
+                warnings.push(format!(
+                    "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
+                    path.display(),
+                    contents.skipped
+                ));
+            }
+            store.append(&contents.records, &mut strings, Some(n))?;
+            replayed += contents.records.len() as u64;
+            let _ = std::fs::remove_file(&path);
+        }
+        if replayed > 0 {
+            warnings.push(format!(
+                "history: replayed {replayed} decision(s) from the journal of an unclean stop"
+            ));
+        }
+        let counters = WriterCounters::default();
+        counters.replayed.store(replayed, Ordering::Relaxed);
+        let shared = Shared {
+            store: Arc::new(store),
+            pending: Mutex::new(Pending {
+                records: Vec::new(),
+                segment: None,
+                next_segment: last + 1,
+                carried: Vec::new(),
+            }),
+            strings: Mutex::new(strings),
+            settings,
+            wake: Notify::new(),
+            counters,
+        };
+        Ok((
+            HistoryWriter {
+                shared: Arc::new(shared),
+            },
+            warnings,
+        ))
+    }
+
+    pub fn store(&self) -> &Arc<HistoryStore> {
+        &self.shared.store
+    }
+
+    pub fn counters(&self) -> &WriterCounters {
+        &self.shared.counters
+    }
+
+    /// Journals `record` and queues it for the store. Never fails the login: a journal
+    /// that cannot be written is logged and counted, and the record still reaches the
+    /// store with the next batch.
+    pub fn record(&self, record: Record) {
+        let shared = &*self.shared;
+        let mut pending = lock(&shared.pending);
+        if pending.segment.is_none() {
+            let n = pending.next_segment;
+            match Segment::open(&shared.settings.path, n) {
+                Ok(segment) => {
+                    pending.segment = Some(segment);
+                    pending.next_segment = n + 1;
+                }
+                Err(err) => {
+                    shared.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %err, "cannot open the history journal; this decision is kept in memory only until the next batch");
+                }
+            }
+        }
+        if let Some(segment) = pending.segment.as_mut() {
+            if let Err(err) = segment.append(&record) {
+                shared.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, "cannot append to the history journal");
+            }
+        }
+        pending.records.push(record);
+        if pending.records.len() >= shared.settings.batch_max {
+            shared.wake.notify_one();
+        }
+    }
+
+    /// Commits what is pending now. Returns the number of records committed.
+    pub async fn flush(&self) -> Result<usize, HistoryError> {
+        let shared = Arc::clone(&self.shared);
+        let (records, segment, carried) = {
+            let mut pending = lock(&shared.pending);
+            if pending.records.is_empty() {
+                return Ok(0);
+            }
+            let records = std::mem::take(&mut pending.records);
+            let segment = pending.segment.take().map(|s| s.number);
+            let carried = std::mem::take(&mut pending.carried);
+            (records, segment, carried)
+        };
+        let job = Arc::clone(&shared);
+        let (records, result) = tokio::task::spawn_blocking(move || {
+            let mut strings = lock(&job.strings);
+            let result = job.store.append(&records, &mut strings, segment);
+            (records, result)
+        })
+        .await
+        .map_err(|err| HistoryError::Journal {
+            path: shared.settings.path.clone(),
+            source: std::io::Error::other(err.to_string()),
+        })?;
+        match result {
+            Ok(()) => {
+                let n = records.len();
+                shared.counters.committed.fetch_add(n as u64, Ordering::Relaxed);
+                for number in carried.iter().copied().chain(segment) {
+                    let _ = std::fs::remove_file(journal::segment_path(&shared.settings.path, number));
+                }
+                Ok(n)
+            }
+            Err(err) => {
+                shared.counters.commit_errors.fetch_add(1, Ordering::Relaxed);
+                let mut pending = lock(&shared.pending);
+                let mut back = records;
+                back.append(&mut pending.records);
+                pending.records = back;
+                pending.carried.extend(carried);
+                pending.carried.extend(segment);
+                Err(err)
+            }
+        }
+    }
+
+    /// Prunes by age and size now.
+    pub async fn prune(&self) -> Result<u64, HistoryError> {
+        let shared = Arc::clone(&self.shared);
+        let cutoff = now_us().saturating_sub(shared.settings.retention.as_micros() as u64);
+        let max = shared.settings.max_records;
+        let store = Arc::clone(&shared.store);
+        let removed = tokio::task::spawn_blocking(move || store.prune(cutoff, max))
+            .await
+            .map_err(|err| HistoryError::Journal {
+                path: shared.settings.path.clone(),
+                source: std::io::Error::other(err.to_string()),
+            })??;
+        shared.counters.pruned.fetch_add(removed, Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    /// The background loop: batches and prunes until the task is dropped.
+    pub async fn run(self) {
+        let every = self.shared.settings.flush_interval;
+        let mut prune_at = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.shared.wake.notified() => {}
+            }
+            if let Err(err) = self.flush().await {
+                tracing::error!(error = %err, "history batch not committed; retrying with the next one");
+            }
+            if tokio::time::Instant::now() >= prune_at {
+                prune_at = tokio::time::Instant::now() + Duration::from_secs(60);
+                match self.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "history pruned"),
+                    Err(err) => tracing::warn!(error = %err, "history prune failed"),
+                }
+            }
+        }
+    }
+}
