@@ -1,5 +1,7 @@
 //! Command-line arguments and what each command does.
 
+mod history;
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +74,17 @@ enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Who logged in from where: blocked users and why, each user's login sources, ASes
+    /// and clouds ranked by users and logins with the candidates for a list.
+    ///
+    /// Reads the daemon's decision history (through the daemon while it runs), or audit
+    /// log files given as arguments, e.g.
+    ///   journalctl -g mail-audit -o short-iso | badclients report --since 7d -
+    Report(history::ReportArgs),
+    /// Propose deny-list entries (AS, cloud service, rev_host pattern, entity) for networks
+    /// where several users log in and that look like hosting, with the evidence. Prints
+    /// list lines with comments; never writes a list.
+    Suggest(history::SuggestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +208,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cache(CacheCommand::Stats { config }) => cache_stats(config.as_deref()),
         Command::Cache(CacheCommand::Purge { config, ip }) => cache_purge(config.as_deref(), ip),
         Command::Config(ConfigCommand::ImportIni { file }) => import(&file),
+        Command::Report(args) => history::report(&args),
+        Command::Suggest(args) => history::suggest(&args),
     }
 }
 

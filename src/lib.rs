@@ -23,5 +23,6 @@ pub mod postfix;
 pub mod rdap;
 pub mod reserved;
 pub mod server;
+pub mod tls;
 
 pub use luapat;

@@ -11,8 +11,7 @@ pub async fn download(
     max_bytes: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, CloudError> {
-    // Err only means a provider is already installed, which is all that is needed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let http = |reason: String| CloudError::Http {
         url: url.to_owned(),
         reason,

@@ -18,7 +18,7 @@ use crate::facts::Asn;
 use crate::lists::ListSet;
 
 /// How the lists treat a group of logins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Listed,
@@ -128,7 +128,7 @@ pub struct InputStats {
     pub first_malformed: Vec<(u64, String)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Totals {
     pub logins: u64,
     pub users: usize,
@@ -140,7 +140,7 @@ pub struct Totals {
     pub last_us: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BlockedUser {
     pub user: String,
     pub blocked: u64,
@@ -150,7 +150,7 @@ pub struct BlockedUser {
     pub last_us: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UserSource {
     pub user: String,
     pub asn: Option<u32>,
@@ -164,7 +164,7 @@ pub struct UserSource {
     pub ips: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AsnRow {
     pub asn: Option<u32>,
     pub as_desc: Option<String>,
@@ -175,7 +175,7 @@ pub struct AsnRow {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CloudRow {
     pub cloud: String,
     pub logins: u64,
@@ -184,7 +184,7 @@ pub struct CloudRow {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CountryRow {
     pub country: Option<String>,
     pub logins: u64,
@@ -193,7 +193,7 @@ pub struct CountryRow {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Report {
     pub since_us: Option<u64>,
     pub user: Option<String>,

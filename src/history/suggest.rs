@@ -111,7 +111,7 @@ pub fn host_shape(host: &str) -> Option<String> {
 }
 
 /// What kind of entry a suggestion is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Asn,
@@ -133,7 +133,7 @@ impl Kind {
 }
 
 /// One proposed list line with its evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Suggestion {
     pub kind: Kind,
     /// The line to paste.

@@ -35,8 +35,7 @@ struct RedirectRefused(String);
 /// A reqwest client for RDAP. Installs ring as rustls' process-wide crypto provider when
 /// no provider is installed yet (reqwest panics without one).
 pub fn build_client(config: &RdapConfig) -> Result<reqwest::Client, RdapError> {
-    // Err only means a provider is already installed, which is all that is needed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static(RDAP_MEDIA_TYPE));
     reqwest::Client::builder()

@@ -30,6 +30,7 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
         .route("/v1/check", get(shim_check))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(super::history_api::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(decider)
@@ -44,7 +45,7 @@ async fn not_found() -> Response {
 }
 
 /// Whether the request carries the configured API key (always, when none is set).
-fn authorized(headers: &HeaderMap, http: &HttpSection) -> bool {
+pub(super) fn authorized(headers: &HeaderMap, http: &HttpSection) -> bool {
     let Some(key) = &http.api_key else {
         return true;
     };

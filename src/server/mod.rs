@@ -6,6 +6,7 @@
 //! Readiness, reloads and the stop are told to systemd (`sd_notify`).
 
 pub mod decide;
+pub mod history_api;
 pub mod http;
 pub mod logging;
 mod postfix_adapter;

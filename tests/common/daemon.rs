@@ -272,8 +272,13 @@ impl DaemonConfig {
         if let Some(port) = self.postfix_port {
             t.push_str(&format!("[postfix]\nlisten = \"127.0.0.1:{port}\"\n\n"));
         }
+        let flush = if self.history.contains("flush_ms") {
+            ""
+        } else {
+            "flush_ms = 50\n"
+        };
         t.push_str(&format!(
-            "[history]\npath = \"{}\"\nflush_ms = 50\n{}\n",
+            "[history]\npath = \"{}\"\n{flush}{}\n",
             self.dir.path().join("history.redb").display(),
             self.history
         ));
@@ -411,6 +416,22 @@ impl Daemon {
                 "ready line {ready:?} does not name {expect}"
             );
         }
+    }
+
+    /// Kills the process with SIGKILL (no cleanup at all) and waits for it.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again with the same configuration (after [`Daemon::kill_hard`]
+    /// or [`Daemon::stop`]); returns once it is ready.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none() || !self.is_running(), "the daemon is still running");
+        self.child = None;
+        self.spawn();
     }
 
     /// The pid of the running process.

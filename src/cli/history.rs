@@ -1,0 +1,333 @@
+//! `badclients report` and `badclients suggest`: the decision history (read from the
+//! history file, or from the daemon when it holds the file) or audit log lines read from
+//! files or stdin, aggregated and printed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+
+use badclients::audit::escape;
+use badclients::config::{Config, LoadedConfig};
+use badclients::history::aggregate::{summarize_store, AggregateOptions, Aggregator, Summary};
+use badclients::history::auditlog::{self, Clock};
+use badclients::history::codec::{Row, Strings};
+use badclients::history::known_good::KnownGood;
+use badclients::history::report::{Context, InputStats, Report, ReportOptions};
+use badclients::history::store::{HistoryError, HistoryStore};
+use badclients::history::suggest::{self, Suggestion, SuggestOptions};
+use badclients::history::time::parse_since;
+use badclients::history::{now_us, Filter};
+use badclients::postfix::listen::ListenAddr;
+
+/// What to read and which part of it.
+#[derive(Debug, Args)]
+pub struct Input {
+    /// Audit log files to read instead of the history (`-` for stdin): this daemon's
+    /// `mail-audit:` lines or the older tool's, e.g. `journalctl -g mail-audit -o cat`
+    /// or `-o short-iso` (times without a zone are taken as UTC).
+    #[arg(value_name = "LOG")]
+    files: Vec<PathBuf>,
+    /// Only logins since then: a span (24h, 7d, 2w, 90m) or a UTC date (2026-11-01,
+    /// 2026-11-01T12:00).
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Only this user's logins (ignoring case).
+    #[arg(long)]
+    user: Option<String>,
+    /// The configuration file (for the history file, the lists and known_good.lst).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RankBy {
+    Users,
+    Logins,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV (one table; the first column names the section).
+    #[arg(long)]
+    csv: bool,
+    /// Rows per ranking (0: all).
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Rank ASes, clouds and countries by distinct users or by logins.
+    #[arg(long, value_enum, default_value_t = RankBy::Users)]
+    by: RankBy,
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Propose only what at least this many distinct users logged in from.
+    #[arg(long, default_value_t = 3)]
+    min_users: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Input {
+    fn filter(&self) -> Result<Filter> {
+        let since_us = match &self.since {
+            Some(s) => Some(parse_since(s, now_us()).context("--since")?),
+            None => None,
+        };
+        Ok(Filter {
+            since_us,
+            until_us: None,
+            user: self.user.as_deref().map(escape),
+        })
+    }
+}
+
+/// Where the summary came from.
+enum Summarized {
+    Local(Summary, Option<InputStats>),
+    /// The daemon answered (it holds the history file).
+    Daemon(serde_json::Value),
+}
+
+fn summarize(
+    input: &Input,
+    loaded: &LoadedConfig,
+    options: AggregateOptions,
+    daemon_path: &str,
+    query: &[(&str, String)],
+) -> Result<Summarized> {
+    let filter = input.filter()?;
+    if !input.files.is_empty() {
+        let (summary, stats) = summarize_files(&input.files, &filter, options)?;
+        return Ok(Summarized::Local(summary, Some(stats)));
+    }
+    let path = loaded.config.history_path();
+    if !path.exists() {
+        bail!(
+            "no decision history at {} (the daemon writes it with [history] enabled); \
+             pass audit log files to report on them instead",
+            path.display()
+        );
+    }
+    match HistoryStore::open(&path) {
+        Ok((store, warning)) => {
+            if let Some(w) = warning {
+                eprintln!("badclients: warning: {w}");
+            }
+            let summary = summarize_store(&store, &filter, options)?;
+            Ok(Summarized::Local(summary, None))
+        }
+        Err(HistoryError::Busy { .. }) => {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            if let Some(s) = filter.since_us {
+                q.push(("since_us", s.to_string()));
+            }
+            if let Some(u) = &filter.user {
+                q.push(("user", u.clone()));
+            }
+            Ok(Summarized::Daemon(ask_daemon(&loaded.config, daemon_path, &q)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads audit lines from files (`-`: stdin) into a summary.
+fn summarize_files(
+    files: &[PathBuf],
+    filter: &Filter,
+    options: AggregateOptions,
+) -> Result<(Summary, InputStats)> {
+    let clock = Clock::now();
+    let mut strings = Strings::new();
+    let mut added = Vec::new();
+    let mut agg = Aggregator::new(options);
+    let mut stats = InputStats::default();
+    for file in files {
+        let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            Box::new(BufReader::new(std::io::stdin().lock()))
+        } else {
+            let f = std::fs::File::open(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            Box::new(BufReader::new(f))
+        };
+        let read = auditlog::read_lines(reader, &clock, |record| {
+            if record.time_us.is_none() {
+                stats.undated += 1;
+            }
+            if !record.selected(filter) {
+                stats.filtered += 1;
+                return;
+            }
+            added.clear();
+            let row = Row::intern(&record, &mut strings, &mut added);
+            agg.add(&row, &strings);
+        })
+        .with_context(|| format!("cannot read {}", file.display()))?;
+        stats.lines += read.lines;
+        stats.records += read.records;
+        stats.other += read.not_audit;
+        stats.malformed += read.malformed;
+        for (line, reason) in read.first_malformed {
+            if stats.first_malformed.len() < 10 {
+                let name = if files.len() > 1 {
+                    format!("{}:{line}", file.display())
+                } else {
+                    line.to_string()
+                };
+                stats.first_malformed.push((line, format!("{name}: {reason}")));
+            }
+        }
+    }
+    Ok((agg.finish(&strings), stats))
+}
+
+/// Asks the daemon (which holds the history file) over its HTTP listener.
+fn ask_daemon(config: &Config, path: &str, query: &[(&str, String)]) -> Result<serde_json::Value> {
+    let listen: ListenAddr = config
+        .http
+        .listen
+        .parse()
+        .with_context(|| format!("[http] listen = {:?}", config.http.listen))?;
+    badclients::tls::install_crypto_provider();
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60));
+    let base = match &listen {
+        ListenAddr::Tcp(addr) => {
+            let addr = if addr.ip().is_unspecified() {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+            } else {
+                *addr
+            };
+            format!("http://{addr}")
+        }
+        ListenAddr::Unix(p) => {
+            builder = builder.unix_socket(p.clone());
+            "http://localhost".to_string()
+        }
+    };
+    let client = builder.build().context("HTTP client")?;
+    let mut url = url::Url::parse(&format!("{base}{path}")).context("daemon URL")?;
+    url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let mut req = client.get(url.clone());
+        if let Some(key) = &config.http.api_key {
+            req = req.header(config.http.api_header.as_str(), key.trim());
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("the history file is held by the daemon, which did not answer at {url}"))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.context("the daemon's answer is not JSON")?;
+        if !status.is_success() {
+            bail!(
+                "the daemon answered {status}: {}",
+                body.get("error").and_then(|e| e.as_str()).unwrap_or("")
+            );
+        }
+        Ok(body)
+    })
+}
+
+fn context_parts(loaded: &LoadedConfig) -> Result<(badclients::decision::Policy, KnownGood)> {
+    let (policy, _) = loaded.policy(None)?;
+    let (kg, diagnostics) = KnownGood::load(&loaded.config.known_good_path());
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+    Ok((policy, kg))
+}
+
+pub fn report(args: &ReportArgs) -> Result<ExitCode> {
+    let loaded = Config::load(args.input.config.as_deref())?;
+    let options = ReportOptions {
+        top: args.top,
+        by_logins: args.by == RankBy::Logins,
+    };
+    let query = [
+        ("top", args.top.to_string()),
+        ("by", if options.by_logins { "logins" } else { "users" }.to_string()),
+    ];
+    let agg = AggregateOptions::default();
+    let report = match summarize(&args.input, &loaded, agg, "/v1/history/report", &query)? {
+        Summarized::Local(summary, input) => {
+            let (policy, kg) = context_parts(&loaded)?;
+            let cx = Context {
+                lists: Some(&policy.lists),
+                known_good: Some(&kg),
+            };
+            let mut report = Report::build(&summary, &cx, options);
+            report.since_us = args.input.filter()?.since_us;
+            report.user = args.input.user.as_deref().map(escape);
+            report.input = input;
+            report
+        }
+        Summarized::Daemon(value) => {
+            serde_json::from_value(value).context("the daemon's report has an unknown shape")?
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else if args.csv {
+        out.write_all(report.to_csv().as_bytes())?;
+    } else {
+        out.write_all(report.to_table().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
+    let loaded = Config::load(args.input.config.as_deref())?;
+    let options = SuggestOptions {
+        min_users: args.min_users.max(1),
+    };
+    let query = [("min_users", options.min_users.to_string())];
+    let agg = AggregateOptions {
+        bucket_us: 0,
+        for_suggest: true,
+    };
+    let suggestions: Vec<Suggestion> =
+        match summarize(&args.input, &loaded, agg, "/v1/history/suggest", &query)? {
+            Summarized::Local(summary, input) => {
+                if let Some(input) = input.filter(|i| i.malformed > 0) {
+                    eprintln!(
+                        "badclients: skipped {} malformed audit line(s)",
+                        input.malformed
+                    );
+                }
+                let (policy, kg) = context_parts(&loaded)?;
+                let cx = Context {
+                    lists: Some(&policy.lists),
+                    known_good: Some(&kg),
+                };
+                suggest::suggest(&summary, &cx, options)
+            }
+            Summarized::Daemon(value) => serde_json::from_value(value)
+                .context("the daemon's suggestions have an unknown shape")?,
+        };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &suggestions)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(suggest::render(&suggestions, options).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+

@@ -1,0 +1,136 @@
+//! The history over HTTP, for `badclients report`/`suggest` while the daemon holds the
+//! history file: `GET /v1/history/report` and `GET /v1/history/suggest`, answering JSON
+//! (a [`Report`] or a list of [`Suggestion`]s). The API key applies as everywhere.
+//!
+//! Query parameters: `since_us`, `until_us`, `user`, `top`, `by=logins|users`,
+//! `min_users`.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::decide::Decider;
+use crate::history::aggregate::{summarize_store, AggregateOptions, Summary};
+use crate::history::known_good::KnownGood;
+use crate::history::report::{Context, Report, ReportOptions};
+use crate::history::suggest::{suggest, SuggestOptions};
+use crate::history::Filter;
+
+/// The history routes.
+pub fn routes() -> Router<Decider> {
+    Router::new()
+        .route("/v1/history/report", get(report))
+        .route("/v1/history/suggest", get(suggestions))
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    since_us: Option<u64>,
+    until_us: Option<u64>,
+    user: Option<String>,
+    top: Option<usize>,
+    by: Option<String>,
+    min_users: Option<usize>,
+}
+
+impl Params {
+    fn filter(&self) -> Filter {
+        Filter {
+            since_us: self.since_us,
+            until_us: self.until_us,
+            user: self.user.clone(),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Aggregates in a blocking task; the error response when that is not possible.
+async fn summarize(
+    decider: &Decider,
+    headers: &HeaderMap,
+    filter: Filter,
+    for_suggest: bool,
+) -> Result<Summary, Response> {
+    let active = decider.state().load();
+    if !super::http::authorized(headers, &active.config.http) {
+        return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong API key"));
+    }
+    let Some(history) = decider.history() else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "the decision history is off ([history] enabled = false)",
+        ));
+    };
+    let store = std::sync::Arc::clone(history.store());
+    let options = AggregateOptions {
+        bucket_us: 0,
+        for_suggest,
+    };
+    tokio::task::spawn_blocking(move || summarize_store(&store, &filter, options))
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+fn known_good(decider: &Decider) -> KnownGood {
+    let active = decider.state().load();
+    let path = active.config.known_good_path();
+    let (kg, diagnostics) = KnownGood::load(&path);
+    for d in diagnostics {
+        tracing::warn!("{d}");
+    }
+    kg
+}
+
+async fn report(
+    State(decider): State<Decider>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let summary = match summarize(&decider, &headers, params.filter(), false).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let kg = known_good(&decider);
+    let active = decider.state().load();
+    let cx = Context {
+        lists: Some(&active.policy.lists),
+        known_good: Some(&kg),
+    };
+    let options = ReportOptions {
+        top: params.top.unwrap_or(ReportOptions::default().top),
+        by_logins: params.by.as_deref() == Some("logins"),
+    };
+    let mut report = Report::build(&summary, &cx, options);
+    report.since_us = params.since_us;
+    report.user = params.user.clone();
+    Json(report).into_response()
+}
+
+async fn suggestions(
+    State(decider): State<Decider>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let summary = match summarize(&decider, &headers, params.filter(), true).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let kg = known_good(&decider);
+    let active = decider.state().load();
+    let cx = Context {
+        lists: Some(&active.policy.lists),
+        known_good: Some(&kg),
+    };
+    let options = SuggestOptions {
+        min_users: params.min_users.unwrap_or(SuggestOptions::default().min_users),
+    };
+    Json(suggest(&summary, &cx, options)).into_response()
+}
