@@ -38,6 +38,10 @@ pub struct Input {
     /// Only this user's logins (ignoring case).
     #[arg(long)]
     user: Option<String>,
+    /// Take this UTC time as now, for spans and for the year of syslog dates (which have
+    /// none): reports on old logs come out the same every time.
+    #[arg(long, value_name = "DATE")]
+    now: Option<String>,
     /// The configuration file (for the history file, the lists and known_good.lst).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -80,9 +84,16 @@ pub struct SuggestArgs {
 }
 
 impl Input {
+    fn now_us(&self) -> Result<u64> {
+        match &self.now {
+            Some(n) => parse_since(n, now_us()).context("--now"),
+            None => Ok(now_us()),
+        }
+    }
+
     fn filter(&self) -> Result<Filter> {
         let since_us = match &self.since {
-            Some(s) => Some(parse_since(s, now_us()).context("--since")?),
+            Some(s) => Some(parse_since(s, self.now_us()?).context("--since")?),
             None => None,
         };
         Ok(Filter {
@@ -109,7 +120,8 @@ fn summarize(
 ) -> Result<Summarized> {
     let filter = input.filter()?;
     if !input.files.is_empty() {
-        let (summary, stats) = summarize_files(&input.files, &filter, options)?;
+        let clock = Clock::at(input.now_us()?);
+        let (summary, stats) = summarize_files(&input.files, &clock, &filter, options)?;
         return Ok(Summarized::Local(summary, Some(stats)));
     }
     let path = loaded.config.history_path();
@@ -145,10 +157,10 @@ fn summarize(
 /// Reads audit lines from files (`-`: stdin) into a summary.
 fn summarize_files(
     files: &[PathBuf],
+    clock: &Clock,
     filter: &Filter,
     options: AggregateOptions,
 ) -> Result<(Summary, InputStats)> {
-    let clock = Clock::now();
     let mut strings = Strings::new();
     let mut added = Vec::new();
     let mut agg = Aggregator::new(options);
@@ -161,7 +173,7 @@ fn summarize_files(
                 .with_context(|| format!("cannot read {}", file.display()))?;
             Box::new(BufReader::new(f))
         };
-        let read = auditlog::read_lines(reader, &clock, |record| {
+        let read = auditlog::read_lines(reader, clock, |record| {
             if record.time_us.is_none() {
                 stats.undated += 1;
             }
@@ -180,12 +192,12 @@ fn summarize_files(
         stats.malformed += read.malformed;
         for (line, reason) in read.first_malformed {
             if stats.first_malformed.len() < 10 {
-                let name = if files.len() > 1 {
-                    format!("{}:{line}", file.display())
+                let reason = if files.len() > 1 {
+                    format!("{}: {reason}", file.display())
                 } else {
-                    line.to_string()
+                    reason
                 };
-                stats.first_malformed.push((line, format!("{name}: {reason}")));
+                stats.first_malformed.push((line, reason));
             }
         }
     }

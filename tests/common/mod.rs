@@ -56,6 +56,28 @@ pub fn badclients(args: &[&str], cwd: &Path) -> Output {
         .expect("run badclients")
 }
 
+/// [`badclients`] with `input` on its stdin.
+pub fn badclients_stdin(args: &[&str], cwd: &Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_badclients"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run badclients");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait for badclients");
+    let _ = writer.join();
+    out
+}
+
 /// [`badclients`] from an async test (on the blocking pool, so the fakes keep running).
 pub async fn badclients_async(args: &[&str], cwd: &Path) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
