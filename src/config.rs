@@ -145,9 +145,10 @@ pub struct CloudSection {
 impl Config {
     /// The decision history file.
     pub fn history_path(&self) -> PathBuf {
-        self.history.path.clone().unwrap_or_else(|| {
-            self.cache.resolved_path().with_file_name("history.redb")
-        })
+        self.history
+            .path
+            .clone()
+            .unwrap_or_else(|| self.cache.resolved_path().with_file_name("history.redb"))
     }
 
     /// The known-good list used by `report` and `suggest`.

@@ -83,7 +83,14 @@ const LISTS: [&str; 15] = [
 ];
 
 /// The HTTP endpoints that get their own `endpoint` label value.
-const ENDPOINTS: [&str; 5] = ["policy_allow", "policy_report", "check", "metrics", "other"];
+const ENDPOINTS: [&str; 6] = [
+    "policy_allow",
+    "policy_report",
+    "check",
+    "metrics",
+    "ui",
+    "other",
+];
 
 /// The Postfix policy actions (access(5)) that get their own `action` label value.
 const POSTFIX_ACTIONS: [&str; 14] = [
@@ -454,8 +461,8 @@ fn list_label(label: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// The `endpoint` label value: `policy_allow`, `policy_report`, `check`, `metrics`, or
-/// `other` for anything else.
+/// The `endpoint` label value: `policy_allow`, `policy_report`, `check`, `metrics`, `ui`
+/// (the dashboard), or `other` for anything else.
 pub fn endpoint_label(endpoint: &str) -> &'static str {
     ENDPOINTS
         .iter()

@@ -189,7 +189,18 @@ m365:Exchange      2       2        2  listed
 fn report_on_a_known_history_prints_the_exact_tables() {
     let dir = tempfile::tempdir().unwrap();
     let config = setup(dir.path());
-    let out = badclients(&["report", "--config", &config, "--since", "2026-11-20", "--top", "0"], dir.path());
+    let out = badclients(
+        &[
+            "report",
+            "--config",
+            &config,
+            "--since",
+            "2026-11-20",
+            "--top",
+            "0",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text, EXPECTED_TABLE, "\n{text}");
@@ -236,7 +247,16 @@ fn report_on_the_older_tools_journal_export_skips_and_counts_what_it_cannot_read
     let config = setup(dir.path());
     let log = common::fixture("auditlog/older-tool.log");
     let log = log.to_str().unwrap();
-    let args = ["report", "--config", &config, "--now", "2026-11-27T13:00", "--top", "0", log];
+    let args = [
+        "report",
+        "--config",
+        &config,
+        "--now",
+        "2026-11-27T13:00",
+        "--top",
+        "0",
+        log,
+    ];
     let out = badclients(&args, dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -245,7 +265,17 @@ fn report_on_the_older_tools_journal_export_skips_and_counts_what_it_cannot_read
     // The same lines on stdin, since yesterday: the three undated lines (`-o cat`) stay in.
     let input = std::fs::read(log).unwrap();
     let out = common::badclients_stdin(
-        &["report", "--config", &config, "--now", "2026-11-27T13:00", "--since", "1d", "--json", "-"],
+        &[
+            "report",
+            "--config",
+            &config,
+            "--now",
+            "2026-11-27T13:00",
+            "--since",
+            "1d",
+            "--json",
+            "-",
+        ],
         dir.path(),
         &input,
     );
@@ -261,21 +291,47 @@ fn report_on_the_older_tools_journal_export_skips_and_counts_what_it_cannot_read
 fn report_as_csv_has_one_header_per_section_and_defuses_formulas() {
     let dir = tempfile::tempdir().unwrap();
     let config = setup(dir.path());
-    let out = badclients(&["report", "--config", &config, "--since", "2026-11-20", "--csv"], dir.path());
+    let out = badclients(
+        &[
+            "report",
+            "--config",
+            &config,
+            "--since",
+            "2026-11-20",
+            "--csv",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.iter().filter(|l| l.starts_with("section,")).count(), 4, "{text}");
-    assert!(lines.contains(&"blocked_user,dave,2,0,ip_net x2,2026-11-20 07:00"), "{text}");
-    assert!(lines.contains(&"asn,AS14618,\"AMAZON-AES, US\",US,3,4,0,candidate"), "{text}");
-    assert!(lines.contains(&"cloud,m365:Exchange,2,2,2,listed"), "{text}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("section,")).count(),
+        4,
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"blocked_user,dave,2,0,ip_net x2,2026-11-20 07:00"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"asn,AS14618,\"AMAZON-AES, US\",US,3,4,0,candidate"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"cloud,m365:Exchange,2,2,2,listed"),
+        "{text}"
+    );
 }
 
 #[test]
 fn suggest_proposes_the_hosting_networks_and_leaves_consumer_and_listed_ones_alone() {
     let dir = tempfile::tempdir().unwrap();
     let config = setup(dir.path());
-    let out = badclients(&["suggest", "--config", &config, "--since", "2026-11-20"], dir.path());
+    let out = badclients(
+        &["suggest", "--config", &config, "--since", "2026-11-20"],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text, EXPECTED_SUGGEST, "\n{text}");
@@ -283,11 +339,21 @@ fn suggest_proposes_the_hosting_networks_and_leaves_consumer_and_listed_ones_alo
     let lists = ListDir::new()
         .with("asn.deny.lst", "AS14618\n")
         .with("cloud.deny.lst", "aws:EC2:.*\n")
-        .with("rev_host.deny.lst", "%w+%-%d+%-%d+%-%d+%-%d+%.compute%-%d+%.amazonaws%.com\n")
+        .with(
+            "rev_host.deny.lst",
+            "%w+%-%d+%-%d+%-%d+%-%d+%.compute%-%d+%.amazonaws%.com\n",
+        )
         .with("entity.deny.lst", "AT-88-Z\n");
-    let out = badclients(&["lists", "check", "--lists", lists.path().to_str().unwrap()], dir.path());
+    let out = badclients(
+        &["lists", "check", "--lists", lists.path().to_str().unwrap()],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("0 errors, 0 warnings"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0 errors, 0 warnings"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 const EXPECTED_SUGGEST: &str = "\

@@ -18,7 +18,7 @@ use badclients::history::codec::{Row, Strings};
 use badclients::history::known_good::KnownGood;
 use badclients::history::report::{Context, InputStats, Report, ReportOptions};
 use badclients::history::store::{HistoryError, HistoryStore};
-use badclients::history::suggest::{self, Suggestion, SuggestOptions};
+use badclients::history::suggest::{self, SuggestOptions, Suggestion};
 use badclients::history::time::parse_since;
 use badclients::history::{now_us, Filter};
 use badclients::postfix::listen::ListenAddr;
@@ -106,7 +106,7 @@ impl Input {
 
 /// Where the summary came from.
 enum Summarized {
-    Local(Summary, Option<InputStats>),
+    Local(Box<Summary>, Option<InputStats>),
     /// The daemon answered (it holds the history file).
     Daemon(serde_json::Value),
 }
@@ -122,7 +122,7 @@ fn summarize(
     if !input.files.is_empty() {
         let clock = Clock::at(input.now_us()?);
         let (summary, stats) = summarize_files(&input.files, &clock, &filter, options)?;
-        return Ok(Summarized::Local(summary, Some(stats)));
+        return Ok(Summarized::Local(Box::new(summary), Some(stats)));
     }
     let path = loaded.config.history_path();
     if !path.exists() {
@@ -138,7 +138,7 @@ fn summarize(
                 eprintln!("badclients: warning: {w}");
             }
             let summary = summarize_store(&store, &filter, options)?;
-            Ok(Summarized::Local(summary, None))
+            Ok(Summarized::Local(Box::new(summary), None))
         }
         Err(HistoryError::Busy { .. }) => {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -148,7 +148,11 @@ fn summarize(
             if let Some(u) = &filter.user {
                 q.push(("user", u.clone()));
             }
-            Ok(Summarized::Daemon(ask_daemon(&loaded.config, daemon_path, &q)?))
+            Ok(Summarized::Daemon(ask_daemon(
+                &loaded.config,
+                daemon_path,
+                &q,
+            )?))
         }
         Err(e) => Err(e.into()),
     }
@@ -229,7 +233,8 @@ fn ask_daemon(config: &Config, path: &str, query: &[(&str, String)]) -> Result<s
     };
     let client = builder.build().context("HTTP client")?;
     let mut url = url::Url::parse(&format!("{base}{path}")).context("daemon URL")?;
-    url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+    url.query_pairs_mut()
+        .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -239,12 +244,14 @@ fn ask_daemon(config: &Config, path: &str, query: &[(&str, String)]) -> Result<s
         if let Some(key) = &config.http.api_key {
             req = req.header(config.http.api_header.as_str(), key.trim());
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("the history file is held by the daemon, which did not answer at {url}"))?;
+        let resp = req.send().await.with_context(|| {
+            format!("the history file is held by the daemon, which did not answer at {url}")
+        })?;
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.context("the daemon's answer is not JSON")?;
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .context("the daemon's answer is not JSON")?;
         if !status.is_success() {
             bail!(
                 "the daemon answered {status}: {}",
@@ -272,7 +279,10 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     };
     let query = [
         ("top", args.top.to_string()),
-        ("by", if options.by_logins { "logins" } else { "users" }.to_string()),
+        (
+            "by",
+            if options.by_logins { "logins" } else { "users" }.to_string(),
+        ),
     ];
     let agg = AggregateOptions::default();
     let report = match summarize(&args.input, &loaded, agg, "/v1/history/report", &query)? {
@@ -342,4 +352,3 @@ pub fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -36,16 +36,35 @@ pub struct Counts {
     pub last_us: u64,
 }
 
+/// How many identical rows one [`Aggregator::add_weighted`] call stands for, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weight {
+    pub n: u64,
+    pub first_us: u64,
+    pub last_us: u64,
+}
+
+impl Weight {
+    /// One row at `time_us`.
+    pub fn one(time_us: u64) -> Weight {
+        Weight {
+            n: 1,
+            first_us: time_us,
+            last_us: time_us,
+        }
+    }
+}
+
 impl Counts {
-    fn add(&mut self, row: &Row) {
-        self.logins += 1;
+    fn add(&mut self, row: &Row, w: Weight) {
+        self.logins += w.n;
         if row.outcome().matched_a_list() {
-            self.matched += 1;
+            self.matched += w.n;
         }
-        if self.first_us == 0 || (row.time_us != 0 && row.time_us < self.first_us) {
-            self.first_us = row.time_us;
+        if self.first_us == 0 || (w.first_us != 0 && w.first_us < self.first_us) {
+            self.first_us = w.first_us;
         }
-        self.last_us = self.last_us.max(row.time_us);
+        self.last_us = self.last_us.max(w.last_us);
     }
 }
 
@@ -56,8 +75,8 @@ struct Group {
 }
 
 impl Group {
-    fn add(&mut self, row: &Row) {
-        self.counts.add(row);
+    fn add(&mut self, row: &Row, w: Weight) {
+        self.counts.add(row, w);
         self.users.insert(row.user);
     }
 }
@@ -103,8 +122,8 @@ struct Evidence {
 }
 
 impl Evidence {
-    fn add(&mut self, row: &Row) {
-        self.group.add(row);
+    fn add(&mut self, row: &Row, w: Weight) {
+        self.group.add(row, w);
         self.asns.insert(row.asn_plus_one);
         if self.hosts.len() < HOSTS_KEPT && row.host != 0 {
             self.hosts.insert(row.host);
@@ -145,21 +164,27 @@ impl Aggregator {
 
     /// Adds one row; `strings` resolves its ids (only consulted for ids not seen before).
     pub fn add(&mut self, row: &Row, strings: &Strings) {
+        self.add_weighted(row, strings, Weight::one(row.time_us));
+    }
+
+    /// Adds `w.n` rows identical to `row` but for their times, which span
+    /// `w.first_us..=w.last_us` (within one chart bucket).
+    pub fn add_weighted(&mut self, row: &Row, strings: &Strings, w: Weight) {
         let outcome = row.outcome();
         let o = usize::from(outcome.code());
-        self.totals.add(row);
-        self.outcomes[o] += 1;
+        self.totals.add(row, w);
+        self.outcomes[o] += w.n;
 
         let user = self.users.entry(row.user).or_default();
-        user.counts.add(row);
-        user.outcomes[o] += 1;
+        user.counts.add(row, w);
+        user.outcomes[o] += w.n;
         if outcome.matched_a_list() {
-            *user.matched.entry(row.matched).or_default() += 1;
-            user.last_matched_us = user.last_matched_us.max(row.time_us);
+            *user.matched.entry(row.matched).or_default() += w.n;
+            user.last_matched_us = user.last_matched_us.max(w.last_us);
         }
         let source = user.sources.entry(row.asn_plus_one).or_default();
-        source.counts.add(row);
-        source.outcomes[o] += 1;
+        source.counts.add(row, w);
+        source.outcomes[o] += w.n;
         if row.as_desc != 0 {
             source.as_desc = row.as_desc;
         }
@@ -183,7 +208,7 @@ impl Aggregator {
         }
 
         let asn = self.asns.entry(row.asn_plus_one).or_default();
-        asn.group.add(row);
+        asn.group.add(row, w);
         if row.as_desc != 0 {
             asn.as_desc = row.as_desc;
         }
@@ -191,7 +216,7 @@ impl Aggregator {
             asn.as_cc = row.as_cc;
         }
         if row.host == 0 {
-            asn.logins_without_host += 1;
+            asn.logins_without_host += w.n;
         } else if asn.hosts.len() < HOSTS_KEPT {
             asn.hosts.insert(row.host);
         }
@@ -209,8 +234,13 @@ impl Aggregator {
                     let i = match self.cloud_index.get(service) {
                         Some(&i) => i,
                         None => {
-                            self.clouds.push((service.into(), Group::default(), FxHashSet::default()));
-                            self.cloud_index.insert(service.into(), self.clouds.len() - 1);
+                            self.clouds.push((
+                                service.into(),
+                                Group::default(),
+                                FxHashSet::default(),
+                            ));
+                            self.cloud_index
+                                .insert(service.into(), self.clouds.len() - 1);
                             self.clouds.len() - 1
                         }
                     };
@@ -228,32 +258,34 @@ impl Aggregator {
             }
         }
         for &index in &services[..n] {
-            self.clouds[index].1.add(row);
+            self.clouds[index].1.add(row, w);
         }
 
-        let country = if row.geo_cc != 0 { row.geo_cc } else { row.as_cc };
-        self.countries.entry(country).or_default().add(row);
+        let country = if row.geo_cc != 0 {
+            row.geo_cc
+        } else {
+            row.as_cc
+        };
+        self.countries.entry(country).or_default().add(row, w);
 
-        if self.options.bucket_us > 0 {
-            let b = row.time_us / self.options.bucket_us;
-            self.buckets.entry(b).or_default()[o] += 1;
+        if let Some(b) = w.first_us.checked_div(self.options.bucket_us) {
+            self.buckets.entry(b).or_default()[o] += w.n;
         }
 
         if self.options.for_suggest {
             if row.host != 0 {
-                let shape = self
-                    .shape_of
-                    .entry(row.host)
-                    .or_insert_with(|| super::suggest::host_shape(strings.get(row.host)).map(Into::into));
+                let shape = self.shape_of.entry(row.host).or_insert_with(|| {
+                    super::suggest::host_shape(strings.get(row.host)).map(Into::into)
+                });
                 if let Some(shape) = shape {
                     match self.shapes.get_mut(&**shape) {
-                        Some(e) => e.add(row),
-                        None => self.shapes.entry(shape.clone()).or_default().add(row),
+                        Some(e) => e.add(row, w),
+                        None => self.shapes.entry(shape.clone()).or_default().add(row, w),
                     }
                 }
             }
             for &e in &row.entities {
-                self.entities.entry(e).or_default().add(row);
+                self.entities.entry(e).or_default().add(row, w);
             }
         }
     }
@@ -509,7 +541,12 @@ pub fn summarize_store(
     options: AggregateOptions,
 ) -> Result<Summary, super::store::HistoryError> {
     let strings = store.strings()?;
-    let mut agg = Aggregator::new(options);
-    store.scan_with(&strings, filter, &mut |row: &Row, s: &Strings| agg.add(row, s))?;
+    let mut agg = Aggregator::new(options.clone());
+    store.scan_grouped(
+        &strings,
+        filter,
+        options.bucket_us,
+        &mut |row: &Row, w: Weight| agg.add_weighted(row, &strings, w),
+    )?;
     Ok(agg.finish(&strings))
 }

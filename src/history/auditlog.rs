@@ -4,12 +4,13 @@
 //! # Which lines
 //!
 //! A line is an audit line when it holds the marker `mail-audit: ` (the first `mail-audit`
-//! of the line followed by `: `). Whatever precedes the marker is a prefix and only its
-//! start is looked at, for the time: `journalctl -o cat` prints nothing,
-//! the older tool's lines come as `dovecot[1234]: auth-worker(5678): mail-audit: …`, the
-//! daemon's own under systemd as `mail-audit[1234]: mail-audit: …`. `mail-audit-maxmind:`
-//! and `mail-audit-report:` lines and lines without the marker are
-//! [`ParsedLine::NotAudit`]; they are counted apart from malformed lines.
+//! of the line followed by `: `). Whatever precedes the marker is a prefix, of which only
+//! the start is looked at, for the time: `journalctl -o cat` prints no prefix, the older
+//! tool's lines come as `dovecot[1234]: auth-worker(5678): mail-audit: …`, the daemon's
+//! own under systemd as `mail-audit[1234]: mail-audit: …`. `mail-audit-maxmind:` and
+//! `mail-audit-report:` lines and lines without the marker are [`ParsedLine::NotAudit`];
+//! they are counted apart from malformed lines. A `journalctl -o json` line is malformed
+//! (its last field would run into the JSON).
 //!
 //! # Time
 //!
@@ -66,6 +67,7 @@
 use std::io::{BufRead, ErrorKind};
 use std::net::IpAddr;
 
+use super::time::{civil_from_days, days_from_civil};
 use super::{Outcome, Record};
 use crate::audit::escape;
 use crate::facts::Asn;
@@ -851,31 +853,6 @@ fn days_in_month(year: i64, month: u32) -> u32 {
         2 => 28,
         _ => 0,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -215,6 +215,34 @@ fn put_list(out: &mut Vec<u8>, ids: &[u32]) {
     }
 }
 
+/// Appends a row's body (everything but its time) to `out`.
+pub fn encode_body(out: &mut Vec<u8>, row: &Row) {
+    for id in [row.user, row.service, row.host] {
+        put_varint(out, u64::from(id));
+    }
+    match row.ip {
+        Some(IpAddr::V4(v4)) => {
+            out.push(4);
+            out.extend_from_slice(&v4.octets());
+        }
+        Some(IpAddr::V6(v6)) => {
+            out.push(6);
+            out.extend_from_slice(&v6.octets());
+        }
+        None => out.push(0),
+    }
+    put_varint(out, row.asn_plus_one);
+    for id in [row.as_cc, row.as_desc, row.net_name, row.net_cc, row.geo_cc] {
+        put_varint(out, u64::from(id));
+    }
+    put_list(out, &row.entities);
+    put_list(out, &row.cloud);
+    out.push(row.outcome().code());
+    put_varint(out, u64::from(row.matched));
+    put_varint(out, u64::from(row.matched_entry));
+    put_list(out, &row.lookup_errors);
+}
+
 /// Encodes rows into one block whose key is `base_us` (no row may be earlier).
 pub fn encode_block(base_us: u64, rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + rows.len() * 32);
@@ -222,32 +250,24 @@ pub fn encode_block(base_us: u64, rows: &[Row]) -> Vec<u8> {
     put_varint(&mut out, rows.len() as u64);
     for row in rows {
         put_varint(&mut out, row.time_us.saturating_sub(base_us));
-        for id in [row.user, row.service, row.host] {
-            put_varint(&mut out, u64::from(id));
-        }
-        match row.ip {
-            Some(IpAddr::V4(v4)) => {
-                out.push(4);
-                out.extend_from_slice(&v4.octets());
-            }
-            Some(IpAddr::V6(v6)) => {
-                out.push(6);
-                out.extend_from_slice(&v6.octets());
-            }
-            None => out.push(0),
-        }
-        put_varint(&mut out, row.asn_plus_one);
-        for id in [row.as_cc, row.as_desc, row.net_name, row.net_cc, row.geo_cc] {
-            put_varint(&mut out, u64::from(id));
-        }
-        put_list(&mut out, &row.entities);
-        put_list(&mut out, &row.cloud);
-        out.push(row.outcome().code());
-        put_varint(&mut out, u64::from(row.matched));
-        put_varint(&mut out, u64::from(row.matched_entry));
-        put_list(&mut out, &row.lookup_errors);
+        encode_body(&mut out, row);
     }
     out
+}
+
+/// Decodes a row body written by [`encode_body`] (the time is left as it is).
+pub fn decode_body(bytes: &[u8], row: &mut Row) -> Result<(), DecodeError> {
+    let mut r = BlockReader {
+        bytes,
+        pos: 0,
+        base_us: 0,
+        left: 0,
+    };
+    r.body_into(row)?;
+    if r.pos != bytes.len() {
+        return Err(DecodeError::Invalid("trailing bytes after a row"));
+    }
+    Ok(())
 }
 
 /// Reads a block.
@@ -315,20 +335,17 @@ impl<'a> BlockReader<'a> {
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let end = self.pos + N;
-        let slice = self.bytes.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(DecodeError::Truncated)?;
         self.pos = end;
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
         Ok(out)
     }
 
-    /// Reads the next row into `row`; `false` at the end of the block.
-    pub fn next_into(&mut self, row: &mut Row) -> Result<bool, DecodeError> {
-        if self.left == 0 {
-            return Ok(false);
-        }
-        self.left -= 1;
-        row.time_us = self.base_us.saturating_add(self.varint()?);
+    fn body_into(&mut self, row: &mut Row) -> Result<(), DecodeError> {
         row.user = self.id()?;
         row.service = self.id()?;
         row.host = self.id()?;
@@ -346,11 +363,30 @@ impl<'a> BlockReader<'a> {
         row.geo_cc = self.id()?;
         self.list(&mut row.entities)?;
         self.list(&mut row.cloud)?;
-        row.outcome = Some(Outcome::from_code(self.byte()?).ok_or(DecodeError::Invalid("outcome"))?);
+        row.outcome =
+            Some(Outcome::from_code(self.byte()?).ok_or(DecodeError::Invalid("outcome"))?);
         row.matched = self.id()?;
         row.matched_entry = self.id()?;
         self.list(&mut row.lookup_errors)?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Reads the next row into `row`; `false` at the end of the block.
+    pub fn next_into(&mut self, row: &mut Row) -> Result<bool, DecodeError> {
+        Ok(self.next_with_body(row)?.is_some())
+    }
+
+    /// Like [`BlockReader::next_into`], also giving the row's encoded body (for grouping
+    /// identical rows without resolving them).
+    pub fn next_with_body(&mut self, row: &mut Row) -> Result<Option<&'a [u8]>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        row.time_us = self.base_us.saturating_add(self.varint()?);
+        let start = self.pos;
+        self.body_into(row)?;
+        Ok(Some(&self.bytes[start..self.pos]))
     }
 }
 
@@ -368,13 +404,13 @@ mod tests {
             time_us: Some(1_700_000_000_000_000 + i),
             user: format!("user{}", i % 3),
             service: "imap".into(),
-            ip: if i % 2 == 0 {
+            ip: if i.is_multiple_of(2) {
                 "203.0.113.7".parse().unwrap()
             } else {
                 "2001:db8::7".parse().unwrap()
             },
-            host: (i % 4 != 0).then(|| "ec2-3-80-1-2.compute-1.amazonaws.com".into()),
-            asn: (i % 5 != 0).then_some(16509),
+            host: (!i.is_multiple_of(4)).then(|| "ec2-3-80-1-2.compute-1.amazonaws.com".into()),
+            asn: (!i.is_multiple_of(5)).then_some(16509),
             as_cc: Some("US".into()),
             as_desc: Some("AMAZON-02, US".into()),
             net_name: None,
@@ -431,6 +467,9 @@ mod tests {
             }
             assert!(result.is_err(), "cut at {cut} read as complete");
         }
-        assert_eq!(BlockReader::new(0, &[9, 0]).err(), Some(DecodeError::Version(9)));
+        assert_eq!(
+            BlockReader::new(0, &[9, 0]).err(),
+            Some(DecodeError::Version(9))
+        );
     }
 }

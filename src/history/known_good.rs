@@ -25,7 +25,9 @@ impl KnownGood {
     pub fn load(path: &Path) -> (KnownGood, Vec<Diagnostic>) {
         match std::fs::read(path) {
             Ok(content) => KnownGood::parse(&content, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (KnownGood::default(), Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (KnownGood::default(), Vec::new())
+            }
             Err(e) => (
                 KnownGood::default(),
                 vec![Diagnostic {

@@ -135,7 +135,9 @@ impl Record {
         enforced: bool,
     ) -> Record {
         let opt = |v: &Option<String>| v.as_deref().map(escape);
-        let hit = decision.hit().filter(|_| decision.verdict == Verdict::Block);
+        let hit = decision
+            .hit()
+            .filter(|_| decision.verdict == Verdict::Block);
         Record {
             time_us: Some(time_us),
             user: escape(user),

@@ -206,7 +206,13 @@ pub struct Report {
     pub input: Option<InputStats>,
 }
 
-fn rank<T>(rows: &mut Vec<T>, top: usize, key: impl Fn(&T) -> (usize, u64), by_logins: bool, tie: impl Fn(&T, &T) -> std::cmp::Ordering) {
+fn rank<T>(
+    rows: &mut Vec<T>,
+    top: usize,
+    key: impl Fn(&T) -> (usize, u64),
+    by_logins: bool,
+    tie: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
     rows.sort_by(|a, b| {
         let (ua, la) = key(a);
         let (ub, lb) = key(b);
@@ -282,7 +288,13 @@ impl Report {
                 status: cx.asn_status(a),
             })
             .collect();
-        rank(&mut asns, options.top, |r| (r.users, r.logins), options.by_logins, |a, b| a.asn.cmp(&b.asn));
+        rank(
+            &mut asns,
+            options.top,
+            |r| (r.users, r.logins),
+            options.by_logins,
+            |a, b| a.asn.cmp(&b.asn),
+        );
         let mut clouds: Vec<CloudRow> = summary
             .clouds
             .iter()
@@ -294,7 +306,13 @@ impl Report {
                 status: cx.cloud_status(c),
             })
             .collect();
-        rank(&mut clouds, options.top, |r| (r.users, r.logins), options.by_logins, |a, b| a.cloud.cmp(&b.cloud));
+        rank(
+            &mut clouds,
+            options.top,
+            |r| (r.users, r.logins),
+            options.by_logins,
+            |a, b| a.cloud.cmp(&b.cloud),
+        );
         let mut countries: Vec<CountryRow> = summary
             .countries
             .iter()
@@ -305,7 +323,13 @@ impl Report {
                 matched: c.counts.matched,
             })
             .collect();
-        rank(&mut countries, options.top, |r| (r.users, r.logins), options.by_logins, |a, b| a.country.cmp(&b.country));
+        rank(
+            &mut countries,
+            options.top,
+            |r| (r.users, r.logins),
+            options.by_logins,
+            |a, b| a.country.cmp(&b.country),
+        );
         Report {
             since_us: None,
             user: None,
@@ -333,7 +357,10 @@ impl Report {
             "badclients report: {} .. {} UTC{}",
             format_minute(self.since_us.unwrap_or(t.first_us)),
             format_minute(t.last_us),
-            self.user.as_ref().map(|u| format!(", user {u}")).unwrap_or_default()
+            self.user
+                .as_ref()
+                .map(|u| format!(", user {u}"))
+                .unwrap_or_default()
         );
         let _ = writeln!(
             out,
@@ -351,51 +378,75 @@ impl Report {
             }
         }
 
-        section(&mut out, "BLOCKED USERS", &["user", "blocked", "would-block", "matched", "last"], self.blocked_users.iter().map(|b| {
-            vec![
-                b.user.clone(),
-                b.blocked.to_string(),
-                b.would_block.to_string(),
-                b.matched
-                    .iter()
-                    .map(|(m, n)| format!("{m} x{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format_minute(b.last_us),
-            ]
-        }));
-        section(&mut out, "LOGIN SOURCES PER USER", &["user", "asn", "as_desc", "logins", "matched", "networks", "hosts", "clouds"], self.sources.iter().map(|s| {
-            vec![
-                s.user.clone(),
-                asn_text(s.asn),
-                s.as_desc.clone().unwrap_or_else(|| "None".into()),
-                s.logins.to_string(),
-                s.matched.to_string(),
-                join_capped(&s.networks, 3, false),
-                join_capped(&s.hosts, 3, s.hosts_more),
-                join_capped(&s.clouds, 3, false),
-            ]
-        }));
-        section(&mut out, "ASNS", &["asn", "as_desc", "cc", "users", "logins", "matched", "status"], self.asns.iter().map(|a| {
-            vec![
-                asn_text(a.asn),
-                a.as_desc.clone().unwrap_or_else(|| "None".into()),
-                a.as_cc.clone().unwrap_or_else(|| "None".into()),
-                a.users.to_string(),
-                a.logins.to_string(),
-                a.matched.to_string(),
-                a.status.name().into(),
-            ]
-        }));
-        section(&mut out, "CLOUDS", &["cloud", "users", "logins", "matched", "status"], self.clouds.iter().map(|c| {
-            vec![
-                c.cloud.clone(),
-                c.users.to_string(),
-                c.logins.to_string(),
-                c.matched.to_string(),
-                c.status.name().into(),
-            ]
-        }));
+        section(
+            &mut out,
+            "BLOCKED USERS",
+            &["user", "blocked", "would-block", "matched", "last"],
+            self.blocked_users.iter().map(|b| {
+                vec![
+                    b.user.clone(),
+                    b.blocked.to_string(),
+                    b.would_block.to_string(),
+                    b.matched
+                        .iter()
+                        .map(|(m, n)| format!("{m} x{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format_minute(b.last_us),
+                ]
+            }),
+        );
+        section(
+            &mut out,
+            "LOGIN SOURCES PER USER",
+            &[
+                "user", "asn", "as_desc", "logins", "matched", "networks", "hosts", "clouds",
+            ],
+            self.sources.iter().map(|s| {
+                vec![
+                    s.user.clone(),
+                    asn_text(s.asn),
+                    s.as_desc.clone().unwrap_or_else(|| "None".into()),
+                    s.logins.to_string(),
+                    s.matched.to_string(),
+                    join_capped(&s.networks, 3, false),
+                    join_capped(&s.hosts, 3, s.hosts_more),
+                    join_capped(&s.clouds, 3, false),
+                ]
+            }),
+        );
+        section(
+            &mut out,
+            "ASNS",
+            &[
+                "asn", "as_desc", "cc", "users", "logins", "matched", "status",
+            ],
+            self.asns.iter().map(|a| {
+                vec![
+                    asn_text(a.asn),
+                    a.as_desc.clone().unwrap_or_else(|| "None".into()),
+                    a.as_cc.clone().unwrap_or_else(|| "None".into()),
+                    a.users.to_string(),
+                    a.logins.to_string(),
+                    a.matched.to_string(),
+                    a.status.name().into(),
+                ]
+            }),
+        );
+        section(
+            &mut out,
+            "CLOUDS",
+            &["cloud", "users", "logins", "matched", "status"],
+            self.clouds.iter().map(|c| {
+                vec![
+                    c.cloud.clone(),
+                    c.users.to_string(),
+                    c.logins.to_string(),
+                    c.matched.to_string(),
+                    c.status.name().into(),
+                ]
+            }),
+        );
         out
     }
 
@@ -407,12 +458,41 @@ impl Report {
             out.push_str(&line.join(","));
             out.push_str("\r\n");
         };
-        row(vec!["section".into(), "user".into(), "blocked".into(), "would_block".into(), "matched".into(), "last".into()]);
+        row(vec![
+            "section".into(),
+            "user".into(),
+            "blocked".into(),
+            "would_block".into(),
+            "matched".into(),
+            "last".into(),
+        ]);
         for b in &self.blocked_users {
-            let matched = b.matched.iter().map(|(m, n)| format!("{m} x{n}")).collect::<Vec<_>>().join("; ");
-            row(vec!["blocked_user".into(), b.user.clone(), b.blocked.to_string(), b.would_block.to_string(), matched, format_minute(b.last_us)]);
+            let matched = b
+                .matched
+                .iter()
+                .map(|(m, n)| format!("{m} x{n}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            row(vec![
+                "blocked_user".into(),
+                b.user.clone(),
+                b.blocked.to_string(),
+                b.would_block.to_string(),
+                matched,
+                format_minute(b.last_us),
+            ]);
         }
-        row(vec!["section".into(), "user".into(), "asn".into(), "as_desc".into(), "logins".into(), "matched".into(), "networks".into(), "hosts".into(), "clouds".into()]);
+        row(vec![
+            "section".into(),
+            "user".into(),
+            "asn".into(),
+            "as_desc".into(),
+            "logins".into(),
+            "matched".into(),
+            "networks".into(),
+            "hosts".into(),
+            "clouds".into(),
+        ]);
         for s in &self.sources {
             row(vec![
                 "source".into(),
@@ -426,7 +506,16 @@ impl Report {
                 s.clouds.join(" "),
             ]);
         }
-        row(vec!["section".into(), "asn".into(), "as_desc".into(), "cc".into(), "users".into(), "logins".into(), "matched".into(), "status".into()]);
+        row(vec![
+            "section".into(),
+            "asn".into(),
+            "as_desc".into(),
+            "cc".into(),
+            "users".into(),
+            "logins".into(),
+            "matched".into(),
+            "status".into(),
+        ]);
         for a in &self.asns {
             row(vec![
                 "asn".into(),
@@ -439,23 +528,43 @@ impl Report {
                 a.status.name().into(),
             ]);
         }
-        row(vec!["section".into(), "cloud".into(), "users".into(), "logins".into(), "matched".into(), "status".into()]);
+        row(vec![
+            "section".into(),
+            "cloud".into(),
+            "users".into(),
+            "logins".into(),
+            "matched".into(),
+            "status".into(),
+        ]);
         for c in &self.clouds {
-            row(vec!["cloud".into(), c.cloud.clone(), c.users.to_string(), c.logins.to_string(), c.matched.to_string(), c.status.name().into()]);
+            row(vec![
+                "cloud".into(),
+                c.cloud.clone(),
+                c.users.to_string(),
+                c.logins.to_string(),
+                c.matched.to_string(),
+                c.status.name().into(),
+            ]);
         }
         out
     }
 }
 
 fn asn_text(asn: Option<u32>) -> String {
-    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| "None".into())
+    asn.map(|a| format!("AS{a}"))
+        .unwrap_or_else(|| "None".into())
 }
 
 fn join_capped(items: &[String], cap: usize, more: bool) -> String {
     if items.is_empty() {
         return "-".into();
     }
-    let mut s = items.iter().take(cap).cloned().collect::<Vec<_>>().join(" ");
+    let mut s = items
+        .iter()
+        .take(cap)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let hidden = items.len().saturating_sub(cap);
     if hidden > 0 || more {
         let _ = write!(s, " +{hidden}{}", if more { "+" } else { "" });
@@ -478,7 +587,12 @@ fn csv_cell(cell: &str) -> String {
 }
 
 /// Appends a titled, aligned table (numbers right-aligned); `(none)` when empty.
-fn section(out: &mut String, title: &str, headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+fn section(
+    out: &mut String,
+    title: &str,
+    headers: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) {
     let rows: Vec<Vec<String>> = rows.collect();
     let _ = writeln!(out, "\n{title}");
     if rows.is_empty() {
@@ -494,7 +608,10 @@ fn section(out: &mut String, title: &str, headers: &[&str], rows: impl Iterator<
     };
     let widths: Vec<usize> = (0..headers.len()).map(width).collect();
     let numeric: Vec<bool> = (0..headers.len())
-        .map(|i| rows.iter().all(|r| r[i].bytes().all(|b| b.is_ascii_digit())))
+        .map(|i| {
+            rows.iter()
+                .all(|r| r[i].bytes().all(|b| b.is_ascii_digit()))
+        })
         .collect();
     let mut line = |cells: &[String]| {
         let mut s = String::new();

@@ -16,6 +16,9 @@ use redb::{
     WriteTransaction,
 };
 
+use rustc_hash::FxHashMap;
+
+use super::aggregate::Weight;
 use super::codec::{self, BlockReader, DecodeError, Row, Strings};
 use super::{Filter, Record};
 use crate::cache::store::{create_parent, is_unreadable, move_aside, StoreError};
@@ -31,6 +34,9 @@ const META_SEGMENT: &str = "journal_segment";
 /// earlier to find the block holding `since`.
 pub const MAX_BLOCK_SPAN_US: u64 = 60_000_000;
 
+/// A block is cut after about this many bytes.
+const MAX_BLOCK_BYTES: usize = 30 * 1024;
+
 /// Memory redb may use to cache pages of the file.
 const PAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -45,7 +51,9 @@ pub enum HistoryError {
     Decode { path: PathBuf, source: DecodeError },
     #[error(transparent)]
     File(#[from] StoreError),
-    #[error("decision history {path} is held by another process (the daemon); ask the daemon instead")]
+    #[error(
+        "decision history {path} is held by another process (the daemon); ask the daemon instead"
+    )]
     Busy { path: PathBuf },
     #[error("decision history journal {path}: {source}")]
     Journal {
@@ -209,7 +217,9 @@ impl HistoryStore {
         let until = filter.until_us.unwrap_or(u64::MAX);
         let start = since.saturating_sub(MAX_BLOCK_SPAN_US);
         let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
-        let blocks = txn.open_table(BLOCKS).map_err(|e| self.storage()(e.into()))?;
+        let blocks = txn
+            .open_table(BLOCKS)
+            .map_err(|e| self.storage()(e.into()))?;
         let mut row = Row::default();
         let mut seen = 0u64;
         let range = blocks
@@ -239,6 +249,163 @@ impl HistoryStore {
         Ok(seen)
     }
 
+    /// Visits what `filter` selects with identical rows merged: each distinct row (and
+    /// chart bucket, when `bucket_us` > 0) once, with how many there were and when. The
+    /// time range is split over the machine's cores; per row it costs one hash lookup on
+    /// the encoded bytes, and the visitor sees each group once.
+    pub fn scan_grouped(
+        &self,
+        strings: &Strings,
+        filter: &Filter,
+        bucket_us: u64,
+        visitor: &mut dyn FnMut(&Row, Weight),
+    ) -> Result<u64, HistoryError> {
+        let users: Option<Vec<u32>> = filter.user.as_ref().map(|u| strings.ids_ignoring_case(u));
+        if users.as_ref().is_some_and(|u| u.is_empty()) {
+            return Ok(0);
+        }
+        let since = filter.since_us.unwrap_or(0);
+        let until = filter.until_us.unwrap_or(u64::MAX);
+        let (first, last) = self.key_bounds()?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(0);
+        };
+        let lo = since.saturating_sub(MAX_BLOCK_SPAN_US).max(first);
+        let hi = until.min(last.saturating_add(1));
+        if lo >= hi {
+            return Ok(0);
+        }
+        let parts = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8) as u64;
+        let step = ((hi - lo) / parts).max(1);
+        let ranges: Vec<(u64, u64)> = (0..parts)
+            .map(|i| {
+                (
+                    lo + i * step,
+                    if i + 1 == parts {
+                        hi
+                    } else {
+                        lo + (i + 1) * step
+                    },
+                )
+            })
+            .filter(|(a, b)| a < b)
+            .collect();
+        let scan = ScanSpec {
+            since,
+            until,
+            bucket_us,
+            users: users.as_deref(),
+        };
+        let results: Vec<Result<(Groups, u64), HistoryError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|&(a, b)| scope.spawn(move || self.group_range(a..b, &scan)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(self.decode_error(DecodeError::Invalid("a scan thread panicked")))
+                    })
+                })
+                .collect()
+        });
+        let mut merged: Groups = FxHashMap::default();
+        let mut seen = 0;
+        for result in results {
+            let (groups, n) = result?;
+            seen += n;
+            if merged.len() < groups.len() {
+                let smaller = std::mem::replace(&mut merged, groups);
+                merge_groups(&mut merged, smaller);
+            } else {
+                merge_groups(&mut merged, groups);
+            }
+        }
+        let skip = if bucket_us > 0 { 8 } else { 0 };
+        let mut row = Row::default();
+        for (key, w) in &merged {
+            codec::decode_body(&key[skip..], &mut row).map_err(|e| self.decode_error(e))?;
+            row.time_us = w.last_us;
+            visitor(&row, *w);
+        }
+        Ok(seen)
+    }
+
+    fn decode_error(&self, source: DecodeError) -> HistoryError {
+        HistoryError::Decode {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The first and last block keys.
+    fn key_bounds(&self) -> Result<(Option<u64>, Option<u64>), HistoryError> {
+        let run = || -> Result<(Option<u64>, Option<u64>), redb::Error> {
+            let txn = self.db.begin_read()?;
+            let blocks = txn.open_table(BLOCKS)?;
+            let first = blocks.first()?.map(|(k, _)| k.value());
+            let last = blocks.last()?.map(|(k, _)| k.value());
+            Ok((first, last))
+        };
+        run().map_err(self.storage())
+    }
+
+    /// Groups the rows of the blocks keyed in `keys`.
+    fn group_range(
+        &self,
+        keys: std::ops::Range<u64>,
+        scan: &ScanSpec<'_>,
+    ) -> Result<(Groups, u64), HistoryError> {
+        let storage = |e: redb::Error| HistoryError::Storage {
+            path: self.path.clone(),
+            source: e,
+        };
+        let decode = |e| self.decode_error(e);
+        let txn = self.db.begin_read().map_err(|e| storage(e.into()))?;
+        let blocks = txn.open_table(BLOCKS).map_err(|e| storage(e.into()))?;
+        let range = blocks.range(keys).map_err(|e| storage(e.into()))?;
+        let mut groups: Groups = FxHashMap::default();
+        let mut key: Vec<u8> = Vec::with_capacity(64);
+        let mut row = Row::default();
+        let mut seen = 0u64;
+        for item in range {
+            let (k, value) = item.map_err(|e| storage(e.into()))?;
+            let bytes = value.value();
+            let mut reader = BlockReader::new(k.value(), bytes).map_err(decode)?;
+            while let Some(body) = reader.next_with_body(&mut row).map_err(decode)? {
+                let t = row.time_us;
+                if t < scan.since || t >= scan.until {
+                    continue;
+                }
+                if let Some(users) = scan.users {
+                    if !users.contains(&row.user) {
+                        continue;
+                    }
+                }
+                seen += 1;
+                key.clear();
+                if let Some(bucket) = t.checked_div(scan.bucket_us) {
+                    key.extend_from_slice(&bucket.to_le_bytes());
+                }
+                key.extend_from_slice(body);
+                match groups.get_mut(key.as_slice()) {
+                    Some(w) => {
+                        w.n += 1;
+                        w.first_us = w.first_us.min(t);
+                        w.last_us = w.last_us.max(t);
+                    }
+                    None => {
+                        groups.insert(key.as_slice().into(), Weight::one(t));
+                    }
+                }
+            }
+        }
+        Ok((groups, seen))
+    }
+
     /// The newest `limit` rows that `keep` accepts, newest first.
     pub fn latest(
         &self,
@@ -248,7 +415,9 @@ impl HistoryStore {
         let strings = self.strings()?;
         let mut run = || -> Result<Vec<Record>, HistoryError> {
             let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
-            let blocks = txn.open_table(BLOCKS).map_err(|e| self.storage()(e.into()))?;
+            let blocks = txn
+                .open_table(BLOCKS)
+                .map_err(|e| self.storage()(e.into()))?;
             let mut out = Vec::new();
             let mut row = Row::default();
             for item in blocks.iter().map_err(|e| self.storage()(e.into()))?.rev() {
@@ -331,6 +500,33 @@ impl HistoryStore {
     }
 }
 
+/// Identical rows (by encoded body, after the chart bucket) and how many.
+type Groups = FxHashMap<Box<[u8]>, Weight>;
+
+/// What a scan thread selects.
+#[derive(Clone, Copy)]
+struct ScanSpec<'a> {
+    since: u64,
+    until: u64,
+    bucket_us: u64,
+    users: Option<&'a [u32]>,
+}
+
+fn merge_groups(into: &mut Groups, from: Groups) {
+    for (key, w) in from {
+        match into.get_mut(&key) {
+            Some(v) => {
+                v.n += w.n;
+                v.first_us = v.first_us.min(w.first_us);
+                v.last_us = v.last_us.max(w.last_us);
+            }
+            None => {
+                into.insert(key, w);
+            }
+        }
+    }
+}
+
 fn write_batch(
     txn: &WriteTransaction,
     rows: &[Row],
@@ -345,10 +541,20 @@ fn write_batch(
     let mut start = 0;
     while start < rows.len() {
         let base = rows[start].time_us;
-        let end = rows[start..]
-            .iter()
-            .position(|r| r.time_us - base >= MAX_BLOCK_SPAN_US)
-            .map_or(rows.len(), |n| start + n);
+        // A block ends at MAX_BLOCK_SPAN_US or at about MAX_BLOCK_BYTES, whichever
+        // comes first (redb keeps a large value in a power-of-two region).
+        let mut end = start;
+        let mut bytes = 0usize;
+        let mut body = Vec::with_capacity(64);
+        while end < rows.len()
+            && rows[end].time_us - base < MAX_BLOCK_SPAN_US
+            && bytes < MAX_BLOCK_BYTES
+        {
+            body.clear();
+            codec::encode_body(&mut body, &rows[end]);
+            bytes += body.len() + 4;
+            end += 1;
+        }
         let mut key = base;
         while blocks.get(key)?.is_some() {
             key += 1;

@@ -24,35 +24,114 @@ use crate::lists::ListSet;
 
 /// Words in an AS description that say "hosting or cloud".
 const HOSTING_WORDS: &[&str] = &[
-    "AMAZON", "AWS", "GOOGLE", "MICROSOFT", "AZURE", "DIGITALOCEAN", "LINODE", "AKAMAI",
-    "OVH", "HETZNER", "ORACLE", "CLOUD", "HOSTING", "HOSTER", "SERVER", "DATACENTER",
-    "DATA CENTER", "DATA-CENTER", "COLO", "VULTR", "CHOOPA", "LEASEWEB", "CONTABO",
-    "SCALEWAY", "IONOS", "ALIBABA", "TENCENT", "PROTON", "VK-AS", "MAIL-RU", "MAILRU",
-    "EDGE", "CDN", "VPS",
+    "AMAZON",
+    "AWS",
+    "GOOGLE",
+    "MICROSOFT",
+    "AZURE",
+    "DIGITALOCEAN",
+    "LINODE",
+    "AKAMAI",
+    "OVH",
+    "HETZNER",
+    "ORACLE",
+    "CLOUD",
+    "HOSTING",
+    "HOSTER",
+    "SERVER",
+    "DATACENTER",
+    "DATA CENTER",
+    "DATA-CENTER",
+    "COLO",
+    "VULTR",
+    "CHOOPA",
+    "LEASEWEB",
+    "CONTABO",
+    "SCALEWAY",
+    "IONOS",
+    "ALIBABA",
+    "TENCENT",
+    "PROTON",
+    "VK-AS",
+    "MAIL-RU",
+    "MAILRU",
+    "EDGE",
+    "CDN",
+    "VPS",
 ];
 
 /// Words in an AS description that say "consumer access network".
 const CONSUMER_WORDS: &[&str] = &[
-    "TELEKOM", "TELECOM", "TELEFONICA", "CABLE", "KABEL", "BROADBAND", "DSL", "MOBILE",
-    "WIRELESS", "VODAFONE", "COMCAST", "VERIZON", "ORANGE", "T-MOBILE", "FIBER", "FIBRE",
-    "RESIDENTIAL", "CUSTOMER",
+    "TELEKOM",
+    "TELECOM",
+    "TELEFONICA",
+    "CABLE",
+    "KABEL",
+    "BROADBAND",
+    "DSL",
+    "MOBILE",
+    "WIRELESS",
+    "VODAFONE",
+    "COMCAST",
+    "VERIZON",
+    "ORANGE",
+    "T-MOBILE",
+    "FIBER",
+    "FIBRE",
+    "RESIDENTIAL",
+    "CUSTOMER",
 ];
 
 /// Host name parts that say "server".
 const SERVER_HOST_WORDS: &[&str] = &[
-    "ec2", "compute", "cloud", "node", "server", "vps", "host", "googleusercontent",
-    "linode", "static", "mail", "smtp", "imap", "mx", "amazonaws",
+    "ec2",
+    "compute",
+    "cloud",
+    "node",
+    "server",
+    "vps",
+    "host",
+    "googleusercontent",
+    "linode",
+    "static",
+    "mail",
+    "smtp",
+    "imap",
+    "mx",
+    "amazonaws",
 ];
 
 /// Host name parts that say "consumer line".
 const CONSUMER_HOST_WORDS: &[&str] = &[
-    "dsl", "adsl", "vdsl", "dyn", "dynamic", "pool", "dialup", "dial", "cable", "dhcp",
-    "ppp", "pppoe", "ftth", "fttx", "fttc", "customer", "cust", "broadband", "mobile",
-    "wireless", "residential", "home", "catv",
+    "dsl",
+    "adsl",
+    "vdsl",
+    "dyn",
+    "dynamic",
+    "pool",
+    "dialup",
+    "dial",
+    "cable",
+    "dhcp",
+    "ppp",
+    "pppoe",
+    "ftth",
+    "fttx",
+    "fttc",
+    "customer",
+    "cust",
+    "broadband",
+    "mobile",
+    "wireless",
+    "residential",
+    "home",
+    "catv",
 ];
 
 /// Second-level labels under which a registrable domain has three labels (`co.uk`).
-const SECOND_LEVEL: &[&str] = &["co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go"];
+const SECOND_LEVEL: &[&str] = &[
+    "co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go",
+];
 
 fn escape_lua(out: &mut String, literal: &str) {
     for c in literal.chars() {
@@ -73,11 +152,12 @@ pub fn host_shape(host: &str) -> Option<String> {
         return None;
     }
     let n = labels.len();
-    let domain_labels = if n >= 3 && labels[n - 1].len() == 2 && SECOND_LEVEL.contains(&labels[n - 2]) {
-        3
-    } else {
-        2
-    };
+    let domain_labels =
+        if n >= 3 && labels[n - 1].len() == 2 && SECOND_LEVEL.contains(&labels[n - 2]) {
+            3
+        } else {
+            2
+        };
     let domain_labels = domain_labels.min(n);
     let mut out = String::new();
     for label in &labels[..n - domain_labels] {
@@ -177,7 +257,8 @@ fn contains_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {
         let before = text[..i].chars().last();
         let after = text[i + word.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphabetic()) && !after.is_some_and(|c| c.is_ascii_alphabetic())
+        !before.is_some_and(|c| c.is_ascii_alphabetic())
+            && !after.is_some_and(|c| c.is_ascii_alphabetic())
     })
 }
 
@@ -200,29 +281,44 @@ fn judge(as_descs: &[&str], hosts: &[String], clouds: &[String]) -> (i32, Vec<St
     let mut why = Vec::new();
     if !clouds.is_empty() {
         score += 3;
-        why.push(format!("cloud ranges: {}", clouds.iter().take(3).cloned().collect::<Vec<_>>().join(" ")));
+        why.push(format!(
+            "cloud ranges: {}",
+            clouds.iter().take(3).cloned().collect::<Vec<_>>().join(" ")
+        ));
     }
     for desc in as_descs {
         let hosting = words_in(desc, HOSTING_WORDS);
         if !hosting.is_empty() {
             score += 2;
-            why.push(format!("AS description {desc:?} names {}", hosting.join(", ")));
+            why.push(format!(
+                "AS description {desc:?} names {}",
+                hosting.join(", ")
+            ));
         }
         let consumer = words_in(desc, CONSUMER_WORDS);
         if !consumer.is_empty() {
             score -= 3;
-            why.push(format!("but AS description {desc:?} names {} (consumer ISP?)", consumer.join(", ")));
+            why.push(format!(
+                "but AS description {desc:?} names {} (consumer ISP?)",
+                consumer.join(", ")
+            ));
         }
     }
     let server = host_words(hosts, SERVER_HOST_WORDS);
     if !server.is_empty() {
         score += 1;
-        why.push(format!("host names look like servers ({})", server.join(", ")));
+        why.push(format!(
+            "host names look like servers ({})",
+            server.join(", ")
+        ));
     }
     let consumer = host_words(hosts, CONSUMER_HOST_WORDS);
     if !consumer.is_empty() {
         score -= 2;
-        why.push(format!("but host names look like consumer lines ({})", consumer.join(", ")));
+        why.push(format!(
+            "but host names look like consumer lines ({})",
+            consumer.join(", ")
+        ));
     }
     (score, why)
 }
@@ -283,7 +379,13 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
         let users: Vec<String> = summary
             .users
             .iter()
-            .filter(|u| u.sources.iter().any(|s| s.clouds.iter().any(|t| super::aggregate::cloud_service(t) == c.service)))
+            .filter(|u| {
+                u.sources.iter().any(|s| {
+                    s.clouds
+                        .iter()
+                        .any(|t| super::aggregate::cloud_service(t) == c.service)
+                })
+            })
             .map(|u| u.user.clone())
             .collect();
         out.push(proposal(
@@ -292,7 +394,10 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
             format!("cloud {}", c.service),
             users,
             &c.counts,
-            vec![format!("the provider publishes these addresses as {}", c.service)],
+            vec![format!(
+                "the provider publishes these addresses as {}",
+                c.service
+            )],
             &[],
         ));
     }
@@ -310,10 +415,19 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
         };
         // The shape must stand for every host it was made from, under the list's
         // whole-value rule.
-        if !shape.hosts.iter().all(|h| pattern.matches_whole(h.to_ascii_lowercase().as_bytes()).unwrap_or(false)) {
+        if !shape.hosts.iter().all(|h| {
+            pattern
+                .matches_whole(h.to_ascii_lowercase().as_bytes())
+                .unwrap_or(false)
+        }) {
             continue;
         }
-        if lists.is_some_and(|l| shape.hosts.iter().all(|h| l.rev_host.find(h.as_bytes(), &mut Vec::new()).is_some())) {
+        if lists.is_some_and(|l| {
+            shape
+                .hosts
+                .iter()
+                .all(|h| l.rev_host.find(h.as_bytes(), &mut Vec::new()).is_some())
+        }) {
             continue;
         }
         let descs: Vec<&str> = shape.asns.iter().filter_map(|&a| desc_of(a)).collect();
@@ -324,7 +438,10 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
         out.push(proposal(
             Kind::RevHost,
             shape.key.clone(),
-            format!("hosts like {}", shape.hosts.first().cloned().unwrap_or_default()),
+            format!(
+                "hosts like {}",
+                shape.hosts.first().cloned().unwrap_or_default()
+            ),
             shape.users.clone(),
             &shape.counts,
             why,
@@ -341,7 +458,11 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
         if upper.starts_with("RIPE-NCC-") || upper == "IANA" || e.asns.len() > 3 {
             continue;
         }
-        if lists.is_some_and(|l| l.entity.get(upper.to_ascii_lowercase().as_bytes()).is_some()) {
+        if lists.is_some_and(|l| {
+            l.entity
+                .get(upper.to_ascii_lowercase().as_bytes())
+                .is_some()
+        }) {
             continue;
         }
         if kg.is_some_and(|kg| e.asns.iter().all(|&a| kg.has_asn(a)) && !e.asns.is_empty()) {
@@ -403,7 +524,10 @@ pub fn render(suggestions: &[Suggestion], options: SuggestOptions) -> String {
         "# badclients suggest: entries seen with at least {} distinct users that look like hosting.",
         options.min_users
     );
-    let _ = writeln!(out, "# Nothing was written to the lists: paste what you agree with.");
+    let _ = writeln!(
+        out,
+        "# Nothing was written to the lists: paste what you agree with."
+    );
     if suggestions.is_empty() {
         let _ = writeln!(out, "# (no suggestions)");
         return out;
@@ -422,7 +546,11 @@ pub fn render(suggestions: &[Suggestion], options: SuggestOptions) -> String {
             s.subject,
             s.users.len(),
             shown.join(", "),
-            if more > 0 { format!(", +{more}") } else { String::new() },
+            if more > 0 {
+                format!(", +{more}")
+            } else {
+                String::new()
+            },
             s.logins,
             format_minute(s.first_us),
             format_minute(s.last_us)
@@ -450,10 +578,19 @@ mod tests {
     #[test]
     fn shapes_generalise_the_host_part_only() {
         let cases = [
-            ("ec2-3-80-1-2.compute-1.amazonaws.com", "%w+%-%d+%-%d+%-%d+%-%d+%.compute%-%d+%.amazonaws%.com"),
+            (
+                "ec2-3-80-1-2.compute-1.amazonaws.com",
+                "%w+%-%d+%-%d+%-%d+%-%d+%.compute%-%d+%.amazonaws%.com",
+            ),
             ("mail-ej1-f15.google.com", "mail%-%w+%-%w+%.google%.com"),
-            ("185-70-42-41.protonmail.ch", "%d+%-%d+%-%d+%-%d+%.protonmail%.ch"),
-            ("node-eu-0001.email2-cloud.com", "node%-eu%-%d+%.email2%-cloud%.com"),
+            (
+                "185-70-42-41.protonmail.ch",
+                "%d+%-%d+%-%d+%-%d+%.protonmail%.ch",
+            ),
+            (
+                "node-eu-0001.email2-cloud.com",
+                "node%-eu%-%d+%.email2%-cloud%.com",
+            ),
             ("rimap26.i.mail.ru", "%w+%.i%.mail%.ru"),
             ("host1.example.co.uk", "%w+%.example%.co%.uk"),
             ("example.org", "example%.org"),
@@ -461,7 +598,10 @@ mod tests {
         for (host, shape) in cases {
             assert_eq!(host_shape(host).as_deref(), Some(shape), "{host}");
             let p = luapat::Pattern::compile(shape.as_bytes()).unwrap();
-            assert!(p.matches_whole(host.as_bytes()).unwrap(), "{shape} vs {host}");
+            assert!(
+                p.matches_whole(host.as_bytes()).unwrap(),
+                "{shape} vs {host}"
+            );
         }
         assert_eq!(host_shape("localhost"), None);
         assert_eq!(host_shape("a..b"), None);
@@ -469,11 +609,23 @@ mod tests {
 
     #[test]
     fn hosting_and_consumer_evidence() {
-        let (score, why) = judge(&["AMAZON-02, US"], &["ec2-1-2-3-4.compute-1.amazonaws.com".into()], &["aws:EC2".into()]);
+        let (score, why) = judge(
+            &["AMAZON-02, US"],
+            &["ec2-1-2-3-4.compute-1.amazonaws.com".into()],
+            &["aws:EC2".into()],
+        );
         assert!(score >= 5, "{score} {why:?}");
-        let (score, _) = judge(&["DTAG Internet service provider operations, DE"], &["p5b0c1d2.dip0.t-ipconnect.de".into()], &[]);
+        let (score, _) = judge(
+            &["DTAG Internet service provider operations, DE"],
+            &["p5b0c1d2.dip0.t-ipconnect.de".into()],
+            &[],
+        );
         assert!(score < 2);
-        let (score, why) = judge(&["VODAFONE-DE Kabel, DE"], &["ip-1-2-3-4.hsi.kabel.de".into()], &[]);
+        let (score, why) = judge(
+            &["VODAFONE-DE Kabel, DE"],
+            &["ip-1-2-3-4.hsi.kabel.de".into()],
+            &[],
+        );
         assert!(score < 0, "{why:?}");
         assert!(!contains_word("MICROSOFTWARE", "MICROSOFT"));
     }

@@ -34,7 +34,11 @@ pub fn format_minute(us: u64) -> String {
     let secs = (us / 1_000_000) as i64;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of microseconds since the epoch.
@@ -59,7 +63,12 @@ pub struct SinceError(pub String);
 pub fn parse_since(value: &str, now_us: u64) -> Result<u64, SinceError> {
     let err = || SinceError(value.to_string());
     let v = value.trim();
-    if let Some(unit) = v.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+    let is_span = v.len() > 1 && v[..v.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if let Some(unit) = v
+        .chars()
+        .last()
+        .filter(|c| is_span && c.is_ascii_alphabetic())
+    {
         let number: u64 = v[..v.len() - 1].parse().map_err(|_| err())?;
         let secs = match unit {
             's' => 1,
@@ -76,7 +85,8 @@ pub fn parse_since(value: &str, now_us: u64) -> Result<u64, SinceError> {
         None => (v, None),
     };
     let mut parts = date.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(err());
     };
@@ -91,8 +101,14 @@ pub fn parse_since(value: &str, now_us: u64) -> Result<u64, SinceError> {
         let clock = clock.trim_end_matches('Z');
         let mut hm = clock.split(':');
         let h: i64 = hm.next().and_then(|h| h.parse().ok()).ok_or_else(err)?;
-        let min: i64 = hm.next().map_or(Some(0), |m| m.parse().ok()).ok_or_else(err)?;
-        let s: i64 = hm.next().map_or(Some(0), |s| s.parse().ok()).ok_or_else(err)?;
+        let min: i64 = hm
+            .next()
+            .map_or(Some(0), |m| m.parse().ok())
+            .ok_or_else(err)?;
+        let s: i64 = hm
+            .next()
+            .map_or(Some(0), |s| s.parse().ok())
+            .ok_or_else(err)?;
         if h > 23 || min > 59 || s > 60 {
             return Err(err());
         }
@@ -112,7 +128,10 @@ mod tests {
         }
         assert_eq!(days_from_civil(2026, 11, 27), 20_784);
         assert_eq!(format_minute(1_764_245_400 * 1_000_000), "2025-11-27 12:10");
-        assert_eq!(format_rfc3339(1_764_245_400 * 1_000_000), "2025-11-27T12:10:00Z");
+        assert_eq!(
+            format_rfc3339(1_764_245_400 * 1_000_000),
+            "2025-11-27T12:10:00Z"
+        );
     }
 
     #[test]
@@ -120,10 +139,21 @@ mod tests {
         let now = 1_764_245_400 * 1_000_000;
         assert_eq!(parse_since("24h", now), Ok(now - 86_400_000_000));
         assert_eq!(parse_since("7d", now), Ok(now - 7 * 86_400_000_000));
-        assert_eq!(parse_since("2025-11-27", now), Ok(1_764_201_600 * 1_000_000));
+        assert_eq!(
+            parse_since("2025-11-27", now),
+            Ok(1_764_201_600 * 1_000_000)
+        );
         assert_eq!(parse_since("2025-11-27T12:10", now), Ok(now));
         assert_eq!(parse_since("2025-11-27 12:10:00Z", now), Ok(now));
-        for bad in ["", "7x", "h", "2025-13-01", "2025-11", "yesterday", "2025-11-27T25:00"] {
+        for bad in [
+            "",
+            "7x",
+            "h",
+            "2025-13-01",
+            "2025-11",
+            "yesterday",
+            "2025-11-27T25:00",
+        ] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
         }
     }

@@ -100,10 +100,11 @@ impl HistoryWriter {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
-            let contents = journal::read_segment(&path).map_err(|source| HistoryError::Journal {
-                path: path.clone(),
-                source,
-            })?;
+            let contents =
+                journal::read_segment(&path).map_err(|source| HistoryError::Journal {
+                    path: path.clone(),
+                    source,
+                })?;
             if contents.skipped > 0 {
                 warnings.push(format!(
                     "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
@@ -165,14 +166,20 @@ impl HistoryWriter {
                     pending.next_segment = n + 1;
                 }
                 Err(err) => {
-                    shared.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .journal_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %err, "cannot open the history journal; this decision is kept in memory only until the next batch");
                 }
             }
         }
         if let Some(segment) = pending.segment.as_mut() {
             if let Err(err) = segment.append(&record) {
-                shared.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .journal_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %err, "cannot append to the history journal");
             }
         }
@@ -209,14 +216,21 @@ impl HistoryWriter {
         match result {
             Ok(()) => {
                 let n = records.len();
-                shared.counters.committed.fetch_add(n as u64, Ordering::Relaxed);
+                shared
+                    .counters
+                    .committed
+                    .fetch_add(n as u64, Ordering::Relaxed);
                 for number in carried.iter().copied().chain(segment) {
-                    let _ = std::fs::remove_file(journal::segment_path(&shared.settings.path, number));
+                    let _ =
+                        std::fs::remove_file(journal::segment_path(&shared.settings.path, number));
                 }
                 Ok(n)
             }
             Err(err) => {
-                shared.counters.commit_errors.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .commit_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 let mut pending = lock(&shared.pending);
                 let mut back = records;
                 back.append(&mut pending.records);

@@ -130,7 +130,9 @@ async fn suggestions(
         known_good: Some(&kg),
     };
     let options = SuggestOptions {
-        min_users: params.min_users.unwrap_or(SuggestOptions::default().min_users),
+        min_users: params
+            .min_users
+            .unwrap_or(SuggestOptions::default().min_users),
     };
     Json(suggest(&summary, &cx, options)).into_response()
 }

@@ -12,6 +12,7 @@ pub mod logging;
 mod postfix_adapter;
 mod serve_http;
 pub mod state;
+pub mod ui;
 mod watch;
 
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 //! nothing is dropped), and a graceful stop that answers in-flight requests.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,6 +14,31 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// Who is at the other end of a connection; every request carries it in its extensions
+/// (the dashboard lets loopback and unix-socket peers in without the API key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    Unix,
+}
+
+impl Peer {
+    /// A unix-socket peer or a TCP peer on a loopback address (`127.0.0.0/8`, `::1`, and
+    /// `::ffff:127.0.0.0/104`).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Peer::Unix => true,
+            Peer::Tcp(addr) => match addr.ip() {
+                std::net::IpAddr::V4(ip) => ip.is_loopback(),
+                std::net::IpAddr::V6(ip) => {
+                    ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+            },
+        }
+    }
+}
 
 /// A bound HTTP listener.
 #[derive(Debug)]
@@ -35,7 +61,7 @@ pub async fn serve(
     match listener {
         HttpListener::Tcp(l) => {
             accept_loop(
-                || async { l.accept().await.map(|(s, _)| s) },
+                || async { l.accept().await.map(|(s, a)| (s, Peer::Tcp(a))) },
                 &router,
                 header_timeout,
                 &stop,
@@ -45,7 +71,7 @@ pub async fn serve(
         }
         HttpListener::Unix(l) => {
             accept_loop(
-                || async { l.accept().await.map(|(s, _)| s) },
+                || async { l.accept().await.map(|(s, _)| (s, Peer::Unix)) },
                 &router,
                 header_timeout,
                 &stop,
@@ -71,13 +97,13 @@ async fn accept_loop<S, F, Fut>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn() -> Fut,
-    Fut: Future<Output = std::io::Result<S>>,
+    Fut: Future<Output = std::io::Result<(S, Peer)>>,
 {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => return,
             accepted = accept() => match accepted {
-                Ok(stream) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a moment, keep serving.
                     tracing::warn!(error = %e, "cannot accept an HTTP connection");
@@ -86,7 +112,12 @@ async fn accept_loop<S, F, Fut>(
                 }
             },
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(peer);
+                request
+            },
+        ));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)

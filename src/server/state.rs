@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
@@ -21,6 +22,8 @@ pub struct Active {
     pub policy: Policy,
     /// What loading found (for `/metrics` and the log).
     pub report: LoadReport,
+    /// When this version was loaded (the dashboard's "last reload").
+    pub loaded_at: SystemTime,
 }
 
 /// The current [`Active`], swapped atomically.
@@ -49,6 +52,7 @@ pub fn initial(config_path: Option<&Path>) -> Result<(SharedState, LoadReport), 
         config: loaded.config,
         policy,
         report: report.clone(),
+        loaded_at: SystemTime::now(),
     };
     let state = SharedState {
         current: ArcSwap::from_pointee(active),
@@ -102,6 +106,7 @@ impl SharedState {
             config: loaded.config,
             policy,
             report,
+            loaded_at: SystemTime::now(),
         }));
         Ok(ReloadOutcome {
             diagnostics,

@@ -429,7 +429,10 @@ impl Daemon {
     /// Starts the daemon again with the same configuration (after [`Daemon::kill_hard`]
     /// or [`Daemon::stop`]); returns once it is ready.
     pub fn restart(&mut self) {
-        assert!(self.child.is_none() || !self.is_running(), "the daemon is still running");
+        assert!(
+            self.child.is_none() || !self.is_running(),
+            "the daemon is still running"
+        );
         self.child = None;
         self.spawn();
     }

@@ -1,0 +1,1791 @@
+//! The dashboard at `/ui`: plain server-rendered HTML over the decision history and the
+//! loaded lists, readable without JavaScript and without the internet (no external assets).
+//!
+//! - `GET /ui?range=1h|24h|7d|30d` (default 24h): decisions over time as an inline SVG
+//!   stacked bar chart (allowed / blocked / audit-only would-block), the top ASNs (with the
+//!   report's status, candidates highlighted), clouds and countries, the latest blocked
+//!   logins with *why* (the list file, line and entry), list health and history sizes;
+//! - `GET /ui/user?q=NAME`: one user's login sources (per AS: networks, hosts, clouds) and
+//!   latest decisions, over the whole history;
+//! - `GET /ui/style.css`, `GET /ui/app.js`: the files of `assets/ui/`, compiled in. The
+//!   script only adds an auto-refresh toggle.
+//!
+//! Access ([`access`]): a loopback or unix-socket peer ([`Peer::is_local`]) is let in; any
+//! other peer needs the API key, in the configured header or as the password of HTTP Basic
+//! auth (any user name), and is answered 401 with a Basic challenge so a browser prompts.
+//! Without an API key a remote peer gets 403. (A reverse proxy on the same host makes every
+//! client a loopback peer: set an API key and let the proxy pass it, or restrict the proxy.)
+//!
+//! Every value shown passes through [`html_escape`]: user names, host names and AS
+//! descriptions come from clients and upstream registries.
+
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::decide::Decider;
+use super::serve_http::Peer;
+use super::state::Active;
+use crate::audit::escape;
+use crate::config::HttpSection;
+use crate::history::aggregate::{
+    summarize_store, AggregateOptions, Aggregator, OutcomeCounts, UserSummary,
+};
+use crate::history::known_good::KnownGood;
+use crate::history::report::{Context, Report, ReportOptions, Status};
+use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
+use crate::history::time::format_minute;
+use crate::history::writer::WriterCounters;
+use crate::history::{now_us, Filter, Outcome, Record};
+use crate::lists::{Diagnostic, ListKind, Severity};
+
+const STYLE_CSS: &str = include_str!("../../assets/ui/style.css");
+const APP_JS: &str = include_str!("../../assets/ui/app.js");
+
+/// What the dashboard's pages allow the browser to load: only the daemon's own files.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Rows in the "latest" tables.
+const LATEST: usize = 20;
+/// Rows of each ranking.
+const TOP: usize = 10;
+/// The longest user name searched for (longer ones cannot be in the history anyway).
+const MAX_QUERY: usize = 1024;
+
+/// The dashboard's routes (state: the [`Decider`]).
+pub fn routes() -> Router<Decider> {
+    Router::new()
+        .route("/ui", get(overview))
+        .route("/ui/", get(overview))
+        .route("/ui/user", get(user_page))
+        .route("/ui/style.css", get(style))
+        .route("/ui/app.js", get(script))
+}
+
+// ---------------------------------------------------------------------------------------
+// Escaping
+
+/// `value` with `& < > " '` replaced by character references: safe between tags and
+/// inside quoted attribute values.
+pub fn html_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    // Writing into a String cannot fail.
+    let _ = html_escape_into(&mut out, value);
+    out
+}
+
+fn html_escape_into(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let mut rest = value;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.write_str(&rest[..i])?;
+        out.write_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        })?;
+        rest = &rest[i + 1..];
+    }
+    out.write_str(rest)
+}
+
+/// Displays its text HTML-escaped.
+struct H<'a>(&'a str);
+
+impl fmt::Display for H<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        html_escape_into(f, self.0)
+    }
+}
+
+/// A query-string value, percent-encoded (still to be HTML-escaped in an attribute).
+fn url_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Access
+
+/// Whether a request may see the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    /// 401 with a Basic challenge: the API key is missing or wrong.
+    NeedsKey,
+    /// 403: a remote peer and no API key configured.
+    Forbidden,
+}
+
+/// Decides access for a request from `peer` (`None`: unknown, treated as remote).
+pub fn access(peer: Option<&Peer>, headers: &HeaderMap, http: &HttpSection) -> Access {
+    if peer.is_some_and(Peer::is_local) {
+        return Access::Allowed;
+    }
+    let Some(key) = &http.api_key else {
+        return Access::Forbidden;
+    };
+    if super::http::authorized(headers, http) || basic_password(headers, key) {
+        Access::Allowed
+    } else {
+        Access::NeedsKey
+    }
+}
+
+/// Whether the request's `Authorization: Basic` password is `key` (any user name).
+fn basic_password(headers: &HeaderMap, key: &str) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let value = value.trim();
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Some(decoded) = base64_decode(token.trim()) else {
+        return false;
+    };
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    decoded[colon + 1..].ct_eq(key.as_bytes()).into()
+}
+
+/// Standard base64 (padding optional); `None` for any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for b in text.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn refused(access: Access) -> Response {
+    let (status, text) = match access {
+        Access::NeedsKey => (
+            StatusCode::UNAUTHORIZED,
+            "The dashboard needs the API key: send it in the configured header, or log in \
+             with any user name and the key as the password.",
+        ),
+        _ => (
+            StatusCode::FORBIDDEN,
+            "The dashboard answers only loopback and unix-socket clients unless \
+             [http] api_key is set.",
+        ),
+    };
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>badclients: {code}</title></head><body><h1>{code}</h1><p>{text}</p></body></html>",
+        code = status.as_u16(),
+    );
+    let mut response = html(status, body);
+    if access == Access::NeedsKey {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"badclients\", charset=\"UTF-8\""),
+        );
+    }
+    response
+}
+
+/// Checks access: the refusal when not allowed.
+fn check(decider: &Decider, peer: Option<&Peer>, headers: &HeaderMap) -> Option<Response> {
+    let active = decider.state().load();
+    match access(peer, headers, &active.config.http) {
+        Access::Allowed => None,
+        refusal => Some(refused(refusal)),
+    }
+}
+
+fn with_security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    response
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    with_security_headers(
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+    )
+}
+
+fn count(decider: &Decider, response: Response) -> Response {
+    decider
+        .metrics()
+        .observe_http("ui", response.status().as_u16());
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+#[derive(Debug, Default, Deserialize)]
+struct UiQuery {
+    range: Option<String>,
+    q: Option<String>,
+}
+
+fn query(q: Result<Query<UiQuery>, QueryRejection>) -> UiQuery {
+    q.map(|Query(q)| q).unwrap_or_default()
+}
+
+async fn style(
+    State(decider): State<Decider>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+) -> Response {
+    asset(
+        &decider,
+        peer,
+        &headers,
+        "text/css; charset=utf-8",
+        STYLE_CSS,
+    )
+}
+
+async fn script(
+    State(decider): State<Decider>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+) -> Response {
+    asset(
+        &decider,
+        peer,
+        &headers,
+        "text/javascript; charset=utf-8",
+        APP_JS,
+    )
+}
+
+fn asset(
+    decider: &Decider,
+    peer: Option<Extension<Peer>>,
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: &'static str,
+) -> Response {
+    if let Some(refusal) = check(decider, peer.as_deref(), headers) {
+        return refusal;
+    }
+    with_security_headers(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// The chart's time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl Range {
+    pub const ALL: [Range; 4] = [Range::Hour, Range::Day, Range::Week, Range::Month];
+
+    /// `1h`, `24h`, `7d`, `30d`; anything else is `None`.
+    pub fn parse(value: &str) -> Option<Range> {
+        Range::ALL.into_iter().find(|r| r.name() == value)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Range::Hour => "1h",
+            Range::Day => "24h",
+            Range::Week => "7d",
+            Range::Month => "30d",
+        }
+    }
+
+    pub fn span_us(self) -> u64 {
+        const H: u64 = 3_600_000_000;
+        match self {
+            Range::Hour => H,
+            Range::Day => 24 * H,
+            Range::Week => 7 * 24 * H,
+            Range::Month => 30 * 24 * H,
+        }
+    }
+
+    /// One bar of the chart: 5 min, 1 h, 6 h, 1 day.
+    pub fn bucket_us(self) -> u64 {
+        const MIN: u64 = 60_000_000;
+        match self {
+            Range::Hour => 5 * MIN,
+            Range::Day => 60 * MIN,
+            Range::Week => 6 * 60 * MIN,
+            Range::Month => 24 * 60 * MIN,
+        }
+    }
+
+    fn bucket_text(self) -> &'static str {
+        match self {
+            Range::Hour => "5 minutes",
+            Range::Day => "1 hour",
+            Range::Week => "6 hours",
+            Range::Month => "1 day",
+        }
+    }
+
+    /// The start of the first bucket shown when it is `now_us`.
+    pub fn since_us(self, now_us: u64) -> u64 {
+        let first = now_us.saturating_sub(self.span_us()) / self.bucket_us() + 1;
+        first * self.bucket_us()
+    }
+
+    /// An axis label of a bucket starting at `us` (UTC).
+    fn label(self, us: u64) -> String {
+        let t = format_minute(us);
+        match self {
+            Range::Hour | Range::Day => t[11..16].to_string(),
+            Range::Week => format!("{} {}h", &t[5..10], &t[11..13]),
+            Range::Month => t[5..10].to_string(),
+        }
+    }
+}
+
+/// What the overview shows from the history.
+struct Overview {
+    report: Report,
+    buckets: Vec<(u64, OutcomeCounts)>,
+    latest: Vec<Record>,
+    stats: HistoryStats,
+}
+
+/// One list file in the health table.
+struct ListRow {
+    file: &'static str,
+    entries: usize,
+    present: bool,
+    errors: usize,
+    warnings: usize,
+}
+
+/// The lists as loaded.
+struct Health {
+    dir: PathBuf,
+    config_path: Option<PathBuf>,
+    rows: Vec<ListRow>,
+    diagnostics: Vec<Diagnostic>,
+    loaded_at_us: u64,
+}
+
+fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnostic]) -> Health {
+    let lists = &active.policy.lists;
+    let mut diagnostics = active.report.diagnostics.clone();
+    diagnostics.extend(known_good.iter().cloned());
+    let rows = ListKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let path = lists.path(kind);
+            let of = |severity| {
+                diagnostics
+                    .iter()
+                    .filter(|d| d.path == path && d.severity == severity)
+                    .count()
+            };
+            ListRow {
+                file: kind.file_name(),
+                entries: lists.len_of(kind),
+                present: path.is_file(),
+                errors: of(Severity::Error),
+                warnings: of(Severity::Warning),
+            }
+        })
+        .collect();
+    Health {
+        dir: lists.dir().to_path_buf(),
+        config_path: config_path.map(Path::to_path_buf),
+        rows,
+        diagnostics,
+        loaded_at_us: system_us(active.loaded_at),
+    }
+}
+
+fn system_us(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn load_overview(
+    store: &HistoryStore,
+    active: &Active,
+    known_good: &KnownGood,
+    range: Range,
+    now: u64,
+) -> Result<Overview, HistoryError> {
+    let filter = Filter {
+        since_us: Some(range.since_us(now)),
+        ..Filter::default()
+    };
+    let options = AggregateOptions {
+        bucket_us: range.bucket_us(),
+        for_suggest: false,
+    };
+    let summary = summarize_store(store, &filter, options)?;
+    let cx = Context {
+        lists: Some(&active.policy.lists),
+        known_good: Some(known_good),
+    };
+    let report = Report::build(
+        &summary,
+        &cx,
+        ReportOptions {
+            top: TOP,
+            by_logins: false,
+        },
+    );
+    let latest = store.latest(LATEST, &mut |row| row.outcome().matched_a_list())?;
+    let stats = store.stats()?;
+    Ok(Overview {
+        report,
+        buckets: summary.buckets,
+        latest,
+        stats,
+    })
+}
+
+async fn overview(
+    State(decider): State<Decider>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    q: Result<Query<UiQuery>, QueryRejection>,
+) -> Response {
+    if let Some(refusal) = check(&decider, peer.as_deref(), &headers) {
+        return count(&decider, refusal);
+    }
+    let q = query(q);
+    let range = q
+        .range
+        .as_deref()
+        .and_then(Range::parse)
+        .unwrap_or(Range::Day);
+    let active = decider.state().load();
+    let config_path = decider.state().config_path().map(Path::to_path_buf);
+    let store = decider.history().map(|h| std::sync::Arc::clone(h.store()));
+    let now = now_us();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let (kg, kg_diagnostics) = KnownGood::load(&active.config.known_good_path());
+        let health = health(&active, config_path.as_deref(), &kg_diagnostics);
+        let overview = store.map(|s| {
+            let path = s.path().to_path_buf();
+            (path, load_overview(&s, &active, &kg, range, now))
+        });
+        (health, overview)
+    })
+    .await;
+    let (health, overview) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            return count(
+                &decider,
+                html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("<p>{}</p>", H(&e.to_string())),
+                ),
+            )
+        }
+    };
+    let counters = decider.history().map(|h| h.counters());
+    let mut page = String::new();
+    let _ = render_overview(&mut page, range, now, &health, overview.as_ref(), counters);
+    count(&decider, html(StatusCode::OK, page))
+}
+
+/// One user's view.
+struct UserView {
+    users: Vec<UserSummary>,
+    latest: Vec<Record>,
+}
+
+fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryError> {
+    let strings = store.strings()?;
+    // Users are stored in their audit-line form; a name copied from the page may already
+    // be in that form.
+    let escaped = escape(wanted);
+    let mut ids = strings.ids_ignoring_case(&escaped);
+    let mut name = escaped;
+    if ids.is_empty() {
+        ids = strings.ids_ignoring_case(wanted);
+        name = wanted.to_string();
+    }
+    if ids.is_empty() {
+        return Ok(UserView {
+            users: Vec::new(),
+            latest: Vec::new(),
+        });
+    }
+    let filter = Filter {
+        user: Some(name),
+        ..Filter::default()
+    };
+    let mut agg = Aggregator::new(AggregateOptions::default());
+    store.scan_with(&strings, &filter, &mut |row: &_, s: &_| agg.add(row, s))?;
+    let summary = agg.finish(&strings);
+    let latest = store.latest(LATEST, &mut |row| ids.contains(&row.user))?;
+    Ok(UserView {
+        users: summary.users,
+        latest,
+    })
+}
+
+async fn user_page(
+    State(decider): State<Decider>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    q: Result<Query<UiQuery>, QueryRejection>,
+) -> Response {
+    if let Some(refusal) = check(&decider, peer.as_deref(), &headers) {
+        return count(&decider, refusal);
+    }
+    let wanted = query(q).q.unwrap_or_default().trim().to_string();
+    let view = match (
+        decider.history(),
+        wanted.is_empty() || wanted.len() > MAX_QUERY,
+    ) {
+        (None, _) => None,
+        (Some(_), true) => Some(Ok(UserView {
+            users: Vec::new(),
+            latest: Vec::new(),
+        })),
+        (Some(h), false) => {
+            let store = std::sync::Arc::clone(h.store());
+            let w = wanted.clone();
+            match tokio::task::spawn_blocking(move || load_user(&store, &w)).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    return count(
+                        &decider,
+                        html(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("<p>{}</p>", H(&e.to_string())),
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    let mut page = String::new();
+    let _ = render_user(&mut page, &wanted, view.as_ref());
+    count(&decider, html(StatusCode::OK, page))
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+fn head(out: &mut String, title: &str) -> fmt::Result {
+    writeln!(
+        out,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<link rel=\"icon\" href=\"data:,\">\n\
+         <link rel=\"stylesheet\" href=\"/ui/style.css\">\n\
+         <script src=\"/ui/app.js\" defer></script>\n</head>\n<body>",
+        H(title)
+    )
+}
+
+fn top_bar(out: &mut String, range: Option<Range>, search: &str) -> fmt::Result {
+    out.push_str(
+        "<header class=\"topbar\">\n<a class=\"brand\" href=\"/ui\"><span class=\"logo\">bc</span>\
+         badclients</a>\n",
+    );
+    out.push_str("<nav class=\"ranges\" aria-label=\"time range\">");
+    for r in Range::ALL {
+        let current = range == Some(r);
+        write!(
+            out,
+            "<a href=\"/ui?range={name}\"{cls}>{name}</a>",
+            name = r.name(),
+            cls = if current {
+                " class=\"current\" aria-current=\"page\""
+            } else {
+                ""
+            }
+        )?;
+    }
+    out.push_str("</nav>\n");
+    writeln!(
+        out,
+        "<form class=\"search\" method=\"get\" action=\"/ui/user\" role=\"search\">\
+         <input type=\"search\" id=\"user-search\" name=\"q\" value=\"{}\" \
+         placeholder=\"Search a user…\" aria-label=\"user name\" autocomplete=\"off\">\
+         <button type=\"submit\">Search</button></form>\n</header>\n<main>",
+        H(search)
+    )
+}
+
+fn foot(out: &mut String, now: u64) -> fmt::Result {
+    writeln!(
+        out,
+        "</main>\n<footer>\n<span>generated {} UTC</span>\n\
+         <label class=\"js-only\" hidden><input type=\"checkbox\" id=\"autorefresh\"> \
+         refresh every minute</label>\n</footer>\n</body>\n</html>",
+        H(&format_minute(now))
+    )
+}
+
+fn render_overview(
+    out: &mut String,
+    range: Range,
+    now: u64,
+    health: &Health,
+    overview: Option<&(PathBuf, Result<Overview, HistoryError>)>,
+    counters: Option<&WriterCounters>,
+) -> fmt::Result {
+    head(out, "badclients dashboard")?;
+    top_bar(out, Some(range), "")?;
+    match overview {
+        None => {
+            out.push_str(
+                "<section class=\"card notice\" id=\"history-off\"><h2>Decision history</h2>\
+                 <p>The history is off (<code>[history] enabled = false</code>): no chart, \
+                 rankings or latest blocked logins. Turn it on in the configuration and \
+                 restart the daemon.</p></section>\n",
+            );
+        }
+        Some((path, Err(e))) => {
+            writeln!(
+                out,
+                "<section class=\"card notice error\"><h2>Decision history</h2>\
+                 <p>The history {} could not be read: {}</p></section>",
+                H(&path.display().to_string()),
+                H(&e.to_string())
+            )?;
+        }
+        Some((path, Ok(o))) => {
+            totals(out, &o.report, range)?;
+            chart_card(out, &o.buckets, range, now)?;
+            out.push_str("<div class=\"grid\">\n");
+            asn_table(out, &o.report)?;
+            out.push_str("<div class=\"stack\">\n");
+            cloud_table(out, &o.report)?;
+            country_table(out, &o.report)?;
+            out.push_str("</div>\n</div>\n");
+            latest_blocked(out, &o.latest)?;
+            out.push_str("<div class=\"grid\">\n");
+            health_card(out, health, now)?;
+            history_card(out, path, &o.stats, counters, now)?;
+            out.push_str("</div>\n");
+            return foot(out, now);
+        }
+    }
+    health_card(out, health, now)?;
+    foot(out, now)
+}
+
+fn totals(out: &mut String, report: &Report, range: Range) -> fmt::Result {
+    let t = &report.totals;
+    let candidates = report.candidate_asns().count();
+    writeln!(
+        out,
+        "<section class=\"cards\" aria-label=\"totals over {}\">",
+        range.name()
+    )?;
+    let mut card = |class: &str, label: &str, value: String| {
+        writeln!(
+            out,
+            "<div class=\"stat {class}\"><div class=\"value\">{}</div><div class=\"label\">{}</div></div>",
+            H(&value),
+            H(label)
+        )
+    };
+    card("", "logins", t.logins.to_string())?;
+    card("", "users", t.users.to_string())?;
+    card("allowed", "allowed", t.allowed.to_string())?;
+    card("blocked", "blocked", t.blocked.to_string())?;
+    card(
+        "would-block",
+        "would-block (audit)",
+        t.would_block.to_string(),
+    )?;
+    if t.tempfail > 0 {
+        card("tempfail", "tempfail", t.tempfail.to_string())?;
+    }
+    card("candidate", "candidate ASes", candidates.to_string())?;
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+/// The chart's series, bottom to top: name, CSS class, colour.
+const SERIES: [(&str, &str, &str); 4] = [
+    ("allowed", "allowed", "#2f9e62"),
+    ("would-block", "would-block", "#e3a008"),
+    ("blocked", "blocked", "#d9463e"),
+    ("tempfail", "tempfail", "#8b95a5"),
+];
+
+fn series_values(c: &OutcomeCounts) -> [u64; 4] {
+    [c.allowed, c.would_block, c.blocked, c.tempfail]
+}
+
+/// The smallest step of 1, 2 or 5 × 10^k with `ticks` steps reaching `max`.
+fn nice_step(max: u64, ticks: u64) -> u64 {
+    let raw = max.div_ceil(ticks).max(1);
+    let mut magnitude = 1u64;
+    while magnitude.saturating_mul(10) <= raw {
+        magnitude *= 10;
+    }
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw)
+}
+
+fn chart_card(
+    out: &mut String,
+    buckets: &[(u64, OutcomeCounts)],
+    range: Range,
+    now: u64,
+) -> fmt::Result {
+    writeln!(
+        out,
+        "<section class=\"card\" id=\"chart\">\n<h2>Decisions over the last {}</h2>",
+        range.name()
+    )?;
+    let (svg, sums) = chart_svg(buckets, range, now);
+    out.push_str(&svg);
+    out.push_str("<ul class=\"legend\">");
+    for (i, (name, class, _)) in SERIES.iter().enumerate() {
+        if i == 3 && sums[3] == 0 {
+            continue;
+        }
+        write!(
+            out,
+            "<li><span class=\"swatch {class}\"></span>{name} <b>{}</b></li>",
+            sums[i]
+        )?;
+    }
+    writeln!(
+        out,
+        "<li class=\"muted\">one bar per {} · UTC</li></ul>\n</section>",
+        range.bucket_text()
+    )
+}
+
+/// The stacked bar chart of `buckets` over `range` ending `now`, and each series' sum.
+fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (String, [u64; 4]) {
+    const W: f64 = 960.0;
+    const H_: f64 = 280.0;
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 12.0;
+    const TOP: f64 = 14.0;
+    const BOTTOM: f64 = 46.0;
+    const TICKS: u64 = 4;
+    let width = range.bucket_us();
+    let first = range.since_us(now) / width;
+    let last = (now / width).max(first);
+    let n = (last - first + 1) as usize;
+    let mut values = vec![[0u64; 4]; n];
+    for (start, c) in buckets {
+        let b = start / width;
+        if (first..=last).contains(&b) {
+            values[(b - first) as usize] = series_values(c);
+        }
+    }
+    let mut sums = [0u64; 4];
+    for v in &values {
+        for (s, x) in sums.iter_mut().zip(v) {
+            *s += x;
+        }
+    }
+    let max = values
+        .iter()
+        .map(|v| v.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let step = nice_step(max, TICKS);
+    let y_max = step * TICKS;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H_ - TOP - BOTTOM;
+    let base = TOP + plot_h;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H_}\" role=\"img\" \
+         aria-label=\"stacked bar chart of decisions per {}\" font-size=\"12\">",
+        range.bucket_text()
+    );
+    // Grid and y labels.
+    for k in 0..=TICKS {
+        let y = base - plot_h * k as f64 / TICKS as f64;
+        let _ = writeln!(
+            s,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" \
+             stroke=\"#e5e7eb\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#6b7280\">{}</text>",
+            W - RIGHT,
+            LEFT - 8.0,
+            y + 4.0,
+            step * k
+        );
+    }
+    let slot = plot_w / n as f64;
+    let bar_w = (slot * 0.72).max(1.0);
+    let every = n.div_ceil(8).max(1);
+    for (i, v) in values.iter().enumerate() {
+        let start = (first + i as u64) * width;
+        let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
+        let total: u64 = v.iter().sum();
+        let _ = write!(
+            s,
+            "<g class=\"bucket\"><title>{} UTC: {} logins — allowed {}, blocked {}, would-block {}{}</title>",
+            H(&format_minute(start)),
+            total,
+            v[0],
+            v[2],
+            v[1],
+            if v[3] > 0 {
+                format!(", tempfail {}", v[3])
+            } else {
+                String::new()
+            }
+        );
+        // An invisible full-height target so the tooltip shows over empty buckets too.
+        let _ = write!(
+            s,
+            "<rect class=\"hover\" x=\"{:.1}\" y=\"{TOP}\" width=\"{slot:.1}\" height=\"{plot_h:.1}\" fill=\"transparent\"/>",
+            LEFT + slot * i as f64
+        );
+        let mut y = base;
+        for (j, (_, class, color)) in SERIES.iter().enumerate() {
+            if v[j] == 0 {
+                continue;
+            }
+            let h = plot_h * v[j] as f64 / y_max as f64;
+            y -= h;
+            let _ = write!(
+                s,
+                "<rect class=\"bar {class}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\" fill=\"{color}\"/>"
+            );
+        }
+        s.push_str("</g>\n");
+        if i % every == 0 {
+            let cx = LEFT + slot * (i as f64 + 0.5);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{base:.1}\" y2=\"{:.1}\" stroke=\"#9ca3af\"/>\
+                 <text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">{}</text>",
+                base + 4.0,
+                base + 17.0,
+                H(&range.label(start))
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"#9ca3af\"/>\n\
+         <text class=\"axis-title\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#374151\">time (UTC)</text>\n\
+         <text class=\"axis-title\" transform=\"translate(14 {:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#374151\">logins per {}</text>",
+        W - RIGHT,
+        LEFT + plot_w / 2.0,
+        H_ - 8.0,
+        TOP + plot_h / 2.0,
+        range.bucket_text()
+    );
+    if max == 0 {
+        let _ = writeln!(
+            s,
+            "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\" font-size=\"15\">no decisions in this range</text>",
+            LEFT + plot_w / 2.0,
+            TOP + plot_h / 2.0
+        );
+    }
+    s.push_str("</svg>\n");
+    (s, sums)
+}
+
+fn asn_text(asn: Option<u32>) -> String {
+    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| "—".into())
+}
+
+fn or_dash(v: Option<&str>) -> &str {
+    v.filter(|s| !s.is_empty()).unwrap_or("—")
+}
+
+fn status_badge(status: Status) -> String {
+    let name = status.name();
+    let class = match status {
+        Status::Unknown => "unknown",
+        _ => name,
+    };
+    format!("<span class=\"badge st-{class}\">{}</span>", H(name))
+}
+
+fn empty_row(out: &mut String, cols: usize, text: &str) -> fmt::Result {
+    writeln!(
+        out,
+        "<tr class=\"none\"><td colspan=\"{cols}\">{}</td></tr>",
+        H(text)
+    )
+}
+
+fn asn_table(out: &mut String, report: &Report) -> fmt::Result {
+    out.push_str(
+        "<section class=\"card\" id=\"top-asns\">\n<h2>Top ASNs</h2>\n\
+         <p class=\"hint\">by distinct users; <span class=\"badge st-candidate\">candidate</span> \
+         rows: no list caught any of their logins — worth a look</p>\n\
+         <table>\n<thead><tr><th>AS</th><th>name</th><th>cc</th><th class=\"num\">users</th>\
+         <th class=\"num\">logins</th><th class=\"num\">matched</th><th>status</th></tr></thead>\n<tbody>\n",
+    );
+    if report.asns.is_empty() {
+        empty_row(out, 7, "no logins in this range")?;
+    }
+    for a in &report.asns {
+        writeln!(
+            out,
+            "<tr{}><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            if a.status == Status::Candidate {
+                " class=\"candidate\""
+            } else {
+                ""
+            },
+            H(&asn_text(a.asn)),
+            H(or_dash(a.as_desc.as_deref())),
+            H(or_dash(a.as_cc.as_deref())),
+            a.users,
+            a.logins,
+            a.matched,
+            status_badge(a.status)
+        )?;
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+    Ok(())
+}
+
+fn cloud_table(out: &mut String, report: &Report) -> fmt::Result {
+    out.push_str(
+        "<section class=\"card\" id=\"top-clouds\">\n<h2>Top clouds</h2>\n<table>\n\
+         <thead><tr><th>cloud service</th><th class=\"num\">users</th><th class=\"num\">logins</th>\
+         <th class=\"num\">matched</th><th>status</th></tr></thead>\n<tbody>\n",
+    );
+    if report.clouds.is_empty() {
+        empty_row(out, 5, "no logins from a known cloud range")?;
+    }
+    for c in &report.clouds {
+        writeln!(
+            out,
+            "<tr{}><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
+            if c.status == Status::Candidate {
+                " class=\"candidate\""
+            } else {
+                ""
+            },
+            H(&c.cloud),
+            c.users,
+            c.logins,
+            c.matched,
+            status_badge(c.status)
+        )?;
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+    Ok(())
+}
+
+fn country_table(out: &mut String, report: &Report) -> fmt::Result {
+    out.push_str(
+        "<section class=\"card\" id=\"top-countries\">\n<h2>Top countries</h2>\n<table>\n\
+         <thead><tr><th>country</th><th class=\"num\">users</th><th class=\"num\">logins</th>\
+         <th class=\"num\">matched</th></tr></thead>\n<tbody>\n",
+    );
+    if report.countries.is_empty() {
+        empty_row(out, 4, "no logins in this range")?;
+    }
+    for c in &report.countries {
+        writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            H(or_dash(c.country.as_deref())),
+            c.users,
+            c.logins,
+            c.matched
+        )?;
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+    Ok(())
+}
+
+fn outcome_badge(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allowed => "<span class=\"badge o-allowed\">allowed</span>",
+        Outcome::Blocked => "<span class=\"badge o-blocked\">blocked</span>",
+        Outcome::WouldBlock => "<span class=\"badge o-would-block\">would-block</span>",
+        Outcome::TempFail => "<span class=\"badge o-tempfail\">tempfail</span>",
+    }
+}
+
+fn user_link(user: &str) -> String {
+    format!(
+        "<a href=\"/ui/user?q={}\">{}</a>",
+        H(&url_value(user)),
+        H(user)
+    )
+}
+
+fn time_cell(t: Option<u64>) -> String {
+    t.map(format_minute).unwrap_or_else(|| "—".into())
+}
+
+fn latest_blocked(out: &mut String, latest: &[Record]) -> fmt::Result {
+    out.push_str(
+        "<section class=\"card\" id=\"latest-blocked\">\n<h2>Latest blocked logins</h2>\n\
+         <p class=\"hint\">the newest logins a deny list matched (blocked, or would-block in audit \
+         mode), with the list entry that matched</p>\n",
+    );
+    decision_table(out, latest, true, "nothing blocked yet")?;
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+/// Decisions, one a row: when, who (and the service), from where (address and host),
+/// the AS, the outcome, and why (the label and the list entry that matched).
+fn decision_table(
+    out: &mut String,
+    records: &[Record],
+    link_users: bool,
+    none: &str,
+) -> fmt::Result {
+    out.push_str(
+        "<div class=\"scroll\"><table class=\"decisions\">\n<thead><tr><th>time (UTC)</th>\
+         <th>user · service</th><th>client</th><th>AS</th><th>outcome</th><th>matched</th>\
+         <th>why</th></tr></thead>\n<tbody>\n",
+    );
+    if records.is_empty() {
+        empty_row(out, 7, none)?;
+    }
+    for r in records {
+        let user = if link_users {
+            user_link(&r.user)
+        } else {
+            H(&r.user).to_string()
+        };
+        writeln!(
+            out,
+            "<tr><td class=\"nowrap\">{}</td><td>{user}<div class=\"sub\">{}</div></td>\
+             <td><span class=\"mono\">{}</span><div class=\"sub mono\">{}</div></td>\
+             <td>{}</td><td>{}</td><td class=\"mono\">{}</td>\
+             <td class=\"why\"><code>{}</code></td></tr>",
+            H(&time_cell(r.time_us)),
+            H(&r.service),
+            H(&r.ip.to_string()),
+            H(or_dash(r.host.as_deref())),
+            as_cell(r.asn, r.as_desc.as_deref()),
+            outcome_badge(r.outcome),
+            H(or_dash(r.matched.as_deref())),
+            H(or_dash(r.matched_entry.as_deref()))
+        )?;
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+    Ok(())
+}
+
+fn as_cell(asn: Option<u32>, desc: Option<&str>) -> String {
+    format!(
+        "<span class=\"mono\">{}</span><div class=\"sub\">{}</div>",
+        H(&asn_text(asn)),
+        H(desc.unwrap_or(""))
+    )
+}
+
+fn ago(now: u64, then: u64) -> String {
+    if then == 0 || then > now {
+        return String::new();
+    }
+    let secs = (now - then) / 1_000_000;
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+fn health_card(out: &mut String, health: &Health, now: u64) -> fmt::Result {
+    let errors = health
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = health.diagnostics.len() - errors;
+    let (class, text) = if errors > 0 {
+        ("bad", format!("{errors} errors, {warnings} warnings"))
+    } else if warnings > 0 {
+        ("warn", format!("{warnings} warnings"))
+    } else {
+        ("ok", "clean".to_string())
+    };
+    writeln!(
+        out,
+        "<section class=\"card\" id=\"list-health\">\n<h2>List health <span class=\"badge h-{class}\">{}</span></h2>\n\
+         <dl class=\"facts\"><dt>list directory</dt><dd class=\"mono\">{}</dd>\
+         <dt>configuration</dt><dd class=\"mono\">{}</dd>\
+         <dt>last reload</dt><dd>{} UTC <span class=\"muted\">{}</span></dd></dl>",
+        H(&text),
+        H(&health.dir.display().to_string()),
+        H(&health
+            .config_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(defaults)".into())),
+        H(&format_minute(health.loaded_at_us)),
+        H(&ago(now, health.loaded_at_us)),
+    )?;
+    out.push_str(
+        "<table>\n<thead><tr><th>list file</th><th class=\"num\">entries</th>\
+         <th class=\"num\">errors</th><th class=\"num\">warnings</th></tr></thead>\n<tbody>\n",
+    );
+    let shown = |row: &&ListRow| row.present || row.entries > 0 || row.errors + row.warnings > 0;
+    if !health.rows.iter().any(|row| shown(&row)) {
+        empty_row(out, 4, "no list files")?;
+    }
+    for row in health.rows.iter().filter(shown) {
+        writeln!(
+            out,
+            "<tr{}><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td>\
+             <td class=\"num{}\">{}</td></tr>",
+            if row.present { "" } else { " class=\"absent\"" },
+            H(row.file),
+            if row.present {
+                row.entries.to_string()
+            } else {
+                "no file".into()
+            },
+            if row.errors > 0 { " bad" } else { "" },
+            row.errors,
+            if row.warnings > 0 { " warn" } else { "" },
+            row.warnings
+        )?;
+    }
+    out.push_str("</tbody>\n</table>\n");
+    let absent: Vec<&str> = health
+        .rows
+        .iter()
+        .filter(|row| !shown(row))
+        .map(|row| row.file)
+        .collect();
+    if !absent.is_empty() {
+        writeln!(
+            out,
+            "<p class=\"hint absent-lists\">no file (an empty list): {}</p>",
+            H(&absent.join(", "))
+        )?;
+    }
+    if !health.diagnostics.is_empty() {
+        out.push_str("<h3>Problems found by the last load</h3>\n<ul class=\"diagnostics\">\n");
+        for d in health.diagnostics.iter().take(100) {
+            let path = d.path.strip_prefix(&health.dir).unwrap_or(&d.path);
+            let mut place = path.display().to_string();
+            if let Some(line) = d.line {
+                let _ = write!(place, ":{line}");
+            }
+            writeln!(
+                out,
+                "<li class=\"{}\"><code>{}</code> <b>{}</b>: {}</li>",
+                if d.severity == Severity::Error {
+                    "bad"
+                } else {
+                    "warn"
+                },
+                H(&place),
+                d.severity,
+                H(&d.message)
+            )?;
+        }
+        if health.diagnostics.len() > 100 {
+            writeln!(
+                out,
+                "<li class=\"muted\">… and {} more</li>",
+                health.diagnostics.len() - 100
+            )?;
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn history_card(
+    out: &mut String,
+    path: &Path,
+    stats: &HistoryStats,
+    counters: Option<&WriterCounters>,
+    now: u64,
+) -> fmt::Result {
+    use std::sync::atomic::Ordering::Relaxed;
+    write!(
+        out,
+        "<section class=\"card\" id=\"history-stats\">\n<h2>Decision history</h2>\n<dl class=\"facts\">\
+         <dt>file</dt><dd class=\"mono\">{}</dd>\
+         <dt>records</dt><dd>{}</dd><dt>file size</dt><dd>{}</dd>\
+         <dt>oldest</dt><dd>{} <span class=\"muted\">{}</span></dd>",
+        H(&path.display().to_string()),
+        stats.records,
+        H(&bytes_text(stats.file_bytes)),
+        H(&stats
+            .oldest_us
+            .map(|t| format!("{} UTC", format_minute(t)))
+            .unwrap_or_else(|| "—".into())),
+        H(&stats.oldest_us.map(|t| ago(now, t)).unwrap_or_default()),
+    )?;
+    if let Some(c) = counters {
+        let commit_errors = c.commit_errors.load(Relaxed);
+        let journal_errors = c.journal_errors.load(Relaxed);
+        write!(
+            out,
+            "<dt>written since start</dt><dd>{}</dd><dt>pruned since start</dt><dd>{}</dd>\
+             <dt>write errors</dt><dd class=\"{}\">{} commit, {} journal</dd>",
+            c.committed.load(Relaxed),
+            c.pruned.load(Relaxed),
+            if commit_errors + journal_errors > 0 {
+                "bad"
+            } else {
+                ""
+            },
+            commit_errors,
+            journal_errors
+        )?;
+    }
+    out.push_str("</dl>\n</section>\n");
+    Ok(())
+}
+
+fn render_user(
+    out: &mut String,
+    wanted: &str,
+    view: Option<&Result<UserView, HistoryError>>,
+) -> fmt::Result {
+    let title = if wanted.is_empty() {
+        "user search · badclients".to_string()
+    } else {
+        format!("{wanted} · badclients")
+    };
+    head(out, &title)?;
+    top_bar(out, None, wanted)?;
+    let now = now_us();
+    if wanted.is_empty() {
+        out.push_str(
+            "<section class=\"card notice\"><h2>User search</h2><p>Type a user name in the box \
+             above to see where that user logs in from.</p></section>\n",
+        );
+        return foot(out, now);
+    }
+    let view = match view {
+        None => {
+            out.push_str(
+                "<section class=\"card notice\" id=\"history-off\"><h2>Decision history</h2>\
+                 <p>The history is off (<code>[history] enabled = false</code>): there is \
+                 nothing to search.</p></section>\n",
+            );
+            return foot(out, now);
+        }
+        Some(Err(e)) => {
+            writeln!(
+                out,
+                "<section class=\"card notice error\"><p>The history could not be read: {}</p></section>",
+                H(&e.to_string())
+            )?;
+            return foot(out, now);
+        }
+        Some(Ok(v)) => v,
+    };
+    if view.users.is_empty() {
+        writeln!(
+            out,
+            "<section class=\"card notice\" id=\"no-logins\"><h2>{}</h2>\
+             <p>No logins recorded for this user in the history (names are matched exactly, \
+             ignoring case).</p></section>",
+            H(wanted)
+        )?;
+        return foot(out, now);
+    }
+    for u in &view.users {
+        user_section(out, u)?;
+    }
+    out.push_str("<section class=\"card\" id=\"user-latest\">\n<h2>Latest decisions</h2>\n");
+    decision_table(out, &view.latest, false, "no decisions")?;
+    out.push_str("</section>\n");
+    foot(out, now)
+}
+
+fn list_cell(items: &[String], more: bool) -> String {
+    const SHOWN: usize = 8;
+    if items.is_empty() {
+        return "—".into();
+    }
+    let mut s = String::new();
+    for item in items.iter().take(SHOWN) {
+        let _ = write!(s, "<span class=\"chip\">{}</span>", H(item));
+    }
+    let hidden = items.len().saturating_sub(SHOWN);
+    if hidden > 0 || more {
+        let _ = write!(
+            s,
+            "<span class=\"muted\"> +{hidden}{} more</span>",
+            if more { "+" } else { "" }
+        );
+    }
+    s
+}
+
+fn user_section(out: &mut String, u: &UserSummary) -> fmt::Result {
+    write!(
+        out,
+        "<section class=\"card user\">\n<h2>User <span class=\"mono\">{}</span></h2>\n\
+         <section class=\"cards\">",
+        H(&u.user)
+    )?;
+    let o = &u.outcomes;
+    for (class, label, value) in [
+        ("", "logins", u.counts.logins.to_string()),
+        ("allowed", "allowed", o.allowed.to_string()),
+        ("blocked", "blocked", o.blocked.to_string()),
+        (
+            "would-block",
+            "would-block (audit)",
+            o.would_block.to_string(),
+        ),
+        ("when", "first seen (UTC)", format_minute(u.counts.first_us)),
+        ("when", "last seen (UTC)", format_minute(u.counts.last_us)),
+    ] {
+        write!(
+            out,
+            "<div class=\"stat {class}\"><div class=\"value\">{}</div><div class=\"label\">{}</div></div>",
+            H(&value),
+            H(label)
+        )?;
+    }
+    out.push_str("</section>\n");
+    if !u.matched.is_empty() {
+        out.push_str("<p>Matched lists: ");
+        for (label, n) in &u.matched {
+            write!(out, "<span class=\"chip bad\">{} ×{n}</span>", H(label))?;
+        }
+        out.push_str("</p>\n");
+    }
+    out.push_str(
+        "<h3>Login sources</h3>\n<div class=\"scroll\"><table class=\"sources\">\n<thead><tr><th>AS</th><th>name</th>\
+         <th class=\"num\">logins</th><th class=\"num\">matched</th><th>networks</th><th>hosts</th>\
+         <th>clouds</th><th class=\"num\">addresses</th><th>last (UTC)</th></tr></thead>\n<tbody>\n",
+    );
+    for s in &u.sources {
+        writeln!(
+            out,
+            "<tr{}><td class=\"mono\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"nowrap\">{}</td></tr>",
+            if s.counts.matched > 0 {
+                " class=\"matched\""
+            } else {
+                ""
+            },
+            H(&asn_text(s.asn)),
+            H(or_dash(s.as_desc.as_deref())),
+            s.counts.logins,
+            s.counts.matched,
+            list_cell(&s.networks, false),
+            list_cell(&s.hosts, s.hosts_more),
+            list_cell(&s.clouds, false),
+            s.ips,
+            H(&format_minute(s.counts.last_us))
+        )?;
+    }
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn http(key: Option<&str>) -> HttpSection {
+        HttpSection {
+            api_key: key.map(str::to_string),
+            ..HttpSection::default()
+        }
+    }
+
+    fn tcp(addr: &str) -> Peer {
+        Peer::Tcp(addr.parse::<SocketAddr>().expect("socket address"))
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        h
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let raw = format!("{user}:{password}");
+        let mut out = String::new();
+        for chunk in raw.as_bytes().chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        format!("Basic {out}")
+    }
+
+    #[test]
+    fn html_escape_escapes_the_five_characters() {
+        assert_eq!(html_escape(""), "");
+        assert_eq!(html_escape("plain.host-1.example"), "plain.host-1.example");
+        assert_eq!(
+            html_escape(r#"<script>alert("x&y")</script>'"#),
+            "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;"
+        );
+        assert_eq!(html_escape("&amp;"), "&amp;amp;");
+        assert_eq!(html_escape("ünï<cödé>"), "ünï&lt;cödé&gt;");
+        assert_eq!(H("a\"b").to_string(), "a&quot;b");
+    }
+
+    #[test]
+    fn loopback_and_unix_peers_need_no_key() {
+        let none = HeaderMap::new();
+        for peer in [
+            tcp("127.0.0.1:5000"),
+            tcp("127.8.9.10:1"),
+            tcp("[::1]:5000"),
+            tcp("[::ffff:127.0.0.1]:5000"),
+            Peer::Unix,
+        ] {
+            assert_eq!(
+                access(Some(&peer), &none, &http(Some("k"))),
+                Access::Allowed,
+                "{peer:?}"
+            );
+            assert_eq!(
+                access(Some(&peer), &none, &http(None)),
+                Access::Allowed,
+                "{peer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn remote_peers_need_the_key() {
+        let remote = tcp("192.0.2.7:40000");
+        let v6 = tcp("[2001:db8::1]:40000");
+        let none = HeaderMap::new();
+        // No key configured: refused outright.
+        assert_eq!(access(Some(&remote), &none, &http(None)), Access::Forbidden);
+        assert_eq!(access(None, &none, &http(None)), Access::Forbidden);
+        // Key configured, not sent: 401.
+        assert_eq!(
+            access(Some(&remote), &none, &http(Some("s3cret"))),
+            Access::NeedsKey
+        );
+        assert_eq!(
+            access(Some(&v6), &none, &http(Some("s3cret"))),
+            Access::NeedsKey
+        );
+        assert_eq!(access(None, &none, &http(Some("s3cret"))), Access::NeedsKey);
+        // The header.
+        let good = headers(&[("x-api-key", " s3cret ")]);
+        assert_eq!(
+            access(Some(&remote), &good, &http(Some("s3cret"))),
+            Access::Allowed
+        );
+        let bad = headers(&[("x-api-key", "nope")]);
+        assert_eq!(
+            access(Some(&remote), &bad, &http(Some("s3cret"))),
+            Access::NeedsKey
+        );
+        // Basic auth: any user, the key as the password.
+        for user in ["admin", "", "jörg"] {
+            let h = headers(&[("authorization", &basic(user, "s3cret"))]);
+            assert_eq!(
+                access(Some(&remote), &h, &http(Some("s3cret"))),
+                Access::Allowed,
+                "{user}"
+            );
+        }
+        for wrong in [
+            basic("admin", "nope"),
+            basic("admin", "s3cret2"),
+            basic("s3cret", ""),
+            "Basic !!!".to_string(),
+            "Bearer s3cret".to_string(),
+            "Basic".to_string(),
+        ] {
+            let h = headers(&[("authorization", &wrong)]);
+            assert_eq!(
+                access(Some(&remote), &h, &http(Some("s3cret"))),
+                Access::NeedsKey,
+                "{wrong}"
+            );
+        }
+        // Basic auth does not open a daemon without a key.
+        let h = headers(&[("authorization", &basic("a", ""))]);
+        assert_eq!(access(Some(&remote), &h, &http(None)), Access::Forbidden);
+    }
+
+    #[test]
+    fn refusals_say_how_to_get_in() {
+        let r = refused(Access::NeedsKey);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let challenge = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .expect("challenge");
+        assert!(challenge
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=\"badclients\""));
+        let r = refused(Access::Forbidden);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(base64_decode("YWRtaW46czNjcmV0").unwrap(), b"admin:s3cret");
+        assert_eq!(base64_decode("YTpi").unwrap(), b"a:b");
+        assert_eq!(base64_decode("YTpiYw==").unwrap(), b"a:bc");
+        assert_eq!(base64_decode("YTpiYw").unwrap(), b"a:bc");
+        assert!(base64_decode("YT*i").is_none());
+    }
+
+    #[test]
+    fn ranges_and_buckets() {
+        assert_eq!(Range::parse("24h"), Some(Range::Day));
+        assert_eq!(Range::parse("30d"), Some(Range::Month));
+        assert_eq!(Range::parse("2h"), None);
+        let now = 1_764_245_400 * 1_000_000; // 2025-11-27 12:10 UTC
+        for r in Range::ALL {
+            let since = r.since_us(now);
+            assert_eq!(since % r.bucket_us(), 0);
+            assert!(now - since <= r.span_us(), "{r:?}");
+            assert!(now - since >= r.span_us() - r.bucket_us(), "{r:?}");
+        }
+        assert_eq!(Range::Day.label(now), "12:10");
+        assert_eq!(Range::Week.label(now), "11-27 12h");
+        assert_eq!(Range::Month.label(now), "11-27");
+    }
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(0, 4), 1);
+        assert_eq!(nice_step(3, 4), 1);
+        assert_eq!(nice_step(5, 4), 2);
+        assert_eq!(nice_step(17, 4), 5);
+        assert_eq!(nice_step(40, 4), 10);
+        assert_eq!(nice_step(41, 4), 20);
+        assert_eq!(nice_step(999, 4), 500);
+    }
+
+    #[test]
+    fn the_chart_stacks_each_bucket() {
+        let now = 1_764_245_400 * 1_000_000;
+        let hour = Range::Day.bucket_us();
+        let this = now / hour * hour;
+        let buckets = vec![
+            (
+                this - 2 * hour,
+                OutcomeCounts {
+                    allowed: 3,
+                    blocked: 1,
+                    would_block: 2,
+                    tempfail: 0,
+                },
+            ),
+            (
+                this,
+                OutcomeCounts {
+                    allowed: 1,
+                    ..OutcomeCounts::default()
+                },
+            ),
+            // Outside the range: ignored.
+            (
+                this - 48 * hour,
+                OutcomeCounts {
+                    blocked: 100,
+                    ..OutcomeCounts::default()
+                },
+            ),
+        ];
+        let (svg, sums) = chart_svg(&buckets, Range::Day, now);
+        assert_eq!(sums, [4, 2, 1, 0]);
+        assert_eq!(svg.matches("<rect class=\"bar ").count(), 4);
+        assert_eq!(svg.matches("<g class=\"bucket\">").count(), 24);
+        assert!(svg.contains("class=\"bar blocked\""));
+        assert!(svg.contains("class=\"bar would-block\""));
+        assert!(svg.contains("time (UTC)"));
+        assert!(!svg.contains("no decisions"));
+        let (empty, _) = chart_svg(&[], Range::Hour, now);
+        assert!(empty.contains("no decisions in this range"));
+        assert_eq!(empty.matches("<g class=\"bucket\">").count(), 12);
+    }
+
+    fn hostile_record() -> Record {
+        Record {
+            time_us: Some(1_764_245_400 * 1_000_000),
+            user: "<img src=x onerror=alert(1)>".into(),
+            service: "imap\"".into(),
+            ip: "192.0.2.1".parse().unwrap(),
+            host: Some("evil'<b>.example".into()),
+            asn: Some(64500),
+            as_cc: Some("ZZ".into()),
+            as_desc: Some("<script>alert(2)</script>".into()),
+            net_name: None,
+            net_cc: None,
+            entities: Vec::new(),
+            cloud: Vec::new(),
+            geo_cc: None,
+            outcome: Outcome::Blocked,
+            matched: Some("rev_host".into()),
+            matched_entry: Some("rev_host.deny.lst:3: <&>".into()),
+            lookup_errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pages_escape_what_clients_and_registries_send() {
+        let mut out = String::new();
+        latest_blocked(&mut out, &[hostile_record()]).unwrap();
+        assert!(!out.contains("<img"), "{out}");
+        assert!(!out.contains("<script"), "{out}");
+        assert!(!out.contains("<b>"), "{out}");
+        assert!(out.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(out.contains("evil&#39;&lt;b&gt;.example"));
+        assert!(out.contains("rev_host.deny.lst:3: &lt;&amp;&gt;"));
+        // The link's query is percent-encoded, then escaped.
+        assert!(out.contains("href=\"/ui/user?q=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E\""));
+
+        let mut page = String::new();
+        render_user(&mut page, "<i>\"x\"</i>", None).unwrap();
+        assert!(!page.contains("<i>"), "{page}");
+        assert!(page.contains("value=\"&lt;i&gt;&quot;x&quot;&lt;/i&gt;\""));
+        assert!(page.contains("history is off"));
+    }
+
+    #[test]
+    fn an_unknown_user_says_no_logins() {
+        let mut page = String::new();
+        let view = Ok(UserView {
+            users: Vec::new(),
+            latest: Vec::new(),
+        });
+        render_user(&mut page, "nobody", Some(&view)).unwrap();
+        assert!(page.contains("id=\"no-logins\""));
+        assert!(page.contains("No logins recorded"));
+    }
+
+    #[test]
+    fn the_overview_says_when_the_history_is_off() {
+        let health = Health {
+            dir: PathBuf::from("/etc/badclients/lists"),
+            config_path: None,
+            rows: vec![ListRow {
+                file: "ip_net.deny.lst",
+                entries: 3,
+                present: true,
+                errors: 0,
+                warnings: 0,
+            }],
+            diagnostics: Vec::new(),
+            loaded_at_us: 1_764_245_400 * 1_000_000,
+        };
+        let mut page = String::new();
+        render_overview(&mut page, Range::Day, now_us(), &health, None, None).unwrap();
+        assert!(page.contains("id=\"history-off\""), "{page}");
+        assert!(page.contains("[history] enabled = false"));
+        assert!(page.contains("id=\"list-health\""));
+        assert!(page.contains("2025-11-27 12:10 UTC"));
+        assert!(!page.contains("<svg"));
+    }
+
+    #[test]
+    fn sizes_and_ages() {
+        assert_eq!(bytes_text(512), "512 B");
+        assert_eq!(bytes_text(1536), "1.5 KiB");
+        assert_eq!(bytes_text(3 * 1024 * 1024), "3.0 MiB");
+        let now = 10_000_000_000;
+        assert_eq!(ago(now, now - 5_000_000), "just now");
+        assert_eq!(ago(now, now - 120_000_000), "2 min ago");
+        assert_eq!(ago(now, now - 7_200_000_000), "2 h ago");
+        assert_eq!(ago(now, 0), "");
+    }
+}
