@@ -5,6 +5,10 @@
 # cached networks. Everything listens on 127.0.0.1. Needs Debian's wrk (installed when missing).
 #
 #   ./scripts/load.sh [SECONDS] [CONNECTIONS]
+#
+# The daemon keeps its decision history as it does by default. HISTORY=off runs it with
+# `[history] enabled = false`; COMPARE_HISTORY=N runs N rounds alternating off and on and
+# prints each round's rate (the cost of the history on throughput).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -34,6 +38,9 @@ api_key = "load-test-key"
 dns_servers = ["$dns"]
 [cache]
 path = "$1"
+[history]
+enabled = ${2:-true}
+flush_ms = ${FLUSH_MS:-250}
 [rdap.base_urls]
 arin = "${rdap}arin/"
 ripencc = "${rdap}ripe/"
@@ -46,7 +53,26 @@ start_daemon() {
   echo "the daemon did not start:" >&2; cat "$work/daemon.log" >&2; exit 1
 }
 
-write_config "$work/cache.redb"
+history=true
+[ "${HISTORY:-on}" = off ] && history=false
+if [ -n "${COMPARE_HISTORY:-}" ]; then
+  for round in $(seq "$COMPARE_HISTORY"); do
+    for h in false true; do
+      write_config "$work/state/cache.redb" $h
+      start_daemon
+      for ip in 176.112.169.218 209.85.218.15 209.85.218.53; do
+        curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-API-Key: load-test-key' \
+          -d "{\"remote\":\"$ip\",\"protocol\":\"imap\",\"login\":\"warm\"}" "http://127.0.0.1:$port/?command=allow"
+      done
+      rate=$(wrk -t"${WRK_THREADS:-1}" -c"$connections" -d"${seconds}s" -s scripts/load/dovecot.lua "http://127.0.0.1:$port/" |
+        awk '/Requests\/sec/ {print $2}')
+      echo "round $round history=$h: $rate decisions/s"
+      kill -TERM $daemon; wait $daemon 2>/dev/null || true
+    done
+  done
+  exit 0
+fi
+write_config "$work/state/cache.redb" $history
 start_daemon
 # Warm the cache (Linode's ARIN→RIPE redirect is not in the contract world: its RDAP
 # lookup fails, which the audit line records; the other four are complete).
@@ -54,7 +80,7 @@ for ip in 176.112.169.218 139.162.133.252 209.85.218.15 209.85.218.53 172.17.1.2
   curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-API-Key: load-test-key' \
     -d "{\"remote\":\"$ip\",\"protocol\":\"imap\",\"login\":\"warm\"}" "http://127.0.0.1:$port/?command=allow"
 done
-echo "== wrk: ${seconds}s, $connections connections, ${WRK_THREADS:-1} wrk threads, POST /?command=allow (warm cache)"
+echo "== wrk: ${seconds}s, $connections connections, ${WRK_THREADS:-1} wrk threads, POST /?command=allow (warm cache, history $history)"
 wrk -t"${WRK_THREADS:-1}" -c"$connections" -d"${seconds}s" --latency -s scripts/load/dovecot.lua "http://127.0.0.1:$port/" |
   grep -E "Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx"
 rss=$(awk '/VmRSS/ {print $2}' /proc/$daemon/status)

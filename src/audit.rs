@@ -37,10 +37,42 @@ pub fn escape_into(out: &mut impl Write, value: &str) -> fmt::Result {
 
 /// The escaped form of `value`.
 pub fn escape(value: &str) -> String {
-    let mut s = String::with_capacity(value.len());
+    if !needs_escape(value) {
+        return value.to_string();
+    }
+    escape_slow(value)
+}
+
+/// The escaped form of `value`, borrowed when nothing needs escaping.
+pub fn escape_cow(value: &str) -> std::borrow::Cow<'_, str> {
+    if needs_escape(value) {
+        std::borrow::Cow::Owned(escape_slow(value))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+fn escape_slow(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 8);
     // Writing into a String cannot fail.
     let _ = escape_into(&mut s, value);
     s
+}
+
+/// Whether [`escape_into`] would change `value` (a quick byte scan; non-ASCII text is
+/// checked character by character only when it has bytes that could start a C1 control or
+/// a line separator).
+fn needs_escape(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\\' | b'<' | b'>' | 0x7f => true,
+        b',' => starts_field(&value[i + 1..]),
+        0..=0x1f => true,
+        // U+0080–U+009F are C2 80–C2 9F; U+2028/U+2029 are E2 80 A8/A9.
+        0xc2 => bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)),
+        0xe2 => bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)),
+        _ => false,
+    })
 }
 
 /// Whether `rest` (the text after a comma) looks like ` key=`.
@@ -146,6 +178,37 @@ mod tests {
     /// Splits a line the naive way an admin's script would.
     fn naive_fields(line: &str) -> Vec<&str> {
         line.split(", ").filter(|p| p.contains('=')).collect()
+    }
+
+    #[test]
+    fn the_quick_scan_agrees_with_the_escaper() {
+        let samples = [
+            "plain",
+            "VK-AS, RU",
+            "a,b=c",
+            "a, b",
+            "x>y",
+            "<",
+            "back\\slash",
+            "tab\there",
+            "del\x7f",
+            "c1\u{85}",
+            "c1\u{9f}",
+            "ok\u{a0}",
+            "ls\u{2028}",
+            "ps\u{2029}",
+            "u\u{2027}",
+            "müller",
+            "日本",
+            "a,  subdivision[0]=X",
+            "",
+        ];
+        for s in samples {
+            let mut slow = String::new();
+            escape_into(&mut slow, s).unwrap();
+            assert_eq!(needs_escape(s), slow != s, "{s:?}");
+            assert_eq!(escape(s), slow, "{s:?}");
+        }
     }
 
     #[test]

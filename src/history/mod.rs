@@ -159,19 +159,7 @@ impl Record {
                 .map(escape),
             outcome: Outcome::of(decision.verdict, enforced),
             matched: hit.map(|h| escape(&h.label)),
-            matched_entry: hit.map(|h| {
-                let mut s = String::new();
-                if let Some(file) = &h.file {
-                    let name = file.file_name().unwrap_or(file.as_os_str());
-                    s.push_str(&escape(&name.to_string_lossy()));
-                    if let Some(line) = h.line {
-                        s.push_str(&format!(":{line}"));
-                    }
-                    s.push_str(": ");
-                }
-                s.push_str(&escape(&h.entry));
-                s
-            }),
+            matched_entry: hit.map(matched_entry),
             lookup_errors: facts.lookup_errors.iter().map(|e| escape(e)).collect(),
         }
     }
@@ -180,6 +168,63 @@ impl Record {
     pub fn selected(&self, filter: &Filter) -> bool {
         filter.accepts(self.time_us, &self.user)
     }
+}
+
+/// `file:line: entry` of a hit, escaped.
+fn matched_entry(h: &crate::decision::Hit) -> String {
+    let mut s = String::new();
+    if let Some(file) = &h.file {
+        let name = file.file_name().unwrap_or(file.as_os_str());
+        s.push_str(&escape(&name.to_string_lossy()));
+        if let Some(line) = h.line {
+            s.push_str(&format!(":{line}"));
+        }
+        s.push_str(": ");
+    }
+    s.push_str(&escape(&h.entry));
+    s
+}
+
+/// A decision being made, written to `out` in the journal's record form without building
+/// a [`Record`] (the same bytes as encoding [`Record::of_decision`]).
+pub fn encode_decision(
+    out: &mut Vec<u8>,
+    time_us: u64,
+    user: &str,
+    service: &str,
+    facts: &Facts,
+    decision: &Decision,
+    enforced: bool,
+) {
+    let hit = decision
+        .hit()
+        .filter(|_| decision.verdict == Verdict::Block);
+    let entry = hit.map(matched_entry);
+    let fields = codec::Fields {
+        raw: true,
+        time_us: Some(time_us),
+        user,
+        service,
+        ip: facts.ip,
+        host: facts.host.as_deref(),
+        asn: facts.asn.map(|a| a.0),
+        as_cc: facts.as_cc.as_deref(),
+        as_desc: facts.as_desc.as_deref(),
+        net_name: facts.net_name.as_deref(),
+        net_cc: facts.net_cc.as_deref(),
+        entities: &facts.entities,
+        cloud: &facts.cloud,
+        geo_cc: facts
+            .maxmind
+            .as_ref()
+            .and_then(|g| g.country.as_ref())
+            .and_then(|c| c.code.as_deref()),
+        outcome: Outcome::of(decision.verdict, enforced),
+        matched: hit.map(|h| h.label.as_str()),
+        matched_entry: entry.as_deref(),
+        lookup_errors: &facts.lookup_errors,
+    };
+    codec::encode_fields(out, &fields);
 }
 
 /// Which records a view covers.
@@ -219,4 +264,43 @@ pub fn now_us() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Hit, Reason};
+
+    #[test]
+    fn a_decision_encodes_as_its_record_does() {
+        let mut facts = Facts::unknown("2001:db8::1".parse().unwrap());
+        facts.host = Some("evil>, asn=AS1\nmail-audit: x".into());
+        facts.asn = Some(crate::facts::Asn(64496));
+        facts.as_desc = Some("VK-AS, RU".into());
+        facts.entities = vec!["A<B".into(), "MAIL-RU".into()];
+        facts.cloud = vec!["aws:EC2:us-east-1".into()];
+        facts.lookup_errors = vec!["rdap:timeout".into()];
+        let blocked = Decision {
+            verdict: Verdict::Block,
+            reason: Reason::Listed(Hit {
+                label: "rev_host".into(),
+                file: Some("/etc/badclients/lists/rev_host.deny.lst".into()),
+                line: Some(7),
+                entry: "evil%>.*".into(),
+            }),
+            log: true,
+            pattern_failures: Vec::new(),
+        };
+        for (decision, enforced) in [(blocked, false), (Decision::unlogged_allow(), true)] {
+            for user in ["plain", "x>, service=imap\r\n", "müller\u{2028}"] {
+                let record = Record::of_decision(42, user, "imap", &facts, &decision, enforced);
+                let mut via_record = Vec::new();
+                codec::encode_record(&mut via_record, &record);
+                let mut direct = Vec::new();
+                encode_decision(&mut direct, 42, user, "imap", &facts, &decision, enforced);
+                assert_eq!(direct, via_record, "{user:?}");
+                assert_eq!(codec::decode_record(&direct), Ok(record));
+            }
+        }
+    }
 }

@@ -42,7 +42,10 @@ pub struct WriterCounters {
 }
 
 struct Pending {
-    records: Vec<Record>,
+    /// The journal frames of the records not yet committed (decoded by the background
+    /// task, so the request path allocates and frees no per-field strings).
+    frames: Vec<u8>,
+    count: usize,
     /// The segment the pending records are journaled in; `None` when it could not be
     /// opened (the records are then only in memory).
     segment: Option<Segment>,
@@ -126,7 +129,8 @@ impl HistoryWriter {
         let shared = Shared {
             store: Arc::new(store),
             pending: Mutex::new(Pending {
-                records: Vec::new(),
+                frames: Vec::new(),
+                count: 0,
                 segment: None,
                 next_segment: last + 1,
                 carried: Vec::new(),
@@ -152,30 +156,77 @@ impl HistoryWriter {
         &self.shared.counters
     }
 
-    /// Journals `record` and queues it for the store. Never fails the login: a journal
-    /// that cannot be written is logged and counted, and the record still reaches the
-    /// store with the next batch.
-    pub fn record(&self, record: Record) {
+    /// Journals `record` and queues it for the store (see [`HistoryWriter::record_decision`]).
+    pub fn record(&self, record: &Record) {
+        self.queue(journal::line(record));
+    }
+
+    /// Journals the decision being made and queues it for the store. Never fails the
+    /// login: a journal that cannot be written is logged and counted, and the record still
+    /// reaches the store with the next batch.
+    pub fn record_decision(
+        &self,
+        time_us: u64,
+        user: &str,
+        service: &str,
+        facts: &crate::facts::Facts,
+        decision: &crate::decision::Decision,
+        enforced: bool,
+    ) {
+        self.queue(journal::frame(|out| {
+            super::encode_decision(out, time_us, user, service, facts, decision, enforced)
+        }));
+    }
+
+    /// Queues a frame and writes it to the current segment.
+    ///
+    /// The lock is held only to queue the frame and pick the segment; the frame is
+    /// written after it. That order is safe: the record belongs to the batch of the segment
+    /// it is written to, and a segment is removed only after its batch is committed, so a
+    /// frame written late to a removed segment is already in the store.
+    fn queue(&self, frame: std::io::Result<Vec<u8>>) {
         let shared = &*self.shared;
-        let mut pending = lock(&shared.pending);
-        if pending.segment.is_none() {
-            let n = pending.next_segment;
-            match Segment::open(&shared.settings.path, n) {
-                Ok(segment) => {
-                    pending.segment = Some(segment);
-                    pending.next_segment = n + 1;
-                }
-                Err(err) => {
-                    shared
-                        .counters
-                        .journal_errors
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %err, "cannot open the history journal; this decision is kept in memory only until the next batch");
+        let frame = match frame {
+            Ok(f) => f,
+            Err(err) => {
+                shared
+                    .counters
+                    .journal_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, "cannot encode a decision for the history");
+                return;
+            }
+        };
+        let segment = {
+            let mut pending = lock(&shared.pending);
+            if pending.segment.is_none() {
+                let n = pending.next_segment;
+                match Segment::open(&shared.settings.path, n) {
+                    Ok(segment) => {
+                        pending.segment = Some(segment);
+                        pending.next_segment = n + 1;
+                    }
+                    Err(err) => {
+                        shared
+                            .counters
+                            .journal_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            error = %err,
+                            "cannot open the history journal; this decision is kept in memory only until the next batch"
+                        );
+                    }
                 }
             }
-        }
-        if let Some(segment) = pending.segment.as_mut() {
-            if let Err(err) = segment.append(&record) {
+            pending.frames.extend_from_slice(&frame);
+            pending.count += 1;
+            if pending.count >= shared.settings.batch_max {
+                shared.wake.notify_one();
+            }
+            pending.segment.clone()
+        };
+        if let Some(segment) = segment {
+            if let Err(err) = segment.append(&frame) {
                 shared
                     .counters
                     .journal_errors
@@ -183,30 +234,33 @@ impl HistoryWriter {
                 tracing::error!(error = %err, "cannot append to the history journal");
             }
         }
-        pending.records.push(record);
-        if pending.records.len() >= shared.settings.batch_max {
-            shared.wake.notify_one();
-        }
     }
 
     /// Commits what is pending now. Returns the number of records committed.
     pub async fn flush(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
-        let (records, segment, carried) = {
+        let (frames, segment, carried) = {
             let mut pending = lock(&shared.pending);
-            if pending.records.is_empty() {
+            if pending.count == 0 {
                 return Ok(0);
             }
-            let records = std::mem::take(&mut pending.records);
+            // The next batch will be about as large: no reallocation on the request path.
+            let capacity = pending.frames.len();
+            let frames = std::mem::replace(&mut pending.frames, Vec::with_capacity(capacity));
+            pending.count = 0;
             let segment = pending.segment.take().map(|s| s.number);
             let carried = std::mem::take(&mut pending.carried);
-            (records, segment, carried)
+            (frames, segment, carried)
         };
         let job = Arc::clone(&shared);
-        let (records, result) = tokio::task::spawn_blocking(move || {
+        let (frames, result) = tokio::task::spawn_blocking(move || {
+            let contents = journal::parse_frames(&frames);
             let mut strings = lock(&job.strings);
-            let result = job.store.append(&records, &mut strings, segment);
-            (records, result)
+            let result = job
+                .store
+                .append(&contents.records, &mut strings, segment)
+                .map(|()| contents.records.len());
+            (frames, result)
         })
         .await
         .map_err(|err| HistoryError::Journal {
@@ -214,8 +268,7 @@ impl HistoryWriter {
             source: std::io::Error::other(err.to_string()),
         })?;
         match result {
-            Ok(()) => {
-                let n = records.len();
+            Ok(n) => {
                 shared
                     .counters
                     .committed
@@ -232,9 +285,11 @@ impl HistoryWriter {
                     .commit_errors
                     .fetch_add(1, Ordering::Relaxed);
                 let mut pending = lock(&shared.pending);
-                let mut back = records;
-                back.append(&mut pending.records);
-                pending.records = back;
+                let count = journal::parse_frames(&frames).records.len();
+                let mut back = frames;
+                back.extend_from_slice(&pending.frames);
+                pending.frames = back;
+                pending.count += count;
                 pending.carried.extend(carried);
                 pending.carried.extend(segment);
                 Err(err)

@@ -9,8 +9,8 @@ use crate::config::Mode;
 use crate::decision::{Decision, Verdict};
 use crate::facts::Facts;
 use crate::geoip::maxmind_audit_line;
+use crate::history::now_us;
 use crate::history::writer::HistoryWriter;
-use crate::history::{now_us, Record};
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
@@ -144,14 +144,14 @@ impl Decider {
                 tracing::info!(target: AUDIT_TARGET, "{line}");
             }
             if let Some(history) = &self.history {
-                history.record(Record::of_decision(
+                history.record_decision(
                     now_us(),
                     user,
                     service,
                     &report.facts,
                     &decision,
                     enforced,
-                ));
+                );
             }
         }
         self.metrics.observe_decision(service, &decision, enforced);
