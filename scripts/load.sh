@@ -41,6 +41,7 @@ path = "$1"
 [history]
 enabled = ${2:-true}
 flush_ms = ${FLUSH_MS:-250}
+batch_max = ${BATCH_MAX:-10000}
 [rdap.base_urls]
 arin = "${rdap}arin/"
 ripencc = "${rdap}ripe/"

@@ -1,5 +1,6 @@
 //! The HTTP endpoints: Dovecot's auth policy (`POST /?command=allow|report`), the Lua
-//! shim's `GET /v1/check`, `GET /metrics` and `GET /healthz`.
+//! shim's `GET /v1/check`, `GET /metrics` and `GET /healthz`; the history API
+//! ([`super::history_api`]) and the `/ui` dashboard ([`super::ui`]) are merged in.
 //!
 //! Every request but `/healthz` must carry the API key when one is configured (compared in
 //! constant time, the header value trimmed as Dovecot sends it with extra blanks). Bodies
