@@ -174,6 +174,38 @@ impl Row {
         }
     }
 
+    /// Interns a borrowed record into `self` (its lists reused).
+    pub fn intern_ref(
+        &mut self,
+        r: &RecordRef<'_>,
+        strings: &mut Strings,
+        added: &mut Vec<(u32, String)>,
+    ) {
+        let mut opt = |s: Option<&str>| s.map_or(0, |s| strings.intern(s, added));
+        self.host = opt(r.host);
+        self.as_cc = opt(r.as_cc);
+        self.as_desc = opt(r.as_desc);
+        self.net_name = opt(r.net_name);
+        self.net_cc = opt(r.net_cc);
+        self.geo_cc = opt(r.geo_cc);
+        self.matched = opt(r.matched);
+        self.matched_entry = opt(r.matched_entry);
+        self.user = strings.intern(r.user, added);
+        self.service = strings.intern(r.service, added);
+        self.time_us = r.time_us.unwrap_or(0);
+        self.ip = r.ip;
+        self.asn_plus_one = r.asn.map_or(0, |a| u64::from(a) + 1);
+        self.outcome = r.outcome;
+        for (into, from) in [
+            (&mut self.entities, &r.entities),
+            (&mut self.cloud, &r.cloud),
+            (&mut self.lookup_errors, &r.lookup_errors),
+        ] {
+            into.clear();
+            into.extend(from.iter().map(|s| strings.intern(s, added)));
+        }
+    }
+
     /// The record this row stands for.
     pub fn to_record(&self, strings: &Strings) -> Record {
         let opt = |id: u32| strings.opt(id).map(str::to_string);
@@ -200,7 +232,8 @@ impl Row {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as a LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -241,6 +274,15 @@ pub fn encode_body(out: &mut Vec<u8>, row: &Row) {
     put_varint(out, u64::from(row.matched));
     put_varint(out, u64::from(row.matched_entry));
     put_list(out, &row.lookup_errors);
+}
+
+/// A block from `count` rows already encoded (time offset, body) in `rows`.
+pub fn block_from_body(count: u64, rows: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() + 10);
+    out.push(BLOCK_VERSION);
+    put_varint(&mut out, count);
+    out.extend_from_slice(rows);
+    out
 }
 
 /// Encodes rows into one block whose key is `base_us` (no row may be earlier).
@@ -363,60 +405,91 @@ pub fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
     put_strs(out, f.lookup_errors);
 }
 
-/// Decodes what [`encode_record`] wrote.
-pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
+/// A record read from its standalone form without copying its strings.
+#[derive(Debug, Default)]
+pub struct RecordRef<'a> {
+    pub time_us: Option<u64>,
+    pub user: &'a str,
+    pub service: &'a str,
+    pub ip: Option<IpAddr>,
+    pub host: Option<&'a str>,
+    pub asn: Option<u32>,
+    pub as_cc: Option<&'a str>,
+    pub as_desc: Option<&'a str>,
+    pub net_name: Option<&'a str>,
+    pub net_cc: Option<&'a str>,
+    pub entities: Vec<&'a str>,
+    pub cloud: Vec<&'a str>,
+    pub geo_cc: Option<&'a str>,
+    pub outcome: Option<Outcome>,
+    pub matched: Option<&'a str>,
+    pub matched_entry: Option<&'a str>,
+    pub lookup_errors: Vec<&'a str>,
+}
+
+/// Decodes what [`encode_record`] wrote into `out` (its lists reused).
+pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result<(), DecodeError> {
     let mut r = BlockReader {
         bytes,
         pos: 0,
         base_us: 0,
         left: 0,
     };
-    let time = r.varint()?;
-    let user = r.string()?;
-    let service = r.string()?;
-    let ip = match r.byte()? {
+    out.time_us = r.varint()?.checked_sub(1);
+    out.user = r.str_ref()?;
+    out.service = r.str_ref()?;
+    out.ip = Some(match r.byte()? {
         4 => IpAddr::V4(Ipv4Addr::from(r.take::<4>()?)),
         6 => IpAddr::V6(Ipv6Addr::from(r.take::<16>()?)),
         _ => return Err(DecodeError::Invalid("address family")),
-    };
-    let host = r.opt_string()?;
-    let asn = r
+    });
+    out.host = r.opt_str_ref()?;
+    out.asn = r
         .varint()?
         .checked_sub(1)
         .map(|a| u32::try_from(a).map_err(|_| DecodeError::Invalid("AS number")))
         .transpose()?;
-    let as_cc = r.opt_string()?;
-    let as_desc = r.opt_string()?;
-    let net_name = r.opt_string()?;
-    let net_cc = r.opt_string()?;
-    let entities = r.strings()?;
-    let cloud = r.strings()?;
-    let geo_cc = r.opt_string()?;
-    let outcome = Outcome::from_code(r.byte()?).ok_or(DecodeError::Invalid("outcome"))?;
-    let matched = r.opt_string()?;
-    let matched_entry = r.opt_string()?;
-    let lookup_errors = r.strings()?;
+    out.as_cc = r.opt_str_ref()?;
+    out.as_desc = r.opt_str_ref()?;
+    out.net_name = r.opt_str_ref()?;
+    out.net_cc = r.opt_str_ref()?;
+    r.strs_ref(&mut out.entities)?;
+    r.strs_ref(&mut out.cloud)?;
+    out.geo_cc = r.opt_str_ref()?;
+    out.outcome = Some(Outcome::from_code(r.byte()?).ok_or(DecodeError::Invalid("outcome"))?);
+    out.matched = r.opt_str_ref()?;
+    out.matched_entry = r.opt_str_ref()?;
+    r.strs_ref(&mut out.lookup_errors)?;
     if r.pos != bytes.len() {
         return Err(DecodeError::Invalid("trailing bytes after a record"));
     }
+    Ok(())
+}
+
+/// Decodes what [`encode_record`] wrote.
+pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let mut r = RecordRef::default();
+    decode_record_ref(bytes, &mut r)?;
+    let own = |s: Option<&str>| s.map(str::to_string);
+    let all = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
     Ok(Record {
-        time_us: time.checked_sub(1),
-        user,
-        service,
-        ip,
-        host,
-        asn,
-        as_cc,
-        as_desc,
-        net_name,
-        net_cc,
-        entities,
-        cloud,
-        geo_cc,
-        outcome,
-        matched,
-        matched_entry,
-        lookup_errors,
+        time_us: r.time_us,
+        user: r.user.to_string(),
+        service: r.service.to_string(),
+        ip: r.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        host: own(r.host),
+        asn: r.asn,
+        as_cc: own(r.as_cc),
+        as_desc: own(r.as_desc),
+        net_name: own(r.net_name),
+        net_cc: own(r.net_cc),
+        entities: all(&r.entities),
+        cloud: all(&r.cloud),
+        geo_cc: own(r.geo_cc),
+        outcome: r.outcome.unwrap_or(Outcome::Allowed),
+        matched: own(r.matched),
+        matched_entry: own(r.matched_entry),
+        lookup_errors: all(&r.lookup_errors),
     })
 }
 
@@ -498,7 +571,7 @@ impl<'a> BlockReader<'a> {
         Ok(())
     }
 
-    fn string(&mut self) -> Result<String, DecodeError> {
+    fn str_ref(&mut self) -> Result<&'a str, DecodeError> {
         let n = usize::try_from(self.varint()?).map_err(|_| DecodeError::Truncated)?;
         let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
         let slice = self
@@ -506,23 +579,27 @@ impl<'a> BlockReader<'a> {
             .get(self.pos..end)
             .ok_or(DecodeError::Truncated)?;
         self.pos = end;
-        String::from_utf8(slice.to_vec()).map_err(|_| DecodeError::Invalid("string is not UTF-8"))
+        std::str::from_utf8(slice).map_err(|_| DecodeError::Invalid("string is not UTF-8"))
     }
 
-    fn opt_string(&mut self) -> Result<Option<String>, DecodeError> {
+    fn opt_str_ref(&mut self) -> Result<Option<&'a str>, DecodeError> {
         match self.byte()? {
             0 => Ok(None),
-            1 => self.string().map(Some),
+            1 => self.str_ref().map(Some),
             _ => Err(DecodeError::Invalid("optional string")),
         }
     }
 
-    fn strings(&mut self) -> Result<Vec<String>, DecodeError> {
+    fn strs_ref(&mut self, into: &mut Vec<&'a str>) -> Result<(), DecodeError> {
+        into.clear();
         let n = self.varint()?;
         if n > (self.bytes.len() - self.pos) as u64 {
             return Err(DecodeError::Truncated);
         }
-        (0..n).map(|_| self.string()).collect()
+        for _ in 0..n {
+            into.push(self.str_ref()?);
+        }
+        Ok(())
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {

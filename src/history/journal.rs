@@ -87,6 +87,13 @@ pub fn parse_frames(bytes: &[u8]) -> SegmentContents {
 /// The record of the frame at the start of `rest` (advancing past it), or `None` when the
 /// frame is torn or damaged.
 fn next_frame(rest: &mut &[u8]) -> Option<Record> {
+    let payload = next_payload(rest)?;
+    codec::decode_record(payload).ok()
+}
+
+/// The payload of the frame at the start of `rest` with its CRC checked (advancing past
+/// it), or `None` when the frame is torn or damaged.
+pub fn next_payload<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let header = rest.get(..8)?;
     let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
@@ -94,9 +101,8 @@ fn next_frame(rest: &mut &[u8]) -> Option<Record> {
     if crc32fast::hash(payload) != crc {
         return None;
     }
-    let record = codec::decode_record(payload).ok()?;
     *rest = &rest[8 + len..];
-    Some(record)
+    Some(payload)
 }
 
 /// An open segment being appended to. The file is opened with `O_APPEND`, so requests

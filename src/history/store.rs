@@ -196,6 +196,79 @@ impl HistoryStore {
         Ok(())
     }
 
+    /// Commits journal frames (the writer's batch) without building records: each frame
+    /// is read in place, interned into a reused row and encoded into the block. Returns
+    /// the number of records. A damaged frame ends the batch (frames come from this
+    /// process's memory, so that does not happen short of a bug).
+    pub fn append_frames(
+        &self,
+        frames: &[u8],
+        strings: &mut Strings,
+        segment: Option<u64>,
+    ) -> Result<usize, HistoryError> {
+        let mut added = Vec::new();
+        let mut blocks: Vec<(u64, Vec<u8>, u64)> = Vec::new();
+        let mut view = codec::RecordRef::default();
+        let mut row = Row::default();
+        let mut rest = frames;
+        let mut n = 0usize;
+        while let Some(payload) = super::journal::next_payload(&mut rest) {
+            if codec::decode_record_ref(payload, &mut view).is_err() {
+                break;
+            }
+            row.intern_ref(&view, strings, &mut added);
+            let t = row.time_us;
+            let fits = blocks.last().is_some_and(|(base, bytes, _)| {
+                t >= *base && t - base < MAX_BLOCK_SPAN_US && bytes.len() < MAX_BLOCK_BYTES
+            });
+            if !fits {
+                blocks.push((t, Vec::with_capacity(MAX_BLOCK_BYTES + 256), 0));
+            }
+            if let Some((base, bytes, count)) = blocks.last_mut() {
+                codec::put_varint(bytes, t - *base);
+                codec::encode_body(bytes, &row);
+                *count += 1;
+            }
+            n += 1;
+        }
+        let result = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut table = txn.open_table(STRINGS)?;
+                for (id, name) in &added {
+                    table.insert(*id, name.as_str())?;
+                }
+                let mut table = txn.open_table(BLOCKS)?;
+                for (base, body, count) in &blocks {
+                    let mut key = *base;
+                    while table.get(key)?.is_some() {
+                        key += 1;
+                    }
+                    let block = codec::block_from_body(*count, body);
+                    table.insert(key, block.as_slice())?;
+                }
+                let mut meta = txn.open_table(META)?;
+                let total = meta.get(META_RECORDS)?.map(|v| v.value()).unwrap_or(0);
+                meta.insert(META_RECORDS, total + n as u64)?;
+                if let Some(segment) = segment {
+                    meta.insert(META_SEGMENT, segment)?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(source) = result {
+            if let Ok(reloaded) = self.strings() {
+                *strings = reloaded;
+            }
+            return Err(HistoryError::Storage {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(n)
+    }
+
     /// Visits every row that `filter` selects, oldest first.
     pub fn scan(&self, filter: &Filter, visitor: &mut dyn RowVisitor) -> Result<u64, HistoryError> {
         let strings = self.strings()?;
@@ -584,4 +657,115 @@ fn open_database(path: &Path) -> Result<Database, redb::Error> {
     txn.open_table(META)?;
     txn.commit()?;
     Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{journal, Outcome};
+
+    fn records() -> Vec<Record> {
+        (0..3000u64)
+            .map(|i| Record {
+                time_us: Some(1_700_000_000_000_000 + i * 50_000),
+                user: format!("user{}", i % 7),
+                service: ["imap", "pop3"][(i % 2) as usize].into(),
+                ip: format!("198.51.100.{}", i % 200).parse().unwrap(),
+                host: (i % 3 != 0).then(|| format!("h{}.example.net", i % 11)),
+                asn: Some(64496 + (i % 5) as u32),
+                as_cc: Some("NL".into()),
+                as_desc: Some("EXAMPLE, NL".into()),
+                net_name: None,
+                net_cc: None,
+                entities: vec!["ORG-EX1-RIPE".into()],
+                cloud: if i % 4 == 0 {
+                    vec!["aws:EC2:eu-west-1".into()]
+                } else {
+                    vec![]
+                },
+                geo_cc: None,
+                outcome: Outcome::ALL[(i % 4) as usize],
+                matched: (i % 4 == 1).then(|| "asn".into()),
+                matched_entry: None,
+                lookup_errors: vec![],
+            })
+            .collect()
+    }
+
+    fn all(store: &HistoryStore) -> Vec<Record> {
+        let strings = store.strings().unwrap();
+        let mut out = Vec::new();
+        store
+            .scan_with(
+                &strings,
+                &Filter::default(),
+                &mut |row: &Row, s: &Strings| out.push(row.to_record(s)),
+            )
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn frames_and_records_are_stored_alike_and_prune_by_age_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = records();
+        let (a, _) = HistoryStore::open(&dir.path().join("a.redb")).unwrap();
+        let mut strings = a.strings().unwrap();
+        a.append(&records, &mut strings, Some(4)).unwrap();
+        let (b, _) = HistoryStore::open(&dir.path().join("b.redb")).unwrap();
+        let mut frames = Vec::new();
+        for r in &records {
+            frames.extend_from_slice(&journal::line(r).unwrap());
+        }
+        let mut strings = b.strings().unwrap();
+        assert_eq!(
+            b.append_frames(&frames, &mut strings, Some(4)).unwrap(),
+            3000
+        );
+        assert_eq!(all(&a), records);
+        assert_eq!(all(&b), records);
+        assert_eq!(b.committed_segment().unwrap(), Some(4));
+        assert_eq!(b.stats().unwrap().records, 3000);
+
+        // A filter on time and user (ignoring case).
+        let filter = Filter {
+            since_us: Some(1_700_000_000_000_000 + 1000 * 50_000),
+            until_us: Some(1_700_000_000_000_000 + 2000 * 50_000),
+            user: Some("USER3".into()),
+        };
+        let strings = b.strings().unwrap();
+        let mut seen = 0;
+        b.scan_with(&strings, &filter, &mut |row: &Row, s: &Strings| {
+            assert_eq!(s.get(row.user), "user3");
+            seen += 1;
+        })
+        .unwrap();
+        assert_eq!(seen, (1000..2000).filter(|i| i % 7 == 3).count());
+        let mut grouped = 0;
+        b.scan_grouped(
+            &strings,
+            &filter,
+            0,
+            &mut |_: &Row, w: crate::history::aggregate::Weight| grouped += w.n,
+        )
+        .unwrap();
+        assert_eq!(grouped, seen as u64);
+
+        // By age: everything before the 1000th record goes (whole blocks, so a few may stay).
+        let removed = b
+            .prune(1_700_000_000_000_000 + 1000 * 50_000, u64::MAX)
+            .unwrap();
+        let left = all(&b);
+        assert_eq!(removed as usize + left.len(), 3000);
+        assert!(left
+            .iter()
+            .all(|r| r.time_us.unwrap() >= 1_700_000_000_000_000 + 900 * 50_000));
+        assert!(removed >= 900, "{removed}");
+        // By size: at most 1,500 stay, the newest (whole blocks of about 1,200 go).
+        b.prune(0, 1500).unwrap();
+        let left = all(&b);
+        assert!(left.len() <= 1500 && !left.is_empty(), "{}", left.len());
+        assert_eq!(left.last(), records.last());
+        assert_eq!(b.stats().unwrap().records, left.len() as u64);
+    }
 }

@@ -254,12 +254,8 @@ impl HistoryWriter {
         };
         let job = Arc::clone(&shared);
         let (frames, result) = tokio::task::spawn_blocking(move || {
-            let contents = journal::parse_frames(&frames);
             let mut strings = lock(&job.strings);
-            let result = job
-                .store
-                .append(&contents.records, &mut strings, segment)
-                .map(|()| contents.records.len());
+            let result = job.store.append_frames(&frames, &mut strings, segment);
             (frames, result)
         })
         .await
