@@ -46,6 +46,10 @@ struct Pending {
     /// task, so the request path allocates and frees no per-field strings).
     frames: Vec<u8>,
     count: usize,
+    /// Frames queued but not yet written to the segment, and how many frames were ever
+    /// queued: concurrent requests share one `write` (see [`HistoryWriter::write_journal`]).
+    unwritten: Vec<u8>,
+    queued: u64,
     /// The segment the pending records are journaled in; `None` when it could not be
     /// opened (the records are then only in memory).
     segment: Option<Segment>,
@@ -59,6 +63,10 @@ struct Shared {
     store: Arc<HistoryStore>,
     settings: WriterSettings,
     pending: Mutex<Pending>,
+    /// Held while a journal `write` runs; taken before `pending` when both are needed.
+    journal: Mutex<()>,
+    /// How many queued frames are in the journal.
+    written: AtomicU64,
     strings: Mutex<Strings>,
     wake: Notify,
     counters: WriterCounters,
@@ -131,10 +139,14 @@ impl HistoryWriter {
             pending: Mutex::new(Pending {
                 frames: Vec::new(),
                 count: 0,
+                unwritten: Vec::new(),
+                queued: 0,
                 segment: None,
                 next_segment: last + 1,
                 carried: Vec::new(),
             }),
+            journal: Mutex::new(()),
+            written: AtomicU64::new(0),
             strings: Mutex::new(strings),
             settings,
             wake: Notify::new(),
@@ -178,12 +190,13 @@ impl HistoryWriter {
         }));
     }
 
-    /// Queues a frame and writes it to the current segment.
+    /// Queues a frame and returns once it is in the current segment.
     ///
-    /// The lock is held only to queue the frame and pick the segment; the frame is
-    /// written after it. That order is safe: the record belongs to the batch of the segment
-    /// it is written to, and a segment is removed only after its batch is committed, so a
-    /// frame written late to a removed segment is already in the store.
+    /// Frames queued by concurrent requests are written together: whoever takes the
+    /// journal lock writes every frame queued so far in one `write`, and a request whose
+    /// frame is already written returns at once. A frame always goes to the segment of the
+    /// batch that holds it: a flush writes what is still unwritten to the old segment
+    /// before it starts a new one.
     fn queue(&self, frame: std::io::Result<Vec<u8>>) {
         let shared = &*self.shared;
         let frame = match frame {
@@ -197,7 +210,7 @@ impl HistoryWriter {
                 return;
             }
         };
-        let segment = {
+        let mine = {
             let mut pending = lock(&shared.pending);
             if pending.segment.is_none() {
                 let n = pending.next_segment;
@@ -219,20 +232,53 @@ impl HistoryWriter {
                 }
             }
             pending.frames.extend_from_slice(&frame);
+            pending.unwritten.extend_from_slice(&frame);
             pending.count += 1;
+            pending.queued += 1;
             if pending.count >= shared.settings.batch_max {
                 shared.wake.notify_one();
             }
-            pending.segment.clone()
+            pending.queued
         };
-        if let Some(segment) = segment {
-            if let Err(err) = segment.append(&frame) {
-                shared
-                    .counters
-                    .journal_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %err, "cannot append to the history journal");
-            }
+        self.write_journal(mine);
+    }
+
+    /// Makes sure the first `upto` queued frames are written.
+    fn write_journal(&self, upto: u64) {
+        let shared = &*self.shared;
+        if shared.written.load(Ordering::Acquire) >= upto {
+            return;
+        }
+        let _writing = lock(&shared.journal);
+        if shared.written.load(Ordering::Acquire) >= upto {
+            return;
+        }
+        let (buf, queued, segment) = {
+            let mut pending = lock(&shared.pending);
+            let buf = std::mem::take(&mut pending.unwritten);
+            (buf, pending.queued, pending.segment.clone())
+        };
+        self.write_frames(segment.as_ref(), &buf);
+        shared.written.store(queued, Ordering::Release);
+        // Hand the buffer back for the next frames (keeping its capacity).
+        let mut pending = lock(&shared.pending);
+        if pending.unwritten.is_empty() {
+            let mut buf = buf;
+            buf.clear();
+            pending.unwritten = buf;
+        }
+    }
+
+    fn write_frames(&self, segment: Option<&Segment>, frames: &[u8]) {
+        let (Some(segment), false) = (segment, frames.is_empty()) else {
+            return;
+        };
+        if let Err(err) = segment.append(frames) {
+            self.shared
+                .counters
+                .journal_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %err, "cannot append to the history journal");
         }
     }
 
@@ -240,17 +286,25 @@ impl HistoryWriter {
     pub async fn flush(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
         let (frames, segment, carried) = {
-            let mut pending = lock(&shared.pending);
-            if pending.count == 0 {
-                return Ok(0);
-            }
-            // The next batch will be about as large: no reallocation on the request path.
-            let capacity = pending.frames.len();
-            let frames = std::mem::replace(&mut pending.frames, Vec::with_capacity(capacity));
-            pending.count = 0;
-            let segment = pending.segment.take().map(|s| s.number);
-            let carried = std::mem::take(&mut pending.carried);
-            (frames, segment, carried)
+            // The journal lock first: frames still unwritten go to this batch's segment.
+            let _writing = lock(&shared.journal);
+            let (frames, segment, carried, unwritten, queued) = {
+                let mut pending = lock(&shared.pending);
+                if pending.count == 0 {
+                    return Ok(0);
+                }
+                // The next batch will be about as large: no reallocation on the request path.
+                let capacity = pending.frames.len();
+                let frames = std::mem::replace(&mut pending.frames, Vec::with_capacity(capacity));
+                pending.count = 0;
+                let segment = pending.segment.take();
+                let carried = std::mem::take(&mut pending.carried);
+                let unwritten = std::mem::take(&mut pending.unwritten);
+                (frames, segment, carried, unwritten, pending.queued)
+            };
+            self.write_frames(segment.as_ref(), &unwritten);
+            shared.written.store(queued, Ordering::Release);
+            (frames, segment.map(|s| s.number), carried)
         };
         let job = Arc::clone(&shared);
         let (frames, result) = tokio::task::spawn_blocking(move || {
@@ -330,5 +384,113 @@ impl HistoryWriter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::codec::Row;
+    use crate::history::{Filter, Outcome};
+
+    fn record(user: String) -> Record {
+        Record {
+            time_us: Some(now_us()),
+            user,
+            service: "imap".into(),
+            ip: "192.0.2.7".parse().unwrap(),
+            host: None,
+            asn: None,
+            as_cc: None,
+            as_desc: None,
+            net_name: None,
+            net_cc: None,
+            entities: vec![],
+            cloud: vec![],
+            geo_cc: None,
+            outcome: Outcome::Allowed,
+            matched: None,
+            matched_entry: None,
+            lookup_errors: vec![],
+        }
+    }
+
+    fn settings(path: PathBuf) -> WriterSettings {
+        WriterSettings {
+            path,
+            retention: Duration::from_secs(86_400),
+            max_records: u64::MAX,
+            flush_interval: Duration::from_millis(5),
+            batch_max: 100,
+        }
+    }
+
+    fn users(store: &HistoryStore) -> Vec<String> {
+        let mut out = Vec::new();
+        store
+            .scan(&Filter::default(), &mut |row: &Row, s: &Strings| {
+                out.push(s.get(row.user).to_string())
+            })
+            .unwrap();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn concurrent_records_and_flushes_commit_each_record_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (writer, _) = HistoryWriter::open(settings(path.clone())).unwrap();
+        let background = rt.spawn(writer.clone().run());
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let writer = writer.clone();
+                scope.spawn(move || {
+                    for i in 0..2000 {
+                        writer.record(&record(format!("u{t}-{i:04}")));
+                    }
+                });
+            }
+        });
+        rt.block_on(writer.flush()).unwrap();
+        background.abort();
+        let stored = users(writer.store());
+        let mut expected: Vec<String> = (0..4)
+            .flat_map(|t| (0..2000).map(move |i| format!("u{t}-{i:04}")))
+            .collect();
+        expected.sort();
+        assert_eq!(stored, expected);
+        assert!(journal::segments(&path).unwrap().is_empty());
+        assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn queued_records_come_back_from_the_journal_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        {
+            let (writer, _) = HistoryWriter::open(settings(path.clone())).unwrap();
+            for i in 0..50 {
+                writer.record(&record(format!("before-{i:02}")));
+            }
+            // No flush: the process "dies" with everything only in the journal.
+        }
+        let (writer, warnings) = HistoryWriter::open(settings(path.clone())).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.contains("replayed 50")),
+            "{warnings:?}"
+        );
+        assert_eq!(users(writer.store()).len(), 50);
+        assert!(journal::segments(&path).unwrap().is_empty());
+        // Opening again replays nothing twice.
+        drop(writer);
+        let (writer, warnings) = HistoryWriter::open(settings(path)).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(users(writer.store()).len(), 50);
     }
 }
