@@ -276,24 +276,13 @@ pub fn encode_body(out: &mut Vec<u8>, row: &Row) {
     put_list(out, &row.lookup_errors);
 }
 
-/// A block from `count` rows already encoded (time offset, body) in `rows`.
+/// A block from `count` rows already encoded in `rows` (each: its time as an offset from
+/// the block's key, then [`encode_body`]).
 pub fn block_from_body(count: u64, rows: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(rows.len() + 10);
     out.push(BLOCK_VERSION);
     put_varint(&mut out, count);
     out.extend_from_slice(rows);
-    out
-}
-
-/// Encodes rows into one block whose key is `base_us` (no row may be earlier).
-pub fn encode_block(base_us: u64, rows: &[Row]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + rows.len() * 32);
-    out.push(BLOCK_VERSION);
-    put_varint(&mut out, rows.len() as u64);
-    for row in rows {
-        put_varint(&mut out, row.time_us.saturating_sub(base_us));
-        encode_body(&mut out, row);
-    }
     out
 }
 
@@ -694,6 +683,15 @@ mod tests {
         }
     }
 
+    fn block_of(base: u64, rows: &[Row]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for row in rows {
+            put_varint(&mut body, row.time_us - base);
+            encode_body(&mut body, row);
+        }
+        block_from_body(rows.len() as u64, &body)
+    }
+
     #[test]
     fn blocks_round_trip_records() {
         let mut strings = Strings::new();
@@ -705,7 +703,7 @@ mod tests {
             .collect();
         assert_eq!(added.len(), strings.len());
         let base = records[0].time_us.unwrap();
-        let block = encode_block(base, &rows);
+        let block = block_of(base, &rows);
         assert!(block.len() < 50 * 40, "{} bytes", block.len());
         let reloaded = Strings::from_pairs(added);
         let mut reader = BlockReader::new(base, &block).unwrap();
@@ -741,7 +739,7 @@ mod tests {
         let rows: Vec<Row> = (0..5)
             .map(|i| Row::intern(&record(i), &mut strings, &mut Vec::new()))
             .collect();
-        let block = encode_block(0, &rows);
+        let block = block_of(0, &rows);
         let mut row = Row::default();
         for cut in 0..block.len() {
             let Ok(mut reader) = BlockReader::new(0, &block[..cut]) else {

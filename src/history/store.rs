@@ -11,10 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use rustc_hash::FxHashMap;
 
@@ -163,37 +160,26 @@ impl HistoryStore {
         run().map_err(self.storage())
     }
 
-    /// Commits `records` as one block (or several, when they span more than
-    /// [`MAX_BLOCK_SPAN_US`]), interning new strings into `strings` and recording
-    /// `segment` as committed. On failure `strings` is reloaded from the file.
+    /// Commits `records` (a journal replay, an import), sorted by time, the way the writer
+    /// commits its batches ([`HistoryStore::append_frames`]): interning new strings into
+    /// `strings` and recording `segment` as committed. On failure `strings` is reloaded.
     pub fn append(
         &self,
         records: &[Record],
         strings: &mut Strings,
         segment: Option<u64>,
     ) -> Result<(), HistoryError> {
-        let mut added = Vec::new();
-        let mut rows: Vec<Row> = records
-            .iter()
-            .map(|r| Row::intern(r, strings, &mut added))
-            .collect();
-        rows.sort_by_key(|r| r.time_us);
-        let result = (|| -> Result<(), redb::Error> {
-            let txn = self.db.begin_write()?;
-            write_batch(&txn, &rows, &added, segment)?;
-            txn.commit()?;
-            Ok(())
-        })();
-        if let Err(source) = result {
-            if let Ok(reloaded) = self.strings() {
-                *strings = reloaded;
-            }
-            return Err(HistoryError::Storage {
+        let mut sorted: Vec<&Record> = records.iter().collect();
+        sorted.sort_by_key(|r| r.time_us);
+        let mut frames = Vec::with_capacity(records.len() * 160);
+        for r in sorted {
+            let frame = super::journal::line(r).map_err(|source| HistoryError::Journal {
                 path: self.path.clone(),
                 source,
-            });
+            })?;
+            frames.extend_from_slice(&frame);
         }
-        Ok(())
+        self.append_frames(&frames, strings, segment).map(|_| ())
     }
 
     /// Commits journal frames (the writer's batch) without building records: each frame
@@ -598,53 +584,6 @@ fn merge_groups(into: &mut Groups, from: Groups) {
             }
         }
     }
-}
-
-fn write_batch(
-    txn: &WriteTransaction,
-    rows: &[Row],
-    added: &[(u32, String)],
-    segment: Option<u64>,
-) -> Result<(), redb::Error> {
-    let mut strings = txn.open_table(STRINGS)?;
-    for (id, name) in added {
-        strings.insert(*id, name.as_str())?;
-    }
-    let mut blocks = txn.open_table(BLOCKS)?;
-    let mut start = 0;
-    while start < rows.len() {
-        let base = rows[start].time_us;
-        // A block ends at MAX_BLOCK_SPAN_US or at about MAX_BLOCK_BYTES, whichever
-        // comes first (redb keeps a large value in a power-of-two region).
-        let mut end = start;
-        let mut bytes = 0usize;
-        let mut body = Vec::with_capacity(64);
-        while end < rows.len()
-            && rows[end].time_us - base < MAX_BLOCK_SPAN_US
-            && bytes < MAX_BLOCK_BYTES
-        {
-            body.clear();
-            codec::encode_body(&mut body, &rows[end]);
-            bytes += body.len() + 4;
-            end += 1;
-        }
-        let mut key = base;
-        while blocks.get(key)?.is_some() {
-            key += 1;
-        }
-        // Two batches in the same microsecond: the later block's key moves up by a
-        // microsecond or two, and its rows' times with it (offsets are from the key).
-        let block = codec::encode_block(key, &rows[start..end]);
-        blocks.insert(key, block.as_slice())?;
-        start = end;
-    }
-    let mut meta = txn.open_table(META)?;
-    let total = meta.get(META_RECORDS)?.map(|v| v.value()).unwrap_or(0);
-    meta.insert(META_RECORDS, total + rows.len() as u64)?;
-    if let Some(segment) = segment {
-        meta.insert(META_SEGMENT, segment)?;
-    }
-    Ok(())
 }
 
 fn open_database(path: &Path) -> Result<Database, redb::Error> {
