@@ -70,11 +70,6 @@ impl Strings {
         id
     }
 
-    /// The id of `name`, if known.
-    pub fn id(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
-    }
-
     /// The string behind `id` (`""` for 0 or an unknown id).
     pub fn get(&self, id: u32) -> &str {
         self.names.get(id as usize).map(|s| &**s).unwrap_or("")

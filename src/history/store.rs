@@ -274,38 +274,14 @@ impl HistoryStore {
         }
         let since = filter.since_us.unwrap_or(0);
         let until = filter.until_us.unwrap_or(u64::MAX);
-        let start = since.saturating_sub(MAX_BLOCK_SPAN_US);
-        let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
-        let blocks = txn
-            .open_table(BLOCKS)
-            .map_err(|e| self.storage()(e.into()))?;
-        let mut row = Row::default();
-        let mut seen = 0u64;
-        let range = blocks
-            .range(start..until)
-            .map_err(|e| self.storage()(e.into()))?;
-        for item in range {
-            let (key, value) = item.map_err(|e| self.storage()(e.into()))?;
-            let decode = |source| HistoryError::Decode {
-                path: self.path.clone(),
-                source,
-            };
-            let bytes = value.value();
-            let mut reader = BlockReader::new(key.value(), bytes).map_err(decode)?;
-            while reader.next_into(&mut row).map_err(decode)? {
-                if row.time_us < since || row.time_us >= until {
-                    continue;
-                }
-                if let Some(users) = &users {
-                    if !users.contains(&row.user) {
-                        continue;
-                    }
-                }
-                seen += 1;
-                visitor.visit(&row, strings);
-            }
-        }
-        Ok(seen)
+        let spec = ScanSpec {
+            since,
+            until,
+            bucket_us: 0,
+            users: users.as_deref(),
+        };
+        let keys = since.saturating_sub(MAX_BLOCK_SPAN_US)..until;
+        self.visit_rows(keys, &spec, &mut |row, _| visitor.visit(row, strings))
     }
 
     /// Visits what `filter` selects with identical rows merged: each distinct row (and
@@ -418,6 +394,37 @@ impl HistoryStore {
         keys: std::ops::Range<u64>,
         scan: &ScanSpec<'_>,
     ) -> Result<(Groups, u64), HistoryError> {
+        let mut groups: Groups = FxHashMap::default();
+        let mut key: Vec<u8> = Vec::with_capacity(64);
+        let seen = self.visit_rows(keys, scan, &mut |row, body| {
+            let t = row.time_us;
+            key.clear();
+            if let Some(bucket) = t.checked_div(scan.bucket_us) {
+                key.extend_from_slice(&bucket.to_le_bytes());
+            }
+            key.extend_from_slice(body);
+            match groups.get_mut(key.as_slice()) {
+                Some(w) => {
+                    w.n += 1;
+                    w.first_us = w.first_us.min(t);
+                    w.last_us = w.last_us.max(t);
+                }
+                None => {
+                    groups.insert(key.as_slice().into(), Weight::one(t));
+                }
+            }
+        })?;
+        Ok((groups, seen))
+    }
+
+    /// Calls `f` with every row (and its encoded body) of the blocks keyed in `keys` that
+    /// `scan` selects by time and user; returns how many.
+    fn visit_rows(
+        &self,
+        keys: std::ops::Range<u64>,
+        scan: &ScanSpec<'_>,
+        f: &mut dyn FnMut(&Row, &[u8]),
+    ) -> Result<u64, HistoryError> {
         let storage = |e: redb::Error| HistoryError::Storage {
             path: self.path.clone(),
             source: e,
@@ -426,43 +433,23 @@ impl HistoryStore {
         let txn = self.db.begin_read().map_err(|e| storage(e.into()))?;
         let blocks = txn.open_table(BLOCKS).map_err(|e| storage(e.into()))?;
         let range = blocks.range(keys).map_err(|e| storage(e.into()))?;
-        let mut groups: Groups = FxHashMap::default();
-        let mut key: Vec<u8> = Vec::with_capacity(64);
         let mut row = Row::default();
         let mut seen = 0u64;
         for item in range {
             let (k, value) = item.map_err(|e| storage(e.into()))?;
-            let bytes = value.value();
-            let mut reader = BlockReader::new(k.value(), bytes).map_err(decode)?;
+            let mut reader = BlockReader::new(k.value(), value.value()).map_err(decode)?;
             while let Some(body) = reader.next_with_body(&mut row).map_err(decode)? {
-                let t = row.time_us;
-                if t < scan.since || t >= scan.until {
+                if row.time_us < scan.since || row.time_us >= scan.until {
                     continue;
                 }
-                if let Some(users) = scan.users {
-                    if !users.contains(&row.user) {
-                        continue;
-                    }
+                if scan.users.is_some_and(|users| !users.contains(&row.user)) {
+                    continue;
                 }
                 seen += 1;
-                key.clear();
-                if let Some(bucket) = t.checked_div(scan.bucket_us) {
-                    key.extend_from_slice(&bucket.to_le_bytes());
-                }
-                key.extend_from_slice(body);
-                match groups.get_mut(key.as_slice()) {
-                    Some(w) => {
-                        w.n += 1;
-                        w.first_us = w.first_us.min(t);
-                        w.last_us = w.last_us.max(t);
-                    }
-                    None => {
-                        groups.insert(key.as_slice().into(), Weight::one(t));
-                    }
-                }
+                f(&row, body);
             }
         }
-        Ok((groups, seen))
+        Ok(seen)
     }
 
     /// The newest `limit` rows that `keep` accepts, newest first.

@@ -17,10 +17,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::aggregate::{Counts, EvidenceSummary, Summary};
-use super::known_good::KnownGood;
 use super::report::{Context, Status};
 use super::time::format_minute;
-use crate::lists::ListSet;
 
 /// Words in an AS description that say "hosting or cloud".
 const HOSTING_WORDS: &[&str] = &[
@@ -564,11 +562,6 @@ pub fn render(suggestions: &[Suggestion], options: SuggestOptions) -> String {
         let _ = writeln!(out, "{}", s.line);
     }
     out
-}
-
-/// Convenience for callers holding the pieces.
-pub fn context<'a>(lists: Option<&'a ListSet>, known_good: Option<&'a KnownGood>) -> Context<'a> {
-    Context { lists, known_good }
 }
 
 #[cfg(test)]

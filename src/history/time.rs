@@ -41,19 +41,6 @@ pub fn format_minute(us: u64) -> String {
     )
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of microseconds since the epoch.
-pub fn format_rfc3339(us: u64) -> String {
-    let secs = (us / 1_000_000) as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Why a `--since` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?}: expected a span like 24h, 7d, 90m, 2w or a date like 2026-11-01 or 2026-11-01T12:00 (UTC)")]
@@ -128,10 +115,6 @@ mod tests {
         }
         assert_eq!(days_from_civil(2026, 11, 27), 20_784);
         assert_eq!(format_minute(1_764_245_400 * 1_000_000), "2025-11-27 12:10");
-        assert_eq!(
-            format_rfc3339(1_764_245_400 * 1_000_000),
-            "2025-11-27T12:10:00Z"
-        );
     }
 
     #[test]

@@ -37,9 +37,7 @@ use super::serve_http::Peer;
 use super::state::Active;
 use crate::audit::escape;
 use crate::config::HttpSection;
-use crate::history::aggregate::{
-    summarize_store, AggregateOptions, Aggregator, OutcomeCounts, UserSummary,
-};
+use crate::history::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
 use crate::history::known_good::KnownGood;
 use crate::history::report::{Context, Report, ReportOptions, Status};
 use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
@@ -571,9 +569,7 @@ fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryErro
         user: Some(name),
         ..Filter::default()
     };
-    let mut agg = Aggregator::new(AggregateOptions::default());
-    store.scan_with(&strings, &filter, &mut |row: &_, s: &_| agg.add(row, s))?;
-    let summary = agg.finish(&strings);
+    let summary = summarize_store(store, &filter, AggregateOptions::default())?;
     let latest = store.latest(LATEST, &mut |row| ids.contains(&row.user))?;
     Ok(UserView {
         users: summary.users,
