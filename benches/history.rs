@@ -1,9 +1,11 @@
 //! The decision history's costs.
 //!
 //! - `record_of_decision`: building the [`Record`] of a decision (escaped strings);
-//! - `journal_line`: its JSON line;
-//! - `journal_append`: one `write` of that line to a segment file (O_APPEND, no fsync);
-//! - `writer_record`: all of the request path — `HistoryWriter::record` (line, queue, write);
+//! - `journal_line`: its journal frame;
+//! - `journal_append`: copying that frame into a mapped segment (no system call, no fsync;
+//!   a new segment when one is full);
+//! - `writer_record`: all of the request path — `HistoryWriter::record_decision` (frame,
+//!   lock, copy);
 //! - `commit_batch_1000`: the background side — 1,000 records interned, encoded and
 //!   committed to redb with immediate durability (per record: divide by 1,000);
 //! - `report_100k`: aggregating a 100,000-decision history (`summarize_store`).
@@ -71,10 +73,17 @@ fn bench(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("history.redb");
-    let segment = Segment::open(&base, 1).expect("segment");
     let line = journal::line(&r).expect("line");
+    let mut number = 1;
+    let mut segment = Segment::create(&base, number, journal::SEGMENT_BYTES).expect("segment");
     c.bench_function("history/journal_append", |b| {
-        b.iter(|| segment.append(black_box(&line)).expect("append"))
+        b.iter(|| {
+            if !segment.append(black_box(&line)) {
+                number += 1;
+                segment = Segment::create(&base, number, journal::SEGMENT_BYTES).expect("segment");
+                segment.append(&line);
+            }
+        })
     });
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -87,6 +96,7 @@ fn bench(c: &mut Criterion) {
         max_records: u64::MAX,
         flush_interval: Duration::from_millis(250),
         batch_max: usize::MAX,
+        segment_bytes: journal::SEGMENT_BYTES,
     };
     let (writer, _) = HistoryWriter::open(settings).expect("writer");
     let mut n = 0u64;

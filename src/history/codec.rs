@@ -411,6 +411,19 @@ pub struct RecordRef<'a> {
     pub lookup_errors: Vec<&'a str>,
 }
 
+/// A record's time (as [`Row::time_us`] holds it: 0 when it has none) and the bytes after
+/// it, without decoding the rest: two decisions with equal rests differ only in time.
+pub fn split_time(bytes: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
+    let mut r = BlockReader {
+        bytes,
+        pos: 0,
+        base_us: 0,
+        left: 0,
+    };
+    let time_us = r.varint()?.saturating_sub(1);
+    Ok((time_us, &bytes[r.pos..]))
+}
+
 /// Decodes what [`encode_record`] wrote into `out` (its lists reused).
 pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result<(), DecodeError> {
     let mut r = BlockReader {

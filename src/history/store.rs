@@ -198,21 +198,34 @@ impl HistoryStore {
         let mut row = Row::default();
         let mut rest = frames;
         let mut n = 0usize;
+        // A client polling from the same place makes decisions that differ only in their
+        // time (which leads the record): each distinct rest is decoded and interned once
+        // per batch, and its encoded body reused.
+        let mut bodies: FxHashMap<&[u8], Vec<u8>> = FxHashMap::default();
         while let Some(payload) = super::journal::next_payload(&mut rest) {
-            if codec::decode_record_ref(payload, &mut view).is_err() {
+            let Ok((t, rest_of_record)) = codec::split_time(payload) else {
                 break;
+            };
+            if !bodies.contains_key(rest_of_record) {
+                if codec::decode_record_ref(payload, &mut view).is_err() {
+                    break;
+                }
+                row.intern_ref(&view, strings, &mut added);
+                let mut body = Vec::with_capacity(64);
+                codec::encode_body(&mut body, &row);
+                bodies.insert(rest_of_record, body);
             }
-            row.intern_ref(&view, strings, &mut added);
-            let t = row.time_us;
             let fits = blocks.last().is_some_and(|(base, bytes, _)| {
                 t >= *base && t - base < MAX_BLOCK_SPAN_US && bytes.len() < MAX_BLOCK_BYTES
             });
             if !fits {
                 blocks.push((t, Vec::with_capacity(MAX_BLOCK_BYTES + 256), 0));
             }
-            if let Some((base, bytes, count)) = blocks.last_mut() {
+            if let (Some((base, bytes, count)), Some(body)) =
+                (blocks.last_mut(), bodies.get(rest_of_record))
+            {
                 codec::put_varint(bytes, t - *base);
-                codec::encode_body(bytes, &row);
+                bytes.extend_from_slice(body);
                 *count += 1;
             }
             n += 1;
@@ -629,6 +642,34 @@ mod tests {
             )
             .unwrap();
         out
+    }
+
+    #[test]
+    fn repeated_decisions_keep_their_own_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = HistoryStore::open(&dir.path().join("r.redb")).unwrap();
+        // Three decisions repeating, as polling clients make them, with and without a time.
+        let mut records: Vec<Record> = records().into_iter().take(3).collect();
+        for i in 0..300u64 {
+            let mut r = records[(i % 3) as usize].clone();
+            r.time_us = (i != 7).then_some(1_800_000_000_000_000 + i * 1000);
+            records.push(r);
+        }
+        let mut frames = Vec::new();
+        for r in &records {
+            frames.extend_from_slice(&journal::line(r).unwrap());
+        }
+        let mut strings = store.strings().unwrap();
+        assert_eq!(
+            store.append_frames(&frames, &mut strings, None).unwrap(),
+            303
+        );
+        let mut expected = records.clone();
+        expected.sort_by_key(|r| r.time_us);
+        let mut stored = all(&store);
+        stored.sort_by_key(|r| r.time_us);
+        let differ = stored.iter().zip(&expected).filter(|(a, b)| a != b).count();
+        assert_eq!((stored.len(), differ), (303, 0));
     }
 
     #[test]

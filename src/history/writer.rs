@@ -29,6 +29,8 @@ pub struct WriterSettings {
     pub max_records: u64,
     pub flush_interval: Duration,
     pub batch_max: usize,
+    /// The space a journal segment reserves ([`journal::SEGMENT_BYTES`]).
+    pub segment_bytes: usize,
 }
 
 /// Counters for `/metrics` and the dashboard.
@@ -42,31 +44,23 @@ pub struct WriterCounters {
 }
 
 struct Pending {
-    /// The journal frames of the records not yet committed (decoded by the background
-    /// task, so the request path allocates and frees no per-field strings).
-    frames: Vec<u8>,
+    /// The segments holding the records not yet committed, oldest first; new frames go to
+    /// the last one. After a failed commit its segments come back here, still mapped.
+    segments: Vec<Segment>,
+    /// Frames no segment could take (the journal could not be created): kept in memory
+    /// only, committed with the batch.
+    memory: Vec<u8>,
+    /// Records pending, in segments and in memory.
     count: usize,
-    /// Frames queued but not yet written to the segment, and how many frames were ever
-    /// queued: concurrent requests share one `write` (see [`HistoryWriter::write_journal`]).
-    unwritten: Vec<u8>,
-    queued: u64,
-    /// The segment the pending records are journaled in; `None` when it could not be
-    /// opened (the records are then only in memory).
-    segment: Option<Segment>,
     next_segment: u64,
-    /// Segments whose records are pending but were journaled in an older segment (after
-    /// a failed commit): removed with the next successful commit.
-    carried: Vec<u64>,
+    /// Creating a segment failed in this batch: don't try again per request.
+    journal_failed: bool,
 }
 
 struct Shared {
     store: Arc<HistoryStore>,
     settings: WriterSettings,
     pending: Mutex<Pending>,
-    /// Held while a journal `write` runs; taken before `pending` when both are needed.
-    journal: Mutex<()>,
-    /// How many queued frames are in the journal.
-    written: AtomicU64,
     strings: Mutex<Strings>,
     wake: Notify,
     counters: WriterCounters,
@@ -137,16 +131,12 @@ impl HistoryWriter {
         let shared = Shared {
             store: Arc::new(store),
             pending: Mutex::new(Pending {
-                frames: Vec::new(),
+                segments: Vec::new(),
+                memory: Vec::new(),
                 count: 0,
-                unwritten: Vec::new(),
-                queued: 0,
-                segment: None,
                 next_segment: last + 1,
-                carried: Vec::new(),
+                journal_failed: false,
             }),
-            journal: Mutex::new(()),
-            written: AtomicU64::new(0),
             strings: Mutex::new(strings),
             settings,
             wake: Notify::new(),
@@ -190,13 +180,8 @@ impl HistoryWriter {
         }));
     }
 
-    /// Queues a frame and returns once it is in the current segment.
-    ///
-    /// Frames queued by concurrent requests are written together: whoever takes the
-    /// journal lock writes every frame queued so far in one `write`, and a request whose
-    /// frame is already written returns at once. A frame always goes to the segment of the
-    /// batch that holds it: a flush writes what is still unwritten to the old segment
-    /// before it starts a new one.
+    /// Copies a frame into the current segment (starting one when there is none or it is
+    /// full) and counts it for the next batch.
     fn queue(&self, frame: std::io::Result<Vec<u8>>) {
         let shared = &*self.shared;
         let frame = match frame {
@@ -210,141 +195,102 @@ impl HistoryWriter {
                 return;
             }
         };
-        let mine = {
-            let mut pending = lock(&shared.pending);
-            if pending.segment.is_none() {
-                let n = pending.next_segment;
-                match Segment::open(&shared.settings.path, n) {
-                    Ok(segment) => {
-                        pending.segment = Some(segment);
-                        pending.next_segment = n + 1;
+        let mut pending = lock(&shared.pending);
+        let copied = pending
+            .segments
+            .last_mut()
+            .is_some_and(|segment| segment.append(&frame));
+        if !copied {
+            self.new_segment(&mut pending, &frame);
+        }
+        pending.count += 1;
+        if pending.count >= shared.settings.batch_max {
+            shared.wake.notify_one();
+        }
+    }
+
+    /// Starts a segment holding `frame`, or keeps the frame in memory when none can be
+    /// created (logged once per batch).
+    fn new_segment(&self, pending: &mut Pending, frame: &[u8]) {
+        let shared = &*self.shared;
+        if !pending.journal_failed {
+            let n = pending.next_segment;
+            pending.next_segment = n + 1;
+            let capacity = shared.settings.segment_bytes.max(frame.len());
+            match Segment::create(&shared.settings.path, n, capacity) {
+                Ok(mut segment) => {
+                    if !pending.segments.is_empty() {
+                        // A full segment: a large batch is waiting.
+                        shared.wake.notify_one();
                     }
-                    Err(err) => {
-                        shared
-                            .counters
-                            .journal_errors
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(
-                            error = %err,
-                            "cannot open the history journal; this decision is kept in memory only until the next batch"
-                        );
-                    }
+                    segment.append(frame);
+                    pending.segments.push(segment);
+                    return;
+                }
+                Err(err) => {
+                    pending.journal_failed = true;
+                    tracing::error!(
+                        error = %err,
+                        "cannot create a history journal segment; this batch is kept in memory only until it is committed"
+                    );
                 }
             }
-            pending.frames.extend_from_slice(&frame);
-            pending.unwritten.extend_from_slice(&frame);
-            pending.count += 1;
-            pending.queued += 1;
-            if pending.count >= shared.settings.batch_max {
-                shared.wake.notify_one();
-            }
-            pending.queued
-        };
-        self.write_journal(mine);
-    }
-
-    /// Makes sure the first `upto` queued frames are written.
-    fn write_journal(&self, upto: u64) {
-        let shared = &*self.shared;
-        if shared.written.load(Ordering::Acquire) >= upto {
-            return;
         }
-        let _writing = lock(&shared.journal);
-        if shared.written.load(Ordering::Acquire) >= upto {
-            return;
-        }
-        let (buf, queued, segment) = {
-            let mut pending = lock(&shared.pending);
-            let buf = std::mem::take(&mut pending.unwritten);
-            (buf, pending.queued, pending.segment.clone())
-        };
-        self.write_frames(segment.as_ref(), &buf);
-        shared.written.store(queued, Ordering::Release);
-        // Hand the buffer back for the next frames (keeping its capacity).
-        let mut pending = lock(&shared.pending);
-        if pending.unwritten.is_empty() {
-            let mut buf = buf;
-            buf.clear();
-            pending.unwritten = buf;
-        }
-    }
-
-    fn write_frames(&self, segment: Option<&Segment>, frames: &[u8]) {
-        let (Some(segment), false) = (segment, frames.is_empty()) else {
-            return;
-        };
-        if let Err(err) = segment.append(frames) {
-            self.shared
-                .counters
-                .journal_errors
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %err, "cannot append to the history journal");
-        }
+        shared
+            .counters
+            .journal_errors
+            .fetch_add(1, Ordering::Relaxed);
+        pending.memory.extend_from_slice(frame);
     }
 
     /// Commits what is pending now. Returns the number of records committed.
+    ///
+    /// Segments are committed oldest first, each in one transaction that also records its
+    /// number, and removed once committed. When a commit fails, the segments not committed
+    /// (and the in-memory frames) go back to the front of the pending batch.
     pub async fn flush(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
-        let (frames, segment, carried) = {
-            // The journal lock first: frames still unwritten go to this batch's segment.
-            let _writing = lock(&shared.journal);
-            let (frames, segment, carried, unwritten, queued) = {
-                let mut pending = lock(&shared.pending);
-                if pending.count == 0 {
-                    return Ok(0);
-                }
-                // The next batch will be about as large: no reallocation on the request path.
-                let capacity = pending.frames.len();
-                let frames = std::mem::replace(&mut pending.frames, Vec::with_capacity(capacity));
-                pending.count = 0;
-                let segment = pending.segment.take();
-                let carried = std::mem::take(&mut pending.carried);
-                let unwritten = std::mem::take(&mut pending.unwritten);
-                (frames, segment, carried, unwritten, pending.queued)
-            };
-            self.write_frames(segment.as_ref(), &unwritten);
-            shared.written.store(queued, Ordering::Release);
-            (frames, segment.map(|s| s.number), carried)
+        let (segments, memory) = {
+            let mut pending = lock(&shared.pending);
+            if pending.count == 0 {
+                return Ok(0);
+            }
+            pending.count = 0;
+            pending.journal_failed = false;
+            (
+                std::mem::take(&mut pending.segments),
+                std::mem::take(&mut pending.memory),
+            )
         };
         let job = Arc::clone(&shared);
-        let (frames, result) = tokio::task::spawn_blocking(move || {
-            let mut strings = lock(&job.strings);
-            let result = job.store.append_frames(&frames, &mut strings, segment);
-            (frames, result)
-        })
-        .await
-        .map_err(|err| HistoryError::Journal {
-            path: shared.settings.path.clone(),
-            source: std::io::Error::other(err.to_string()),
-        })?;
-        match result {
-            Ok(n) => {
-                shared
-                    .counters
-                    .committed
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                for number in carried.iter().copied().chain(segment) {
-                    let _ =
-                        std::fs::remove_file(journal::segment_path(&shared.settings.path, number));
-                }
-                Ok(n)
-            }
-            Err(err) => {
-                shared
-                    .counters
-                    .commit_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut pending = lock(&shared.pending);
-                let count = journal::parse_frames(&frames).records.len();
-                let mut back = frames;
-                back.extend_from_slice(&pending.frames);
-                pending.frames = back;
-                pending.count += count;
-                pending.carried.extend(carried);
-                pending.carried.extend(segment);
-                Err(err)
-            }
-        }
+        let outcome = tokio::task::spawn_blocking(move || commit(&job, segments, memory))
+            .await
+            .map_err(|err| HistoryError::Journal {
+                path: shared.settings.path.clone(),
+                source: std::io::Error::other(err.to_string()),
+            })?;
+        shared
+            .counters
+            .committed
+            .fetch_add(outcome.committed as u64, Ordering::Relaxed);
+        let Some(err) = outcome.error else {
+            return Ok(outcome.committed);
+        };
+        shared
+            .counters
+            .commit_errors
+            .fetch_add(1, Ordering::Relaxed);
+        let mut pending = lock(&shared.pending);
+        let count = outcome.segments.iter().map(Segment::frames).sum::<usize>()
+            + journal::count_frames(&outcome.memory);
+        let mut segments = outcome.segments;
+        segments.append(&mut pending.segments);
+        pending.segments = segments;
+        let mut memory = outcome.memory;
+        memory.extend_from_slice(&pending.memory);
+        pending.memory = memory;
+        pending.count += count;
+        Err(err)
     }
 
     /// Prunes by age and size now.
@@ -387,6 +333,65 @@ impl HistoryWriter {
     }
 }
 
+/// What a batch commit did: how many records it committed, and on failure the error with
+/// what is left to commit.
+struct CommitOutcome {
+    committed: usize,
+    error: Option<HistoryError>,
+    segments: Vec<Segment>,
+    memory: Vec<u8>,
+}
+
+/// Commits `segments` in order, then the in-memory frames; stops at the first failure.
+fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOutcome {
+    let mut strings = lock(&shared.strings);
+    let mut committed = 0;
+    let mut left = segments.into_iter();
+    for segment in left.by_ref() {
+        match shared
+            .store
+            .append_frames(segment.bytes(), &mut strings, Some(segment.number))
+        {
+            Ok(n) => {
+                committed += n;
+                let number = segment.number;
+                if let Err(err) = segment.remove() {
+                    tracing::warn!(error = %err, segment = number, "cannot remove a committed history journal segment");
+                }
+            }
+            Err(error) => {
+                let mut segments = vec![segment];
+                segments.extend(left);
+                return CommitOutcome {
+                    committed,
+                    error: Some(error),
+                    segments,
+                    memory,
+                };
+            }
+        }
+    }
+    if !memory.is_empty() {
+        match shared.store.append_frames(&memory, &mut strings, None) {
+            Ok(n) => committed += n,
+            Err(error) => {
+                return CommitOutcome {
+                    committed,
+                    error: Some(error),
+                    segments: Vec::new(),
+                    memory,
+                }
+            }
+        }
+    }
+    CommitOutcome {
+        committed,
+        error: None,
+        segments: Vec::new(),
+        memory: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +420,13 @@ mod tests {
         }
     }
 
+    fn settings_with_segments(path: PathBuf, segment_bytes: usize) -> WriterSettings {
+        WriterSettings {
+            segment_bytes,
+            ..settings(path)
+        }
+    }
+
     fn settings(path: PathBuf) -> WriterSettings {
         WriterSettings {
             path,
@@ -422,6 +434,7 @@ mod tests {
             max_records: u64::MAX,
             flush_interval: Duration::from_millis(5),
             batch_max: 100,
+            segment_bytes: journal::SEGMENT_BYTES,
         }
     }
 
@@ -492,5 +505,69 @@ mod tests {
         let (writer, warnings) = HistoryWriter::open(settings(path)).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(users(writer.store()).len(), 50);
+    }
+
+    #[test]
+    fn full_segments_roll_over_and_every_record_commits_or_replays_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let settings = WriterSettings {
+            batch_max: usize::MAX,
+            ..settings_with_segments(path.clone(), 4096)
+        };
+        let (writer, _) = HistoryWriter::open(settings.clone()).unwrap();
+        for i in 0..300 {
+            writer.record(&record(format!("a-{i:03}")));
+        }
+        let many = journal::segments(&path).unwrap().len();
+        assert!(many > 3, "{many} segments");
+        assert_eq!(rt.block_on(writer.flush()).unwrap(), 300);
+        assert!(journal::segments(&path).unwrap().is_empty());
+        // And after a crash, every segment is replayed.
+        for i in 0..300 {
+            writer.record(&record(format!("b-{i:03}")));
+        }
+        drop(writer);
+        let (writer, warnings) = HistoryWriter::open(settings).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.contains("replayed 300")),
+            "{warnings:?}"
+        );
+        let users = users(writer.store());
+        assert_eq!(users.len(), 600);
+        users.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
+        assert!(journal::segments(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_created_keeps_the_batch_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (writer, _) = HistoryWriter::open(settings(path.clone())).unwrap();
+        // Something in the way of the first segment's file.
+        std::fs::create_dir(journal::segment_path(&path, 1)).unwrap();
+        for i in 0..10 {
+            writer.record(&record(format!("m-{i}")));
+        }
+        assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 10);
+        assert_eq!(rt.block_on(writer.flush()).unwrap(), 10);
+        assert_eq!(users(writer.store()).len(), 10);
+        // The next batch journals again, in the next segment.
+        writer.record(&record("after".into()));
+        assert_eq!(
+            journal::segments(&path).unwrap().last().map(|s| s.0),
+            Some(2)
+        );
+        assert_eq!(rt.block_on(writer.flush()).unwrap(), 1);
+        assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 10);
+        assert_eq!(users(writer.store()).len(), 11);
     }
 }

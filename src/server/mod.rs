@@ -235,6 +235,7 @@ fn open_history(
         max_records: h.max_records,
         flush_interval: Duration::from_millis(h.flush_ms.max(1)),
         batch_max: h.batch_max.max(1),
+        segment_bytes: crate::history::journal::SEGMENT_BYTES,
     };
     let (writer, warnings) = HistoryWriter::open(settings)?;
     for w in warnings {
