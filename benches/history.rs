@@ -1,9 +1,11 @@
 //! The decision history's costs.
 //!
 //! - `record_of_decision`: building the [`Record`] of a decision (escaped strings);
-//! - `journal_line`: its journal frame;
+//! - `encode_decision`: the journal frame of a decision, straight from its facts (what the
+//!   request path does);
+//! - `journal_line`: the journal frame of a built record;
 //! - `journal_append`: copying that frame into a mapped segment (no system call, no fsync;
-//!   a new segment when one is full);
+//!   the segment zeroed and reused when full, as the writer reuses committed ones);
 //! - `writer_record`: all of the request path — `HistoryWriter::record_decision` (frame,
 //!   lock, copy);
 //! - `commit_batch_1000`: the background side — 1,000 records interned, encoded and
@@ -21,7 +23,7 @@ use badclients::history::aggregate::{summarize_store, AggregateOptions};
 use badclients::history::journal::{self, Segment};
 use badclients::history::store::HistoryStore;
 use badclients::history::writer::{HistoryWriter, WriterSettings};
-use badclients::history::{now_us, Filter, Record};
+use badclients::history::{encode_decision, now_us, Filter, Record};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn facts() -> Facts {
@@ -66,6 +68,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("history/record_of_decision", |b| {
         b.iter(|| black_box(record()))
     });
+    c.bench_function("history/encode_decision", |b| {
+        b.iter(|| {
+            black_box(journal::frame(|out| {
+                encode_decision(
+                    out,
+                    now_us(),
+                    "honey-craig",
+                    "imap",
+                    &facts,
+                    &decision,
+                    true,
+                )
+            }))
+        })
+    });
     let r = record();
     c.bench_function("history/journal_line", |b| {
         b.iter(|| black_box(journal::line(&r).expect("line")))
@@ -74,13 +91,12 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("history.redb");
     let line = journal::line(&r).expect("line");
-    let mut number = 1;
-    let mut segment = Segment::create(&base, number, journal::SEGMENT_BYTES).expect("segment");
+    let mut segment = Segment::create(&base, 1, journal::SEGMENT_BYTES).expect("segment");
     c.bench_function("history/journal_append", |b| {
         b.iter(|| {
             if !segment.append(black_box(&line)) {
-                number += 1;
-                segment = Segment::create(&base, number, journal::SEGMENT_BYTES).expect("segment");
+                // As the writer reuses a committed segment.
+                segment.clear();
                 segment.append(&line);
             }
         })

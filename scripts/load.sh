@@ -8,7 +8,8 @@
 #
 # The daemon keeps its decision history as it does by default. HISTORY=off runs it with
 # `[history] enabled = false`; COMPARE_HISTORY=N runs N rounds alternating off and on and
-# prints each round's rate (the cost of the history on throughput).
+# prints each round's rate and the daemon's CPU time per decision, then the means (the cost
+# of the history on throughput). PIN=1 pins the daemon to CPU 1 and wrk to CPU 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -47,8 +48,13 @@ arin = "${rdap}arin/"
 ripencc = "${rdap}ripe/"
 TOML
 }
+daemon_cpu=""
+wrk_cpu=""
+if [ "${PIN:-}" = 1 ]; then daemon_cpu="taskset -c 1"; wrk_cpu="taskset -c 0"; fi
+# The daemon's CPU time so far (all threads), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
 start_daemon() {
-  ./target/release/badclients serve --config "$work/badclients.toml" 2> "$work/daemon.log" > /dev/null &
+  $daemon_cpu ./target/release/badclients serve --config "$work/badclients.toml" 2> "$work/daemon.log" > /dev/null &
   daemon=$!
   for _ in $(seq 100); do grep -q "ready" "$work/daemon.log" 2>/dev/null && return; sleep 0.05; done
   echo "the daemon did not start:" >&2; cat "$work/daemon.log" >&2; exit 1
@@ -65,12 +71,24 @@ if [ -n "${COMPARE_HISTORY:-}" ]; then
         curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-API-Key: load-test-key' \
           -d "{\"remote\":\"$ip\",\"protocol\":\"imap\",\"login\":\"warm\"}" "http://127.0.0.1:$port/?command=allow"
       done
-      rate=$(wrk -t"${WRK_THREADS:-1}" -c"$connections" -d"${seconds}s" -s scripts/load/dovecot.lua "http://127.0.0.1:$port/" |
-        awk '/Requests\/sec/ {print $2}')
-      echo "round $round history=$h: $rate decisions/s"
+      before=$(cpu_ticks)
+      out=$($wrk_cpu wrk -t"${WRK_THREADS:-1}" -c"$connections" -d"${seconds}s" -s scripts/load/dovecot.lua "http://127.0.0.1:$port/")
+      after=$(cpu_ticks)
+      rate=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
+      requests=$(awk '/requests in/ {print $1}' <<< "$out")
+      us=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+      echo "round $round history=$h: $rate decisions/s, $us µs daemon CPU per decision"
+      echo "$h $rate $us" >> "$work/rounds"
       kill -TERM $daemon; wait $daemon 2>/dev/null || true
     done
   done
+  awk '{r[$1] += $2; c[$1] += $3; n[$1]++}
+    END {
+      printf "mean of %d rounds: history off %.0f decisions/s, %.1f µs CPU each; on %.0f decisions/s, %.1f µs CPU each\n",
+        n["true"], r["false"] / n["false"], c["false"] / n["false"], r["true"] / n["true"], c["true"] / n["true"]
+      printf "the history changes throughput by %+.1f %% and the daemon CPU per decision by %+.1f %%\n",
+        (r["true"] / n["true"] / (r["false"] / n["false"]) - 1) * 100, (c["true"] / n["true"] / (c["false"] / n["false"]) - 1) * 100
+    }' "$work/rounds"
   exit 0
 fi
 write_config "$work/state/cache.redb" $history

@@ -59,12 +59,33 @@ fn escape_slow(value: &str) -> String {
     s
 }
 
-/// Whether [`escape_into`] would change `value` (a quick byte scan; non-ASCII text is
-/// checked character by character only when it has bytes that could start a C1 control or
-/// a line separator).
+/// Whether [`escape_into`] would change `value`: a table lookup per byte finds the first
+/// byte that could need escaping (anything but printable ASCII other than a backslash,
+/// `<`, `>` and `,`), and [`needs_escape_from`] looks closely from there.
 fn needs_escape(value: &str) -> bool {
+    match value.bytes().position(|b| SPECIAL[usize::from(b)]) {
+        Some(first) => needs_escape_from(value, first),
+        None => false,
+    }
+}
+
+/// The bytes [`needs_escape`] looks at closely.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b >= 0x7f || matches!(b as u8, b'\\' | b'<' | b'>' | b',');
+        b += 1;
+    }
+    table
+};
+
+/// Whether [`escape_into`] would change `value`, looking at its bytes from `start` (a quick
+/// byte scan; non-ASCII text is checked character by character only when it has bytes that
+/// could start a C1 control or a line separator).
+fn needs_escape_from(value: &str, start: usize) -> bool {
     let bytes = value.as_bytes();
-    bytes.iter().enumerate().any(|(i, &b)| match b {
+    bytes.iter().enumerate().skip(start).any(|(i, &b)| match b {
         b'\\' | b'<' | b'>' | 0x7f => true,
         b',' => starts_field(&value[i + 1..]),
         0..=0x1f => true,
@@ -208,6 +229,50 @@ mod tests {
             escape_into(&mut slow, s).unwrap();
             assert_eq!(needs_escape(s), slow != s, "{s:?}");
             assert_eq!(escape(s), slow, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_quick_test_agrees_with_escaping_at_every_position() {
+        // Pieces that need escaping, or only in some places, or never; joined into strings
+        // of up to ~50 bytes so they fall inside, across and after the 16-byte runs.
+        let pieces = [
+            "a",
+            "ab",
+            "0123456789abcdef",
+            " ",
+            ",",
+            ", x=",
+            ",x",
+            "\\",
+            "<",
+            ">",
+            "\x7f",
+            "\n",
+            "\u{85}",
+            "\u{a0}",
+            "ü",
+            "\u{2028}",
+            "\u{2027}",
+            "日本",
+            "=",
+            "[0]=",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..next(8) {
+                s.push_str(pieces[next(pieces.len())]);
+            }
+            let mut slow = String::new();
+            escape_into(&mut slow, &s).unwrap();
+            assert_eq!(needs_escape(&s), slow != s, "{s:?}");
         }
     }
 

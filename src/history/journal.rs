@@ -7,7 +7,8 @@
 //! form (about 150 bytes). A segment is reserved on disk and mapped into memory: a frame
 //! is one copy, with no system call on the request path. The writer starts a new segment
 //! for each batch (and another when one fills up); once a segment's records are committed
-//! (with the segment's number, in the same transaction) its file is removed. At start,
+//! (with the segment's number, in the same transaction) it is zeroed and kept for a later
+//! batch under a new number (its pages stay mapped: no page faults), or removed. At start,
 //! segments the store has not committed are replayed up to their zeroed rest; a torn last
 //! frame (a copy cut by the crash, never acknowledged) ends the segment. Nothing is
 //! `fsync`ed: a process crash loses nothing (the pages belong to the kernel's page cache),
@@ -201,9 +202,33 @@ impl Segment {
         &self.map[..self.len]
     }
 
+    /// How many bytes the segment holds at most.
+    pub fn capacity(&self) -> usize {
+        self.map.len()
+    }
+
     /// How many frames were copied in.
     pub fn frames(&self) -> usize {
         self.frames
+    }
+
+    /// Zeroes what was copied in, so the segment can take another batch's frames: its
+    /// pages stay mapped and writable, and the next batch copies without a page fault.
+    /// Call this only once the frames are committed (the segment's number is then one the
+    /// store has, which replay skips).
+    pub fn clear(&mut self) {
+        self.map[..self.len].fill(0);
+        self.len = 0;
+        self.frames = 0;
+    }
+
+    /// Renames a cleared segment to number `number` (a new batch's).
+    pub fn renumber(&mut self, base: &Path, number: u64) -> std::io::Result<()> {
+        let path = segment_path(base, number);
+        std::fs::rename(&self.path, &path)?;
+        self.path = path;
+        self.number = number;
+        Ok(())
     }
 
     /// Unmaps and deletes the segment (once its records are committed).

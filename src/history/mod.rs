@@ -172,16 +172,18 @@ impl Record {
 
 /// `file:line: entry` of a hit, escaped.
 fn matched_entry(h: &crate::decision::Hit) -> String {
-    let mut s = String::new();
+    use std::fmt::Write;
+    let mut s = String::with_capacity(64);
+    // Writing into a String cannot fail.
     if let Some(file) = &h.file {
         let name = file.file_name().unwrap_or(file.as_os_str());
-        s.push_str(&escape(&name.to_string_lossy()));
+        s.push_str(&crate::audit::escape_cow(&name.to_string_lossy()));
         if let Some(line) = h.line {
-            s.push_str(&format!(":{line}"));
+            let _ = write!(s, ":{line}");
         }
         s.push_str(": ");
     }
-    s.push_str(&escape(&h.entry));
+    s.push_str(&crate::audit::escape_cow(&h.entry));
     s
 }
 

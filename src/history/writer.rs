@@ -55,7 +55,13 @@ struct Pending {
     next_segment: u64,
     /// Creating a segment failed in this batch: don't try again per request.
     journal_failed: bool,
+    /// Committed segments, zeroed, kept for the next batches (at most [`SPARE_SEGMENTS`]).
+    spare: Vec<Segment>,
 }
+
+/// How many committed segments are kept for reuse: one for the batch being written while
+/// another commits, one more for a batch that fills a segment.
+const SPARE_SEGMENTS: usize = 2;
 
 struct Shared {
     store: Arc<HistoryStore>,
@@ -136,6 +142,7 @@ impl HistoryWriter {
                 count: 0,
                 next_segment: last + 1,
                 journal_failed: false,
+                spare: Vec::new(),
             }),
             strings: Mutex::new(strings),
             settings,
@@ -214,18 +221,18 @@ impl HistoryWriter {
     fn new_segment(&self, pending: &mut Pending, frame: &[u8]) {
         let shared = &*self.shared;
         if !pending.journal_failed {
-            let n = pending.next_segment;
-            pending.next_segment = n + 1;
-            let capacity = shared.settings.segment_bytes.max(frame.len());
-            match Segment::create(&shared.settings.path, n, capacity) {
+            match self.next_segment(pending, frame.len()) {
                 Ok(mut segment) => {
                     if !pending.segments.is_empty() {
                         // A full segment: a large batch is waiting.
                         shared.wake.notify_one();
                     }
-                    segment.append(frame);
+                    // Always copied: the segment was chosen or made for this frame.
+                    let copied = segment.append(frame);
                     pending.segments.push(segment);
-                    return;
+                    if copied {
+                        return;
+                    }
                 }
                 Err(err) => {
                     pending.journal_failed = true;
@@ -243,10 +250,30 @@ impl HistoryWriter {
         pending.memory.extend_from_slice(frame);
     }
 
+    /// The segment for the next frames, with the next number and room for `len` bytes: a
+    /// spare one when one is large enough, else a new one.
+    fn next_segment(&self, pending: &mut Pending, len: usize) -> std::io::Result<Segment> {
+        let settings = &self.shared.settings;
+        let n = pending.next_segment;
+        pending.next_segment = n + 1;
+        if pending.spare.last().is_some_and(|s| s.capacity() >= len) {
+            if let Some(mut segment) = pending.spare.pop() {
+                match segment.renumber(&settings.path, n) {
+                    Ok(()) => return Ok(segment),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot reuse a history journal segment");
+                        let _ = segment.remove();
+                    }
+                }
+            }
+        }
+        Segment::create(&settings.path, n, settings.segment_bytes.max(len))
+    }
+
     /// Commits what is pending now. Returns the number of records committed.
     ///
     /// Segments are committed oldest first, each in one transaction that also records its
-    /// number, and removed once committed. When a commit fails, the segments not committed
+    /// number; once committed they are zeroed and kept for reuse (or removed). When a commit fails, the segments not committed
     /// (and the in-memory frames) go back to the front of the pending batch.
     pub async fn flush(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
@@ -273,6 +300,16 @@ impl HistoryWriter {
             .counters
             .committed
             .fetch_add(outcome.committed as u64, Ordering::Relaxed);
+        if !outcome.cleared.is_empty() {
+            let mut pending = lock(&shared.pending);
+            for segment in outcome.cleared {
+                if pending.spare.len() < SPARE_SEGMENTS {
+                    pending.spare.push(segment);
+                } else {
+                    let _ = segment.remove();
+                }
+            }
+        }
         let Some(err) = outcome.error else {
             return Ok(outcome.committed);
         };
@@ -291,6 +328,16 @@ impl HistoryWriter {
         pending.memory = memory;
         pending.count += count;
         Err(err)
+    }
+
+    /// Commits what is pending and removes the segments kept for reuse: for a clean stop.
+    pub async fn close(&self) -> Result<usize, HistoryError> {
+        let committed = self.flush().await?;
+        let spare = std::mem::take(&mut lock(&self.shared.pending).spare);
+        for segment in spare {
+            let _ = segment.remove();
+        }
+        Ok(committed)
     }
 
     /// Prunes by age and size now.
@@ -337,6 +384,8 @@ impl HistoryWriter {
 /// what is left to commit.
 struct CommitOutcome {
     committed: usize,
+    /// The committed segments, zeroed for reuse.
+    cleared: Vec<Segment>,
     error: Option<HistoryError>,
     segments: Vec<Segment>,
     memory: Vec<u8>,
@@ -346,6 +395,7 @@ struct CommitOutcome {
 fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOutcome {
     let mut strings = lock(&shared.strings);
     let mut committed = 0;
+    let mut cleared = Vec::new();
     let mut left = segments.into_iter();
     for segment in left.by_ref() {
         match shared
@@ -354,9 +404,15 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
         {
             Ok(n) => {
                 committed += n;
-                let number = segment.number;
-                if let Err(err) = segment.remove() {
-                    tracing::warn!(error = %err, segment = number, "cannot remove a committed history journal segment");
+                let mut segment = segment;
+                if cleared.len() < SPARE_SEGMENTS {
+                    segment.clear();
+                    cleared.push(segment);
+                } else {
+                    let number = segment.number;
+                    if let Err(err) = segment.remove() {
+                        tracing::warn!(error = %err, segment = number, "cannot remove a committed history journal segment");
+                    }
                 }
             }
             Err(error) => {
@@ -364,6 +420,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
                 segments.extend(left);
                 return CommitOutcome {
                     committed,
+                    cleared,
                     error: Some(error),
                     segments,
                     memory,
@@ -377,6 +434,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
             Err(error) => {
                 return CommitOutcome {
                     committed,
+                    cleared,
                     error: Some(error),
                     segments: Vec::new(),
                     memory,
@@ -386,6 +444,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
     }
     CommitOutcome {
         committed,
+        cleared,
         error: None,
         segments: Vec::new(),
         memory: Vec::new(),
@@ -438,6 +497,20 @@ mod tests {
         }
     }
 
+    /// The segments with frames not committed: the spare ones kept for reuse are zeroed
+    /// and carry numbers the store has committed.
+    fn uncommitted(writer: &HistoryWriter, path: &std::path::Path) -> Vec<u64> {
+        let committed = writer.store().committed_segment().unwrap().unwrap_or(0);
+        journal::segments(path)
+            .unwrap()
+            .into_iter()
+            .filter(|(n, p)| {
+                *n > committed || journal::count_frames(&std::fs::read(p).unwrap()) > 0
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+
     fn users(store: &HistoryStore) -> Vec<String> {
         let mut out = Vec::new();
         store
@@ -478,7 +551,7 @@ mod tests {
             .collect();
         expected.sort();
         assert_eq!(stored, expected);
-        assert!(journal::segments(&path).unwrap().is_empty());
+        assert!(uncommitted(&writer, &path).is_empty());
         assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 0);
     }
 
@@ -526,11 +599,23 @@ mod tests {
         let many = journal::segments(&path).unwrap().len();
         assert!(many > 3, "{many} segments");
         assert_eq!(rt.block_on(writer.flush()).unwrap(), 300);
-        assert!(journal::segments(&path).unwrap().is_empty());
-        // And after a crash, every segment is replayed.
+        assert!(uncommitted(&writer, &path).is_empty());
+        // Two committed segments are kept, zeroed, for the next batches.
+        let kept = journal::segments(&path).unwrap();
+        assert_eq!(kept.len(), SPARE_SEGMENTS);
+        for (_, p) in &kept {
+            assert!(std::fs::read(p).unwrap().iter().all(|b| *b == 0));
+        }
+        // They are reused under new numbers; after a crash, every segment is replayed.
         for i in 0..300 {
             writer.record(&record(format!("b-{i:03}")));
         }
+        let after = journal::segments(&path).unwrap();
+        assert!(
+            kept.iter().all(|k| !after.contains(k)),
+            "{kept:?} {after:?}"
+        );
+        assert_eq!(after.first().map(|s| s.0), Some(many as u64 + 1));
         drop(writer);
         let (writer, warnings) = HistoryWriter::open(settings).unwrap();
         assert!(
@@ -540,6 +625,10 @@ mod tests {
         let users = users(writer.store());
         assert_eq!(users.len(), 600);
         users.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
+        assert!(journal::segments(&path).unwrap().is_empty());
+        // A clean stop leaves no segment behind.
+        writer.record(&record("last".into()));
+        assert_eq!(rt.block_on(writer.close()).unwrap(), 1);
         assert!(journal::segments(&path).unwrap().is_empty());
     }
 

@@ -212,7 +212,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         task.abort();
     }
     if let Some(history) = decider.history() {
-        if let Err(err) = history.flush().await {
+        if let Err(err) = history.close().await {
             tracing::error!(error = %err, "history: the last batch stays in the journal for the next start");
         }
     }
