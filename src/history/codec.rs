@@ -176,7 +176,15 @@ impl Row {
         strings: &mut Strings,
         added: &mut Vec<(u32, String)>,
     ) {
-        let mut opt = |s: Option<&str>| s.map_or(0, |s| strings.intern(s, added));
+        let raw = r.raw;
+        let mut one = |s: &str, escape: bool| {
+            if escape {
+                strings.intern(&crate::audit::escape_cow(s), added)
+            } else {
+                strings.intern(s, added)
+            }
+        };
+        let mut opt = |s: Option<&str>| s.map_or(0, |s| one(s, raw));
         self.host = opt(r.host);
         self.as_cc = opt(r.as_cc);
         self.as_desc = opt(r.as_desc);
@@ -184,9 +192,9 @@ impl Row {
         self.net_cc = opt(r.net_cc);
         self.geo_cc = opt(r.geo_cc);
         self.matched = opt(r.matched);
-        self.matched_entry = opt(r.matched_entry);
-        self.user = strings.intern(r.user, added);
-        self.service = strings.intern(r.service, added);
+        self.user = one(r.user, raw);
+        self.service = one(r.service, raw);
+        self.matched_entry = r.matched_entry.map_or(0, |s| one(s, false));
         self.time_us = r.time_us.unwrap_or(0);
         self.ip = r.ip;
         self.asn_plus_one = r.asn.map_or(0, |a| u64::from(a) + 1);
@@ -197,7 +205,7 @@ impl Row {
             (&mut self.lookup_errors, &r.lookup_errors),
         ] {
             into.clear();
-            into.extend(from.iter().map(|s| strings.intern(s, added)));
+            into.extend(from.iter().map(|s| one(s, raw)));
         }
     }
 
@@ -282,8 +290,9 @@ pub fn block_from_body(count: u64, rows: &[u8]) -> Vec<u8> {
 }
 
 /// The fields of one record as the journal encoder reads them: borrowed, and either
-/// already escaped (a [`Record`]) or raw (a decision being made, escaped on the way, so
-/// the request path builds no strings). `matched_entry` is always in escaped form.
+/// already escaped (a [`Record`]) or raw (a decision being made: written as they are, and
+/// escaped when the batch is committed, once per distinct decision, so the request path
+/// neither escapes nor builds strings). `matched_entry` is always in escaped form.
 pub struct Fields<'a> {
     pub raw: bool,
     pub time_us: Option<u64>,
@@ -333,38 +342,42 @@ impl<'a> Fields<'a> {
 
 /// A record on its own (strings inline, no interning): the journal's form. About a third
 /// of its JSON, and written without allocating.
+///
+/// The form: the time (+1, 0 for none) as a varint, then a byte saying whether the strings
+/// are escaped ([`STRINGS_ESCAPED`]) or raw ([`STRINGS_RAW`]), then the fields.
 pub fn encode_record(out: &mut Vec<u8>, r: &Record) {
     encode_fields(out, &Fields::of(r));
 }
 
+/// The strings of a standalone record are in their escaped form.
+pub const STRINGS_ESCAPED: u8 = 0;
+/// The strings of a standalone record are raw (`matched_entry` excepted): escape them when
+/// reading.
+pub const STRINGS_RAW: u8 = 1;
+
 /// Encodes `f` in [`encode_record`]'s form.
 pub fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
-    let raw = f.raw;
-    let put_str = |out: &mut Vec<u8>, s: &str, raw: bool| {
-        let s = if raw {
-            crate::audit::escape_cow(s)
-        } else {
-            std::borrow::Cow::Borrowed(s)
-        };
+    let put_str = |out: &mut Vec<u8>, s: &str| {
         put_varint(out, s.len() as u64);
         out.extend_from_slice(s.as_bytes());
     };
-    let put_opt = |out: &mut Vec<u8>, s: Option<&str>, raw: bool| match s {
+    let put_opt = |out: &mut Vec<u8>, s: Option<&str>| match s {
         Some(s) => {
             out.push(1);
-            put_str(out, s, raw);
+            put_str(out, s);
         }
         None => out.push(0),
     };
     let put_strs = |out: &mut Vec<u8>, v: &[String]| {
         put_varint(out, v.len() as u64);
         for s in v {
-            put_str(out, s, raw);
+            put_str(out, s);
         }
     };
     put_varint(out, f.time_us.map_or(0, |t| t.saturating_add(1)));
-    put_str(out, f.user, raw);
-    put_str(out, f.service, raw);
+    out.push(if f.raw { STRINGS_RAW } else { STRINGS_ESCAPED });
+    put_str(out, f.user);
+    put_str(out, f.service);
     match f.ip {
         IpAddr::V4(v4) => {
             out.push(4);
@@ -375,23 +388,25 @@ pub fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
             out.extend_from_slice(&v6.octets());
         }
     }
-    put_opt(out, f.host, raw);
+    put_opt(out, f.host);
     put_varint(out, f.asn.map_or(0, |a| u64::from(a) + 1));
     for s in [f.as_cc, f.as_desc, f.net_name, f.net_cc] {
-        put_opt(out, s, raw);
+        put_opt(out, s);
     }
     put_strs(out, f.entities);
     put_strs(out, f.cloud);
-    put_opt(out, f.geo_cc, raw);
+    put_opt(out, f.geo_cc);
     out.push(f.outcome.code());
-    put_opt(out, f.matched, raw);
-    put_opt(out, f.matched_entry, false);
+    put_opt(out, f.matched);
+    put_opt(out, f.matched_entry);
     put_strs(out, f.lookup_errors);
 }
 
 /// A record read from its standalone form without copying its strings.
 #[derive(Debug, Default)]
 pub struct RecordRef<'a> {
+    /// The strings are raw (escape them; `matched_entry` is always escaped).
+    pub raw: bool,
     pub time_us: Option<u64>,
     pub user: &'a str,
     pub service: &'a str,
@@ -433,6 +448,11 @@ pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result
         left: 0,
     };
     out.time_us = r.varint()?.checked_sub(1);
+    out.raw = match r.byte()? {
+        STRINGS_ESCAPED => false,
+        STRINGS_RAW => true,
+        _ => return Err(DecodeError::Invalid("string form")),
+    };
     out.user = r.str_ref()?;
     out.service = r.str_ref()?;
     out.ip = Some(match r.byte()? {
@@ -467,12 +487,19 @@ pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result
 pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
     let mut r = RecordRef::default();
     decode_record_ref(bytes, &mut r)?;
-    let own = |s: Option<&str>| s.map(str::to_string);
-    let all = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    let form = |s: &str| {
+        if r.raw {
+            crate::audit::escape(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let own = |s: Option<&str>| s.map(form);
+    let all = |v: &[&str]| v.iter().map(|s| form(s)).collect();
     Ok(Record {
         time_us: r.time_us,
-        user: r.user.to_string(),
-        service: r.service.to_string(),
+        user: form(r.user),
+        service: form(r.service),
         ip: r.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         host: own(r.host),
         asn: r.asn,
@@ -485,7 +512,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
         geo_cc: own(r.geo_cc),
         outcome: r.outcome.unwrap_or(Outcome::Allowed),
         matched: own(r.matched),
-        matched_entry: own(r.matched_entry),
+        matched_entry: r.matched_entry.map(str::to_string),
         lookup_errors: all(&r.lookup_errors),
     })
 }
