@@ -55,13 +55,14 @@ struct Pending {
     next_segment: u64,
     /// Creating a segment failed in this batch: don't try again per request.
     journal_failed: bool,
-    /// Committed segments, zeroed, kept for the next batches (at most [`SPARE_SEGMENTS`]).
+    /// Committed segments, zeroed, kept for the next batches.
     spare: Vec<Segment>,
 }
 
-/// How many committed segments are kept for reuse: one for the batch being written while
-/// another commits, one more for a batch that fills a segment.
+/// How many committed segments are kept for reuse: as many as the last batch used, plus one
+/// for the batch being written while another commits; at least two, at most eight.
 const SPARE_SEGMENTS: usize = 2;
+const MAX_SPARE_SEGMENTS: usize = 8;
 
 struct Shared {
     store: Arc<HistoryStore>,
@@ -301,9 +302,10 @@ impl HistoryWriter {
             .committed
             .fetch_add(outcome.committed as u64, Ordering::Relaxed);
         if !outcome.cleared.is_empty() {
+            let keep = (outcome.cleared.len() + 1).clamp(SPARE_SEGMENTS, MAX_SPARE_SEGMENTS);
             let mut pending = lock(&shared.pending);
             for segment in outcome.cleared {
-                if pending.spare.len() < SPARE_SEGMENTS {
+                if pending.spare.len() < keep {
                     pending.spare.push(segment);
                 } else {
                     let _ = segment.remove();
@@ -405,7 +407,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
             Ok(n) => {
                 committed += n;
                 let mut segment = segment;
-                if cleared.len() < SPARE_SEGMENTS {
+                if cleared.len() < MAX_SPARE_SEGMENTS {
                     segment.clear();
                     cleared.push(segment);
                 } else {
@@ -600,9 +602,10 @@ mod tests {
         assert!(many > 3, "{many} segments");
         assert_eq!(rt.block_on(writer.flush()).unwrap(), 300);
         assert!(uncommitted(&writer, &path).is_empty());
-        // Two committed segments are kept, zeroed, for the next batches.
+        // Committed segments are kept, zeroed, for the next batches: as many as the batch
+        // used (up to eight).
         let kept = journal::segments(&path).unwrap();
-        assert_eq!(kept.len(), SPARE_SEGMENTS);
+        assert_eq!(kept.len(), MAX_SPARE_SEGMENTS.min(many));
         for (_, p) in &kept {
             assert!(std::fs::read(p).unwrap().iter().all(|b| *b == 0));
         }
