@@ -1,11 +1,12 @@
 //! `HistoryWriter`: how decisions get into the history without slowing a login down.
 //!
-//! On the request path, [`HistoryWriter::record`] appends the record to the current journal
-//! segment (one `write`, no `fsync`) and to an in-memory batch; the login is answered after
-//! that. A background task commits the batch to the [`HistoryStore`] every `flush_ms` (or
-//! sooner when `batch_max` records wait), removes the segment, and prunes the store by age
-//! and size once a minute. A failed commit keeps the records for the next attempt and the
-//! segment for the next start.
+//! On the request path, [`HistoryWriter::record_decision`] encodes the decision (strings
+//! raw, escaped later) and copies the frame into the current journal segment, a file
+//! mapped into memory (no system call, no `fsync`); the login is answered after that. A
+//! background task commits the batch to the [`HistoryStore`] every `flush_ms` (or sooner
+//! when `batch_max` records wait), keeps the committed segments, zeroed, for the next
+//! batches, and prunes the store by age and size once a minute. A failed commit keeps the
+//! segments (still mapped) for the next attempt and, on disk, for the next start.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
