@@ -479,8 +479,8 @@ fn optional(key: &str, value: &str) -> Result<Option<String>, String> {
 }
 
 /// Whether `c` is a character [`escape`] writes as `\xNN` / `\u{NNNN}`: C0 controls, DEL,
-/// C1 controls, U+2028, U+2029.
-fn is_control(c: char) -> bool {
+/// C1 controls, U+2028, U+2029. No value of a [`Record`] holds one.
+pub fn is_control(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 

@@ -260,28 +260,9 @@ pub fn frame(encode: impl FnOnce(&mut Vec<u8>)) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Outcome;
 
     fn record(user: &str) -> Record {
-        Record {
-            time_us: Some(1),
-            user: user.into(),
-            service: "imap".into(),
-            ip: "192.0.2.1".parse().unwrap(),
-            host: None,
-            asn: Some(64496),
-            as_cc: None,
-            as_desc: None,
-            net_name: None,
-            net_cc: None,
-            entities: vec![],
-            cloud: vec![],
-            geo_cc: None,
-            outcome: Outcome::Allowed,
-            matched: None,
-            matched_entry: None,
-            lookup_errors: vec![],
-        }
+        crate::history::test_record(user, 1)
     }
 
     #[test]

@@ -125,6 +125,26 @@ pub struct Record {
 }
 
 impl Record {
+    /// The values that came from a user or an upstream (every string but `matched_entry`,
+    /// which names a list line): each in escaped form.
+    pub fn values(&self) -> impl Iterator<Item = &str> + '_ {
+        let singles = [
+            &self.host,
+            &self.as_cc,
+            &self.as_desc,
+            &self.net_name,
+            &self.net_cc,
+            &self.geo_cc,
+            &self.matched,
+        ];
+        [self.user.as_str(), self.service.as_str()]
+            .into_iter()
+            .chain(singles.into_iter().flatten().map(String::as_str))
+            .chain(self.entities.iter().map(String::as_str))
+            .chain(self.cloud.iter().map(String::as_str))
+            .chain(self.lookup_errors.iter().map(String::as_str))
+    }
+
     /// The record of a decision the daemon just made.
     pub fn of_decision(
         time_us: u64,
@@ -268,6 +288,30 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
+/// An allowed IMAP login of `user` from 192.0.2.1 with no facts but its AS number.
+#[cfg(test)]
+pub(crate) fn test_record(user: &str, time_us: u64) -> Record {
+    Record {
+        time_us: Some(time_us),
+        user: user.into(),
+        service: "imap".into(),
+        ip: "192.0.2.1".parse().expect("an address"),
+        host: None,
+        asn: Some(64496),
+        as_cc: None,
+        as_desc: None,
+        net_name: None,
+        net_cc: None,
+        entities: vec![],
+        cloud: vec![],
+        geo_cc: None,
+        outcome: Outcome::Allowed,
+        matched: None,
+        matched_entry: None,
+        lookup_errors: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +349,13 @@ mod tests {
         for (decision, enforced) in [(blocked, false), (Decision::unlogged_allow(), true)] {
             for user in ["plain", "x>, service=imap\r\n", "müller\u{2028}"] {
                 let record = Record::of_decision(42, user, "imap", &facts, &decision, enforced);
+                // Its values are escaped, the host's newline included.
+                assert!(record
+                    .values()
+                    .all(|v| !v.chars().any(auditlog::is_control)));
+                assert!(record
+                    .values()
+                    .any(|v| v.starts_with("evil\\x3e\\x2c asn=AS1\\x0a")));
                 let mut via_record = Vec::new();
                 codec::encode_record(&mut via_record, &record);
                 let mut direct = Vec::new();

@@ -458,28 +458,10 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
 mod tests {
     use super::*;
     use crate::history::codec::Row;
-    use crate::history::{Filter, Outcome};
+    use crate::history::Filter;
 
     fn record(user: String) -> Record {
-        Record {
-            time_us: Some(now_us()),
-            user,
-            service: "imap".into(),
-            ip: "192.0.2.7".parse().unwrap(),
-            host: None,
-            asn: None,
-            as_cc: None,
-            as_desc: None,
-            net_name: None,
-            net_cc: None,
-            entities: vec![],
-            cloud: vec![],
-            geo_cc: None,
-            outcome: Outcome::Allowed,
-            matched: None,
-            matched_entry: None,
-            lookup_errors: vec![],
-        }
+        crate::history::test_record(&user, now_us())
     }
 
     fn settings_with_segments(path: PathBuf, segment_bytes: usize) -> WriterSettings {
