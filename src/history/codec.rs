@@ -584,13 +584,22 @@ impl<'a> BlockReader<'a> {
     }
 
     fn list(&mut self, into: &mut Vec<u32>) -> Result<(), DecodeError> {
+        self.seq(into, Self::id)
+    }
+
+    /// A count, then that many items read by `item` (each at least one byte), into `into`.
+    fn seq<T>(
+        &mut self,
+        into: &mut Vec<T>,
+        mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<(), DecodeError> {
         into.clear();
         let n = self.varint()?;
         if n > (self.bytes.len() - self.pos) as u64 {
             return Err(DecodeError::Truncated);
         }
         for _ in 0..n {
-            into.push(self.id()?);
+            into.push(item(self)?);
         }
         Ok(())
     }
@@ -615,15 +624,7 @@ impl<'a> BlockReader<'a> {
     }
 
     fn strs_ref(&mut self, into: &mut Vec<&'a str>) -> Result<(), DecodeError> {
-        into.clear();
-        let n = self.varint()?;
-        if n > (self.bytes.len() - self.pos) as u64 {
-            return Err(DecodeError::Truncated);
-        }
-        for _ in 0..n {
-            into.push(self.str_ref()?);
-        }
-        Ok(())
+        self.seq(into, Self::str_ref)
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {

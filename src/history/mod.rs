@@ -208,7 +208,7 @@ fn matched_entry(h: &crate::decision::Hit) -> String {
 }
 
 /// A decision being made, written to `out` in the journal's record form without building
-/// a [`Record`] (the same bytes as encoding [`Record::of_decision`]).
+/// a [`Record`]: its strings raw, so it reads back (escaped) as [`Record::of_decision`].
 pub fn encode_decision(
     out: &mut Vec<u8>,
     time_us: u64,

@@ -9,6 +9,7 @@
 //! The daemon holds the file open (redb locks it); other processes read the history
 //! through the daemon's API instead (see `badclients report`).
 
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -206,24 +207,25 @@ impl HistoryStore {
             let Ok((t, rest_of_record)) = codec::split_time(payload) else {
                 break;
             };
-            if !bodies.contains_key(rest_of_record) {
-                if codec::decode_record_ref(payload, &mut view).is_err() {
-                    break;
+            let body = match bodies.entry(rest_of_record) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(new) => {
+                    if codec::decode_record_ref(payload, &mut view).is_err() {
+                        break;
+                    }
+                    row.intern_ref(&view, strings, &mut added);
+                    let mut body = Vec::with_capacity(64);
+                    codec::encode_body(&mut body, &row);
+                    new.insert(body)
                 }
-                row.intern_ref(&view, strings, &mut added);
-                let mut body = Vec::with_capacity(64);
-                codec::encode_body(&mut body, &row);
-                bodies.insert(rest_of_record, body);
-            }
+            };
             let fits = blocks.last().is_some_and(|(base, bytes, _)| {
                 t >= *base && t - base < MAX_BLOCK_SPAN_US && bytes.len() < MAX_BLOCK_BYTES
             });
             if !fits {
                 blocks.push((t, Vec::with_capacity(MAX_BLOCK_BYTES + 256), 0));
             }
-            if let (Some((base, bytes, count)), Some(body)) =
-                (blocks.last_mut(), bodies.get(rest_of_record))
-            {
+            if let Some((base, bytes, count)) = blocks.last_mut() {
                 codec::put_varint(bytes, t - *base);
                 bytes.extend_from_slice(body);
                 *count += 1;
