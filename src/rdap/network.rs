@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::RdapError;
-use super::range::{cidr0_cidrs, parse_range_address, summarize};
+use super::range::{
+    cidr0_cidrs, is_ipv4_mapped, parse_range_address, spans_ipv4_mapped,
+    summarize_without_ipv4_mapped,
+};
 
 /// What the registry says about the network holding an address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +65,18 @@ impl RdapNetwork {
                 "startAddress {start} is after endAddress {end}"
             )));
         }
-        let cidrs = cidr0_cidrs(json, start, end).unwrap_or_else(|| summarize(start, end));
+        if is_ipv4_mapped(start) || is_ipv4_mapped(end) {
+            // Those addresses are IPv4 clients, judged as IPv4: no IPv6 range holds them.
+            return Err(not_a_network(format!(
+                "the range {start} - {end} starts or ends in the IPv4-mapped block ::ffff:0:0/96"
+            )));
+        }
+        // A range over the IPv4-mapped block covers it in name only: its CIDRs (which caches
+        // key on) leave it out, whatever cidr0 said.
+        let cidrs = match cidr0_cidrs(json, start, end) {
+            Some(nets) if !spans_ipv4_mapped(start, end) => nets,
+            _ => summarize_without_ipv4_mapped(start, end),
+        };
         Ok(RdapNetwork {
             handle,
             name: trimmed_string(json, "name"),
@@ -147,6 +161,56 @@ mod tests {
             "country": " ZZ ",
             "entities": [{"handle": " A "}, {"handle": "B"}, {"handle": " A "}]
         })
+    }
+
+    /// The fuzz target's invariant: the range holds its ends and every CIDR's ends.
+    fn assert_consistent(network: &RdapNetwork) {
+        assert!(network.contains(network.start) && network.contains(network.end));
+        for cidr in &network.cidrs {
+            assert!(
+                network.contains(cidr.network()) && network.contains(cidr.broadcast()),
+                "{cidr} leaves {network:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ipv6_range_over_the_ipv4_mapped_block_keeps_its_cidrs_inside_it() {
+        // rdap_json fuzz finding (trimmed): summarised whole, the range gave ::8000:0:0/81,
+        // whose last address is IPv4-mapped and so outside any IPv6 range.
+        let json = json!({"handle":"20","startAddress":"::20",
+            "endAddress":"2001:43f8::fff:ffff:ffff:ffff:ffff","ipVersion":"v1"});
+        let network = RdapNetwork::from_json(&json).unwrap();
+        assert_consistent(&network);
+        assert!(!network.contains("::ffff:1.2.3.4".parse().unwrap()));
+        // cidr0 prefixes that tile it, block included, give way to the computed ones.
+        let mut tiled = json.clone();
+        tiled["startAddress"] = json!("::");
+        tiled["endAddress"] = json!("::ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        tiled["cidr0_cidrs"] = json!([{"v6prefix": "::", "length": 0}]);
+        let network = RdapNetwork::from_json(&tiled).unwrap();
+        assert_consistent(&network);
+        assert!(network.cidrs.len() > 1, "{:?}", network.cidrs);
+    }
+
+    #[test]
+    fn an_ipv6_range_starting_or_ending_in_the_ipv4_mapped_block_is_refused() {
+        for (start, end) in [
+            ("::ffff:1.2.3.0", "::ffff:1.2.3.255"),
+            ("::ffff:1.2.3.0", "2001:db8::"),
+            ("::1", "::ffff:0.0.0.1"),
+        ] {
+            let mut json = base();
+            json["startAddress"] = json!(start);
+            json["endAddress"] = json!(end);
+            assert!(
+                matches!(
+                    RdapNetwork::from_json(&json),
+                    Err(RdapError::NotANetwork { .. })
+                ),
+                "{start} - {end}"
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,39 @@ pub fn summarize(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
     }
 }
 
+/// The IPv4-mapped block `::ffff:0:0/96`: its addresses are IPv4 clients, judged as IPv4
+/// everywhere, so no IPv6 network's range may claim them.
+const MAPPED_FIRST: u128 = 0xffff_0000_0000;
+const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
+
+/// Whether `ip` is an IPv4-mapped IPv6 address.
+pub fn is_ipv4_mapped(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(a) if (MAPPED_FIRST..=MAPPED_LAST).contains(&u128::from(a)))
+}
+
+/// Whether the IPv6 range `start..=end` passes over the IPv4-mapped block.
+pub fn spans_ipv4_mapped(start: IpAddr, end: IpAddr) -> bool {
+    match (start, end) {
+        (IpAddr::V6(s), IpAddr::V6(e)) => {
+            u128::from(s) < MAPPED_FIRST && MAPPED_LAST < u128::from(e)
+        }
+        _ => false,
+    }
+}
+
+/// [`summarize`] without the IPv4-mapped block: the CIDRs below it, then those above it.
+/// A range that does not pass over the block is summarised whole.
+pub fn summarize_without_ipv4_mapped(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
+    if !spans_ipv4_mapped(start, end) {
+        return summarize(start, end);
+    }
+    let below = IpAddr::V6(Ipv6Addr::from(MAPPED_FIRST - 1));
+    let above = IpAddr::V6(Ipv6Addr::from(MAPPED_LAST + 1));
+    let mut nets = summarize(start, below);
+    nets.extend(summarize(above, end));
+    nets
+}
+
 /// The `cidr0_cidrs` member (RDAP extension `cidr0`) when every entry is a valid prefix of
 /// the range's family without host bits, and together, in address order, they cover
 /// exactly `start..=end` with no gap and no overlap. `None` when absent or inconsistent.
@@ -194,6 +227,43 @@ mod tests {
             ),
             nets(&["2001:4860::/32"])
         );
+    }
+
+    #[test]
+    fn the_ipv4_mapped_block_is_left_out_of_an_ipv6_range() {
+        // Trimmed from a fuzz finding: a range over ::ffff:0:0/96 summarised into CIDRs such
+        // as ::8000:0:0/81, which hold IPv4-mapped addresses the range's owner can't have.
+        let start = ip("::20");
+        let end = ip("2001:43f8::fff:ffff:ffff:ffff:ffff");
+        assert!(spans_ipv4_mapped(start, end));
+        let parts = summarize_without_ipv4_mapped(start, end);
+        let mapped: IpNet = "::ffff:0:0/96".parse().unwrap();
+        assert!(parts.iter().all(|n| !n.contains(&mapped.network())
+            && !n.contains(&mapped.broadcast())
+            && !mapped.contains(n)));
+        assert_eq!(parts.first().map(IpNet::network), Some(start));
+        assert_eq!(parts.last().map(IpNet::broadcast), Some(end));
+        // The block's neighbours are the edges of the two halves.
+        assert!(parts
+            .iter()
+            .any(|n| n.broadcast() == ip("::fffe:ffff:ffff")));
+        assert!(parts.iter().any(|n| n.network() == ip("::1:0:0:0")));
+        // Halves touch nothing else: every address between start and end but the block.
+        for pair in parts.windows(2) {
+            let next = next_address(pair[0].broadcast());
+            assert!(next == Some(pair[1].network()) || next == Some(mapped.network()));
+        }
+        // Ranges that don't pass over it are summarised as before.
+        assert_eq!(
+            summarize_without_ipv4_mapped(
+                ip("2001:4860::"),
+                ip("2001:4860:ffff:ffff:ffff:ffff:ffff:ffff")
+            ),
+            nets(&["2001:4860::/32"])
+        );
+        assert!(is_ipv4_mapped(ip("::ffff:1.2.3.4")));
+        assert!(!is_ipv4_mapped(ip("::1:0:0:0")));
+        assert!(!is_ipv4_mapped(ip("1.2.3.4")));
     }
 
     #[test]
