@@ -465,7 +465,7 @@ fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Re
         Ok(done) => println!("{provider}: {done}"),
         Err(e) => {
             failed += 1;
-            eprintln!("{provider}: error: {e:#}");
+            eprintln!("{provider}: error: {}", error_text(&e));
         }
     };
     if !files.is_empty() {
@@ -560,4 +560,18 @@ fn import(file: &Path) -> Result<ExitCode> {
     }
     print!("{}", import_ini::to_toml(&imported.config));
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error and its causes as one line, `outer: cause: …`, where a cause the message
+/// before it already quotes (library errors often end in their source's text) is said once.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("badclients: error: {e:#}");
+            eprintln!("badclients: error: {}", cli::error_text(&e));
             ExitCode::from(2)
         }
     }

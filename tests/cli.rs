@@ -48,6 +48,23 @@ fn unknown_config_key_is_an_error_naming_it() {
 }
 
 #[test]
+fn an_error_says_its_cause_once() {
+    let dir = ListDir::new();
+    let missing = dir.path().join("missing.toml");
+    let out = badclients(
+        &["lists", "check", "--config", missing.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let text = stderr(&out);
+    assert!(
+        text.contains(&format!("cannot read {}", missing.display())),
+        "{text}"
+    );
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+}
+
+#[test]
 fn check_json_has_verdict_matched_file_line_entry_audit_facts() {
     let dir = ListDir::new().with("entity.deny.lst", "# header\nVKNC\n");
     let facts = fixture("contract/vk.json");
