@@ -236,3 +236,37 @@ fn sigterm_answers_the_request_in_flight() {
     assert_eq!(answer.body, "{\"status\":0}");
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+#[test]
+fn a_reload_names_the_settings_that_wait_for_a_restart() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    let port = d.http_port();
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    let moved = config.replace(
+        &format!("127.0.0.1:{port}"),
+        &format!("127.0.0.1:{}", common::daemon::free_port()),
+    );
+    assert_ne!(moved, config, "the listen address is in the configuration");
+    // A live setting changes too, and applies at once.
+    let moved = moved.replace(common::daemon::BLOCK_MESSAGE, "go away");
+    std::fs::write(d.config_path(), moved).unwrap();
+    d.sighup();
+    let line = d
+        .wait_for(Duration::from_secs(20), |l| l.contains("restart needed"))
+        .unwrap_or_else(|| panic!("no restart-needed line:\n{}", d.stderr()));
+    assert!(line.contains("[http] listen"), "{line}");
+    assert!(
+        !line.contains("[cache]") && !line.contains("[lookup]"),
+        "{line}"
+    );
+    // The daemon keeps serving where it listens, with the new message.
+    let a = post(
+        port,
+        &policy_body(LISTED_IP),
+        "application/json",
+        Some(API_KEY),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.contains("go away"), "{a:?}");
+}

@@ -10,6 +10,7 @@ pub mod history_api;
 pub mod http;
 pub mod logging;
 mod postfix_adapter;
+mod restart;
 mod serve_http;
 pub mod state;
 pub mod ui;

@@ -110,6 +110,7 @@ pub async fn run(state: Arc<SharedState>, metrics: Arc<Metrics>, stop: Cancellat
     };
     let (tx, mut rx) = mpsc::channel(64);
     let mut watcher = start_watcher(&state, tx.clone());
+    let started = state.load().config.clone();
     loop {
         let why = tokio::select! {
             _ = stop.cancelled() => return,
@@ -121,6 +122,7 @@ pub async fn run(state: Arc<SharedState>, metrics: Arc<Metrics>, stop: Cancellat
             }
         };
         reload_now(&state, &metrics, why);
+        super::restart::warn_restart_needed(&started, &state.load().config);
         // The list directory may have moved with the configuration.
         let (lists, _) = watched(&state);
         if watcher
