@@ -181,13 +181,17 @@ impl ConnTable {
             tracing::warn!(listener = shared.listener, error = %error, failures = n,
                 "cannot accept connections; pausing briefly");
         }
-        if out_of_descriptors(error) {
-            self.evict_longest_waiting();
+        let released = shared.changed.notified();
+        if out_of_descriptors(error) && self.evict_longest_waiting() {
+            // Retry as soon as the evicted connection has given its descriptor back.
+            let _ = tokio::time::timeout(ACCEPT_ERROR_PAUSE, released).await;
+            return;
         }
         tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
     }
 
-    fn evict_longest_waiting(&self) {
+    /// Closes the connection waiting longest, if any; whether one was found.
+    fn evict_longest_waiting(&self) -> bool {
         let mut slots = self.shared.lock();
         let victim = slots
             .open
@@ -196,11 +200,13 @@ impl ConnTable {
             .filter_map(|e| e.waiting_since.map(|since| (since, e)))
             .min_by_key(|(since, _)| *since)
             .map(|(_, e)| e);
-        if let Some(victim) = victim {
-            victim.evicted = true;
-            victim.close.cancel();
-            self.shared.counters.evicted.inc();
-        }
+        let Some(victim) = victim else {
+            return false;
+        };
+        victim.evicted = true;
+        victim.close.cancel();
+        self.shared.counters.evicted.inc();
+        true
     }
 }
 
