@@ -217,3 +217,37 @@ fn the_body_deadline_closes_a_trickling_connection() {
     let (answer, _) = good_request(d.http_port());
     assert_eq!(answer.status, 200, "{answer:?}");
 }
+
+#[test]
+fn running_out_of_descriptors_frees_one_for_the_next_client() {
+    let internet = FakeInternet::start();
+    let d = daemon(DaemonConfig::new(&internet).http("body_timeout_ms = 300000"));
+    // The limit is lowered after the start, so the caps (fitted at the start) are too
+    // high: accept fails with EMFILE and must free a descriptor instead of stalling.
+    let lowered = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", d.pid()))
+        .arg("--nofile=128:128")
+        .status()
+        .expect("run prlimit");
+    assert!(lowered.success(), "prlimit failed: {lowered:?}");
+    let port = d.http_port();
+    let hostile: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect a slow client");
+            let _ = s.write_all(format!("{}{{", policy_head(Some(API_KEY), 100_000)).as_bytes());
+            s
+        })
+        .collect();
+    wait_for_metric(
+        &d,
+        r#"badclients_connection_accept_errors_total{listener="http"}"#,
+        1.0,
+    );
+    for _ in 0..3 {
+        let (answer, took) = good_request(port);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body.contains("\"status\":-1"), "{answer:?}");
+        assert!(took < Duration::from_secs(15), "answered after {took:?}");
+    }
+    drop(hostile);
+}
