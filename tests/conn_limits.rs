@@ -99,10 +99,27 @@ fn ask_postfix(addr: SocketAddr, ip: &str, user: &str) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// Raises this process's soft descriptor limit to its hard limit (the test holds over a
+/// thousand sockets; many systems start at a soft limit of 1,024).
+fn raise_own_descriptor_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    )
+    .expect("raise RLIMIT_NOFILE to the hard limit");
+}
+
 #[test]
 fn idle_postfix_connections_at_the_cap_do_not_lock_postfix_out() {
+    raise_own_descriptor_limit();
     let internet = FakeInternet::start();
-    let d = daemon(DaemonConfig::new(&internet).postfix());
+    // Enough descriptors for both default caps (512 + 1,024), so the cap is 1,024.
+    let d = daemon(DaemonConfig::new(&internet).postfix().nofile(4096));
     let addr = d.postfix_addr();
     // 1,024 clients connect and say nothing: every place is taken.
     let idle: Vec<TcpStream> = (0..1024)
