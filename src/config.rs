@@ -198,8 +198,15 @@ pub struct HttpSection {
     pub block_message: String,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
-    /// A connection that has not sent a whole request head by then is closed, in ms.
+    /// A connection that has not sent a whole request head by then is closed, in ms
+    /// (also the keep-alive idle timeout: the wait for the next head).
     pub header_timeout_ms: u64,
+    /// A request whose body has not wholly arrived this long after its head is answered
+    /// 408 and its connection closed, in ms.
+    pub body_timeout_ms: u64,
+    /// The most connections open at once; at the cap the longest-waiting one is closed
+    /// to admit a new one.
+    pub max_connections: usize,
 }
 
 impl Default for HttpSection {
@@ -214,6 +221,8 @@ impl Default for HttpSection {
                 .into(),
             max_body_bytes: 64 * 1024,
             header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_connections: 512,
         }
     }
 }
@@ -230,6 +239,13 @@ pub struct PostfixSection {
     pub reject_message: String,
     /// Also check sessions without SMTP AUTH (default: `DUNNO` for them).
     pub check_unauthenticated: bool,
+    /// A connection that sends no whole request for this long is closed, in ms (Postfix
+    /// keeps idle policy connections for `smtpd_policy_service_max_idle`, 300 s: stay
+    /// above it).
+    pub idle_timeout_ms: u64,
+    /// The most connections open at once; at the cap the longest-idle one is closed to
+    /// admit a new one (Postfix reconnects).
+    pub max_connections: usize,
 }
 
 impl Default for PostfixSection {
@@ -239,6 +255,8 @@ impl Default for PostfixSection {
             socket_mode: None,
             reject_message: "5.7.1 badclients: submission from your network is not allowed".into(),
             check_unauthenticated: false,
+            idle_timeout_ms: 330_000,
+            max_connections: 1024,
         }
     }
 }

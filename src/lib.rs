@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cache;
 pub mod cloud;
 pub mod config;
+pub mod connections;
 pub mod countries;
 pub mod decision;
 pub mod facts;

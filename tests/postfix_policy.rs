@@ -627,26 +627,59 @@ async fn a_slow_handler_gets_the_timeout_action() {
 }
 
 #[tokio::test]
-async fn connections_over_the_limit_wait_for_a_free_slot() {
+async fn at_the_cap_the_longest_idle_connection_makes_room() {
     let limits = PolicyLimits {
-        max_connections: 1,
+        max_connections: 2,
         ..PolicyLimits::default()
     };
     let server = Server::tcp(limits).await;
-    let mut first = server.connect().await;
-    assert_eq!(ask(&mut first, CAPTURED.as_bytes()).await, DUNNO_REPLY);
+    let mut oldest = server.connect().await;
+    assert_eq!(ask(&mut oldest, CAPTURED.as_bytes()).await, DUNNO_REPLY);
+    let mut younger = server.connect().await;
+    assert_eq!(ask(&mut younger, CAPTURED.as_bytes()).await, DUNNO_REPLY);
 
+    // A third client is answered at once; the connection idle longest was closed for it.
+    let mut third = server.connect().await;
+    assert_eq!(
+        ask(&mut third, captured_with(BLOCKED_IP, "alice").as_bytes()).await,
+        REJECT_REPLY
+    );
+    assert_closed_within(&mut oldest, PATIENCE).await;
+    assert_eq!(ask(&mut younger, CAPTURED.as_bytes()).await, DUNNO_REPLY);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn at_the_cap_a_connection_answering_a_request_is_not_closed() {
+    let limits = PolicyLimits {
+        max_connections: 1,
+        request_timeout: Duration::from_secs(2),
+        ..PolicyLimits::default()
+    };
+    let server = Server::tcp(limits).await;
+    let mut busy = server.connect().await;
+    busy.write_all(captured_with(BLOCKED_IP, "hang").as_bytes())
+        .await
+        .unwrap();
+    // Wait until the slow request is being answered.
+    let deadline = Instant::now() + PATIENCE;
+    while server.handler.seen().is_empty() {
+        assert!(Instant::now() < deadline, "the slow request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut second = server.connect().await;
     second.write_all(CAPTURED.as_bytes()).await.unwrap();
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(300), second.read(&mut byte)).await;
     assert!(
         early.is_err(),
-        "the second connection was served while the first held the only slot"
+        "served while the only place was answering a request"
     );
-
-    drop(first);
+    // The request in flight is answered (the timeout action); then its connection makes
+    // room for the second.
+    assert_eq!(read_reply(&mut busy).await, DUNNO_REPLY);
     assert_eq!(read_reply(&mut second).await, DUNNO_REPLY);
+    assert_closed_within(&mut busy, PATIENCE).await;
     server.shutdown().await;
 }
 

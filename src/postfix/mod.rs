@@ -42,9 +42,13 @@
 //! * `default_action=DUNNO` lets mail through when this service cannot be reached.
 //! * Postfix closes an idle policy connection after `smtpd_policy_service_max_idle`
 //!   (300 s by default). This server closes one after [`PolicyLimits::idle_timeout`]
-//!   (60 s by default); Postfix then notices the closed connection on its next request,
-//!   waits a second (`attr_clnt.c`) and reconnects. Set `smtpd_policy_service_max_idle`
-//!   below `idle_timeout` to avoid that pause.
+//!   (60 s by default; the daemon's `[postfix] idle_timeout_ms` is 330 s); Postfix then
+//!   notices the closed connection on its next request, waits a second (`attr_clnt.c`)
+//!   and reconnects. Set `smtpd_policy_service_max_idle` below `idle_timeout` to avoid
+//!   that pause.
+//! * At most [`PolicyLimits::max_connections`] connections are open; at the cap the one
+//!   idle longest is closed to admit a new one, so idle clients holding every place
+//!   cannot lock Postfix out (its requests would get `default_action`).
 //!
 //! # Bad input
 //!
@@ -67,7 +71,7 @@ use std::time::Duration;
 pub use action::PolicyAction;
 pub use listen::{ListenAddr, ListenAddrError};
 pub use request::{PolicyRequest, RequestError};
-pub use server::{serve, BindError, PolicyListener};
+pub use server::{serve, serve_with, BindError, PolicyListener};
 
 /// The decision the daemon makes for one request.
 pub trait PolicyHandler: Send + Sync + 'static {
@@ -93,7 +97,8 @@ pub struct PolicyLimits {
     pub request_timeout: Duration,
     /// The answer when the handler takes longer than `request_timeout`.
     pub timeout_action: PolicyAction,
-    /// The most connections served at once.
+    /// The most connections open at once; at the cap the longest-idle one is closed to
+    /// admit a new one.
     pub max_connections: usize,
     /// How long shutdown waits for connections to finish their request.
     pub shutdown_grace: Duration,

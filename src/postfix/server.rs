@@ -1,6 +1,7 @@
 //! The policy listener and its loop: [`PolicyListener`] (TCP or unix socket) and
 //! [`serve`], one task per connection, requests answered one after another on each
-//! connection, graceful shutdown.
+//! connection, a cap on open connections ([`ConnTable`]: the longest-idle one makes room),
+//! graceful shutdown.
 
 use std::future::Future;
 use std::io;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -22,11 +22,11 @@ use super::codec::{Frame, PolicyCodec};
 use super::listen::ListenAddr;
 use super::request::PolicyRequest;
 use super::{PolicyAction, PolicyHandler, PolicyLimits};
+use crate::connections::{ConnSlot, ConnTable};
+use crate::metrics::ConnCounters;
 
 /// How long `bind` waits when probing whether an existing socket is still served.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-/// The pause after a failed `accept` (e.g. out of file descriptors).
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why the listener could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -176,12 +176,13 @@ fn socket_identity(path: &Path) -> Option<(u64, u64)> {
 
 /// Serves policy requests on `listener` until `shutdown` resolves.
 ///
-/// Each connection is its own task, at most `limits.max_connections` at once (more
-/// wait in the kernel's backlog). Bad input is logged and answered with `DUNNO` or ends
-/// that one connection; it never stops the loop. When `shutdown` resolves: no more
-/// accepts, connections stop after the request they are answering, and the call
-/// returns once they are done or `limits.shutdown_grace` has passed (stragglers are
-/// aborted). A unix socket file is removed on return.
+/// Each connection is its own task, at most `limits.max_connections` at once; at the cap
+/// the connection idle longest is closed to admit the new one (Postfix reconnects), and
+/// a connection answering a request is never closed for that. Bad input is logged and
+/// answered with `DUNNO` or ends that one connection; it never stops the loop. When
+/// `shutdown` resolves: no more accepts, connections stop after the request they are
+/// answering, and the call returns once they are done or `limits.shutdown_grace` has
+/// passed (stragglers are aborted). A unix socket file is removed on return.
 pub async fn serve<H, F>(
     listener: PolicyListener,
     handler: Arc<H>,
@@ -191,35 +192,49 @@ pub async fn serve<H, F>(
     H: PolicyHandler,
     F: Future<Output = ()>,
 {
+    let conns = ConnTable::new("postfix", limits.max_connections, ConnCounters::default());
+    serve_with(listener, handler, limits, conns, shutdown).await
+}
+
+/// [`serve`] with the connections kept in `conns` (its cap, not
+/// `limits.max_connections`, applies), so the caller sees their metrics.
+pub async fn serve_with<H, F>(
+    listener: PolicyListener,
+    handler: Arc<H>,
+    limits: PolicyLimits,
+    conns: ConnTable,
+    shutdown: F,
+) where
+    H: PolicyHandler,
+    F: Future<Output = ()>,
+{
     let limits = Arc::new(limits);
     let stop = CancellationToken::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
-    loop {
-        let accept = async {
-            let permit = slots.clone().acquire_owned().await;
-            (permit, accept_one(&listener).await)
-        };
+    'accept: loop {
         tokio::select! {
             biased;
             () = &mut shutdown => break,
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => log_join(joined),
-            (permit, accepted) = accept => match (permit, accepted) {
-                (Ok(permit), Ok(conn)) => {
+            accepted = accept_one(&listener) => match accepted {
+                Ok(conn) => {
+                    // At the cap this closes the longest-idle connection first (or waits
+                    // while every connection is answering a request).
+                    let slot = tokio::select! {
+                        biased;
+                        () = &mut shutdown => break 'accept,
+                        slot = conns.admit() => slot,
+                    };
                     let handler = Arc::clone(&handler);
                     let limits = Arc::clone(&limits);
                     let stop = stop.clone();
                     tasks.spawn(async move {
-                        conn.run(handler, limits, stop).await;
-                        drop(permit);
+                        conn.run(handler, limits, stop, &slot).await;
+                        drop(slot);
                     });
                 }
-                (_, Err(err)) => {
-                    warn!(error = %err, "policy listener: accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-                }
-                (Err(_), Ok(_)) => break,
+                Err(err) => conns.accept_failed(&err).await,
             },
         }
     }
@@ -277,24 +292,28 @@ impl Conn {
         handler: Arc<H>,
         limits: Arc<PolicyLimits>,
         stop: CancellationToken,
+        slot: &ConnSlot,
     ) {
         match self {
             Conn::Tcp(stream, peer) => {
-                serve_connection(stream, &peer, &*handler, &limits, &stop).await
+                serve_connection(stream, &peer, &*handler, &limits, &stop, slot).await
             }
-            Conn::Unix(stream) => serve_connection(stream, "unix", &*handler, &limits, &stop).await,
+            Conn::Unix(stream) => {
+                serve_connection(stream, "unix", &*handler, &limits, &stop, slot).await
+            }
         }
     }
 }
 
 /// Answers the requests of one connection, one after another, until the peer closes,
-/// goes idle, sends what cannot be framed, or the server stops.
+/// goes idle, sends what cannot be framed, is closed to make room, or the server stops.
 async fn serve_connection<S, H>(
     stream: S,
     peer: &str,
     handler: &H,
     limits: &PolicyLimits,
     stop: &CancellationToken,
+    slot: &ConnSlot,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     H: PolicyHandler,
@@ -306,10 +325,15 @@ async fn serve_connection<S, H>(
             biased;
             next = tokio::time::timeout(limits.idle_timeout, framed.next()) => next,
             () = stop.cancelled() => break,
+            () = slot.evicted() => {
+                debug!(peer, "policy connection closed to make room for a new one");
+                break;
+            }
         };
         let frame = match next {
             Err(_) => {
                 debug!(peer, "policy connection idle too long, closing");
+                slot.counters().idle.inc();
                 break;
             }
             Ok(None) => break,
@@ -319,8 +343,11 @@ async fn serve_connection<S, H>(
             }
             Ok(Some(Ok(frame))) => frame,
         };
+        slot.handling();
         let action = answer(frame, peer, handler, limits).await;
-        if let Err(err) = framed.send(action).await {
+        let sent = framed.send(action).await;
+        slot.waiting();
+        if let Err(err) = sent {
             debug!(peer, error = %err, "policy connection: cannot write the reply");
             break;
         }

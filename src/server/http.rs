@@ -3,15 +3,18 @@
 //! ([`super::history_api`]) and the `/ui` dashboard ([`super::ui`]) are merged in.
 //!
 //! Every request but `/healthz` must carry the API key when one is configured (compared in
-//! constant time, the header value trimmed as Dovecot sends it with extra blanks). Bodies
-//! are capped; anything malformed is a 4xx with a JSON `error`, and the daemon serves on.
+//! constant time, the header value trimmed as Dovecot sends it with extra blanks); the
+//! policy endpoint, the only one that reads a body, checks it before reading the body, so
+//! an unauthenticated client trickling one is refused at once. Bodies are capped; anything
+//! malformed is a 4xx with a JSON `error`, and the daemon serves on.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,7 +30,13 @@ use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 /// Builds the router. `max_body_bytes` caps request bodies (413 beyond).
 pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/", post(dovecot_policy))
+        .route(
+            "/",
+            post(dovecot_policy).route_layer(middleware::from_fn_with_state(
+                decider.clone(),
+                require_api_key,
+            )),
+        )
         .route("/v1/check", get(shim_check))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -99,6 +108,30 @@ impl PolicyRequest {
     }
 }
 
+/// Refuses a policy request without the API key before its body is read (the handler's
+/// body extractor runs only after this).
+async fn require_api_key(State(decider): State<Decider>, request: Request, next: Next) -> Response {
+    let active = decider.state().load();
+    if authorized(request.headers(), &active.config.http) {
+        drop(active);
+        return next.run(request).await;
+    }
+    let command = Query::<HashMap<String, String>>::try_from_uri(request.uri())
+        .ok()
+        .and_then(|Query(q)| q.get("command").cloned())
+        .unwrap_or_default();
+    let response = error(StatusCode::UNAUTHORIZED, "missing or wrong API key");
+    finish(&decider, policy_endpoint(&command), response)
+}
+
+fn policy_endpoint(command: &str) -> &'static str {
+    match command {
+        "allow" => "policy_allow",
+        "report" => "policy_report",
+        _ => "other",
+    }
+}
+
 async fn dovecot_policy(
     State(decider): State<Decider>,
     Query(query): Query<HashMap<String, String>>,
@@ -106,11 +139,7 @@ async fn dovecot_policy(
     body: Bytes,
 ) -> Response {
     let command = query.get("command").map(String::as_str).unwrap_or("");
-    let endpoint = match command {
-        "allow" => "policy_allow",
-        "report" => "policy_report",
-        _ => "other",
-    };
+    let endpoint = policy_endpoint(command);
     let response = policy_response(&decider, command, &headers, &body).await;
     finish(&decider, endpoint, response)
 }
@@ -121,10 +150,7 @@ async fn policy_response(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let active = decider.state().load();
-    if !authorized(headers, &active.config.http) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong API key");
-    }
+    // The API key was checked before the body was read (`require_api_key`).
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

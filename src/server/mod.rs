@@ -25,6 +25,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
+use crate::connections::ConnTable;
 use crate::lists::Severity;
 use crate::lookup::build::{build, SetupError};
 use crate::metrics::Metrics;
@@ -143,6 +144,16 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
 
     let http = &active.config.http;
+    let postfix_config = &active.config.postfix;
+    let [http_cap, postfix_cap] = if postfix_config.listen.is_some() {
+        crate::connections::fit_caps_to_fd_limit([
+            http.max_connections,
+            postfix_config.max_connections,
+        ])
+    } else {
+        let [http_cap] = crate::connections::fit_caps_to_fd_limit([http.max_connections]);
+        [http_cap, postfix_config.max_connections]
+    };
     let http_addr = parse_listen("http", &http.listen)?;
     let (http_listener, http_bound) =
         bind_http(&http_addr, parse_mode("http", &http.socket_mode)?).await?;
@@ -150,7 +161,11 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let http_task = tokio::spawn(serve_http::serve(
         http_listener,
         router,
-        Duration::from_millis(http.header_timeout_ms),
+        serve_http::Deadlines {
+            head: Duration::from_millis(http.header_timeout_ms),
+            body: Duration::from_millis(http.body_timeout_ms),
+        },
+        ConnTable::new("http", http_cap, metrics.connection_counters("http")),
         stop.clone(),
     ));
 
@@ -166,16 +181,22 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
                 .unwrap_or_else(|_| addr.to_string());
             let handler = Arc::new(postfix_adapter::PostfixAdapter::new(decider.clone()));
             let stopped = stop.clone();
-            Some(tokio::spawn(crate::postfix::serve(
+            Some(tokio::spawn(crate::postfix::serve_with(
                 listener,
                 handler,
                 PolicyLimits {
                     // Postfix keeps idle policy connections for smtpd_policy_service_max_idle
-                    // (300 s by default): stay open a little longer so it never meets a
-                    // closed one.
-                    idle_timeout: Duration::from_secs(330),
+                    // (300 s by default): the default (330 s) stays open a little longer so
+                    // it never meets a closed one.
+                    idle_timeout: Duration::from_millis(postfix_config.idle_timeout_ms),
+                    max_connections: postfix_cap,
                     ..PolicyLimits::default()
                 },
+                ConnTable::new(
+                    "postfix",
+                    postfix_cap,
+                    metrics.connection_counters("postfix"),
+                ),
                 async move { stopped.cancelled().await },
             )))
         }

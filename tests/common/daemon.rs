@@ -149,6 +149,7 @@ pub struct DaemonConfig {
     lookup: String,
     sections: String,
     history: String,
+    nofile: Option<u64>,
 }
 
 impl DaemonConfig {
@@ -174,7 +175,15 @@ impl DaemonConfig {
             lookup: String::new(),
             sections: internet.config_sections(),
             history: String::new(),
+            nofile: None,
         }
+    }
+
+    /// Runs the daemon with `RLIMIT_NOFILE` set to `limit` (soft and hard), through
+    /// prlimit(1).
+    pub fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
+        self
     }
 
     /// `mode = "enforce"` or `"audit"`.
@@ -297,6 +306,7 @@ impl DaemonConfig {
             http: self.http.clone(),
             postfix_port: self.postfix_port,
             api_key: self.api_key.clone(),
+            nofile: self.nofile,
             dir: self.dir,
         };
         daemon.spawn();
@@ -358,6 +368,7 @@ pub struct Daemon {
     http: HttpListen,
     postfix_port: Option<u16>,
     api_key: Option<String>,
+    nofile: Option<u64>,
     // Last: removed after the process is gone.
     dir: tempfile::TempDir,
 }
@@ -365,7 +376,18 @@ pub struct Daemon {
 impl Daemon {
     fn spawn(&mut self) {
         let start = self.lines().len();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_badclients"))
+        let mut command = match self.nofile {
+            // prlimit sets the limit and execs the daemon (same pid).
+            Some(limit) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_badclients"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_badclients")),
+        };
+        let mut child = command
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
