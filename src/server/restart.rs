@@ -75,10 +75,7 @@ fn http_at_start(http: &HttpSection) -> HttpSection {
     }
 }
 
-/// `[postfix]` without what each request reads live and what is named on its own. Today
-/// nothing else is left; a setting added later counts as needing a restart unless it is
-/// cleared here.
-#[allow(clippy::needless_update)]
+/// `[postfix]` without what each request reads live and what is named on its own.
 fn postfix_at_start(postfix: &PostfixSection) -> PostfixSection {
     PostfixSection {
         listen: None,
@@ -129,6 +126,7 @@ mod tests {
         let mut new = old.clone();
         new.http.listen = "127.0.0.1:9999".into();
         new.http.header_timeout_ms += 1;
+        new.postfix.max_connections += 1;
         new.postfix.listen = Some("127.0.0.1:8671".into());
         new.lookup.deadline_ms += 1;
         new.cache.memory_only = !new.cache.memory_only;
@@ -142,6 +140,7 @@ mod tests {
                 "[http] listen",
                 "[http] (connection settings)",
                 "[postfix] listen",
+                "[postfix] (connection settings)",
                 "[geoip] city/asn",
                 "[history]"
             ]
