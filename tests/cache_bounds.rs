@@ -54,7 +54,7 @@ async fn two_hundred_thousand_distinct_ips_stay_at_the_cap() {
             IpNet::from(ip),
             Tiers::entry(None, Duration::from_secs(300)),
         );
-        if n % 512 == 0 {
+        if n % 2_048 == 0 {
             // Lets the store writer keep up, as lookups paced by the network would.
             assert!(tiers.flush(Duration::from_secs(120)).await, "writer stuck");
         }

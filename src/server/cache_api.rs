@@ -41,16 +41,23 @@ struct IpParam {
 }
 
 impl IpParam {
-    /// The address, `None` when absent; the error response when it is not an address.
-    fn parse(&self) -> Result<Option<IpAddr>, Response> {
+    /// The address, `None` when absent; the refusal when it is not an address.
+    fn parse(&self) -> Result<Option<IpAddr>, Refusal> {
         match self.ip.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
             Some(text) => text
                 .parse()
                 .map(Some)
-                .map_err(|_| error(StatusCode::BAD_REQUEST, "ip must be an IP address")),
+                .map_err(|_| (StatusCode::BAD_REQUEST, "ip must be an IP address")),
         }
     }
+}
+
+/// Why a request is not answered: the status and the `error` text.
+pub type Refusal = (StatusCode, &'static str);
+
+fn refused((status, message): Refusal) -> Response {
+    error(status, message)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -63,17 +70,17 @@ pub fn allowed(
     peer: Option<&Peer>,
     headers: &HeaderMap,
     http: &HttpSection,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     if http.api_key.is_some() {
         if super::http::authorized(headers, http) {
             return Ok(());
         }
-        return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong API key"));
+        return Err((StatusCode::UNAUTHORIZED, "missing or wrong API key"));
     }
     if peer.is_some_and(Peer::is_local) {
         return Ok(());
     }
-    Err(error(
+    Err((
         StatusCode::FORBIDDEN,
         "the cache endpoints answer only loopback and unix-socket clients unless [http] api_key is set",
     ))
@@ -83,7 +90,7 @@ fn check(
     decider: &Decider,
     peer: Option<Extension<Peer>>,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let active = decider.state().load();
     allowed(peer.as_deref(), headers, &active.config.http)
 }
@@ -94,13 +101,13 @@ async fn lookup(
     Query(param): Query<IpParam>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = check(&decider, peer, &headers) {
-        return refused;
+    if let Err(refusal) = check(&decider, peer, &headers) {
+        return refused(refusal);
     }
     match param.parse() {
         Ok(Some(ip)) => Json(decider.lookup().facts(ip).await).into_response(),
         Ok(None) => error(StatusCode::BAD_REQUEST, "ip is required"),
-        Err(refused) => refused,
+        Err(refusal) => refused(refusal),
     }
 }
 
@@ -109,8 +116,8 @@ async fn stats(
     peer: Option<Extension<Peer>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = check(&decider, peer, &headers) {
-        return refused;
+    if let Err(refusal) = check(&decider, peer, &headers) {
+        return refused(refusal);
     }
     let lookup = decider.lookup().clone();
     let sizes: Result<CacheSizes, String> =
@@ -134,12 +141,12 @@ async fn purge(
     Query(param): Query<IpParam>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = check(&decider, peer, &headers) {
-        return refused;
+    if let Err(refusal) = check(&decider, peer, &headers) {
+        return refused(refusal);
     }
     let ip = match param.parse() {
         Ok(ip) => ip,
-        Err(refused) => return refused,
+        Err(refusal) => return refused(refusal),
     };
     let lookup = decider.lookup().clone();
     // The file first: the memory entries could otherwise be written back by the writer.
@@ -164,4 +171,45 @@ async fn purge(
         "cache purged on request"
     );
     Json(json!({ "store": store, "memory": memory })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn http(key: Option<&str>) -> HttpSection {
+        HttpSection {
+            api_key: key.map(String::from),
+            ..HttpSection::default()
+        }
+    }
+
+    fn status(result: Result<(), Refusal>) -> u16 {
+        result.map_or_else(|(s, _)| s.as_u16(), |()| 200)
+    }
+
+    #[test]
+    fn the_key_when_set_else_only_local_peers() {
+        let local = Peer::Tcp("127.0.0.1:4000".parse().unwrap());
+        let remote = Peer::Tcp("192.0.2.1:4000".parse().unwrap());
+        let none = HeaderMap::new();
+        let mut keyed = HeaderMap::new();
+        let section = http(Some("k"));
+        keyed.insert(
+            section
+                .api_header
+                .parse::<axum::http::HeaderName>()
+                .unwrap(),
+            HeaderValue::from_static("k"),
+        );
+        // A key is set: it is needed even from loopback.
+        assert_eq!(status(allowed(Some(&local), &none, &section)), 401);
+        assert_eq!(status(allowed(Some(&remote), &keyed, &section)), 200);
+        // No key: loopback and unix-socket peers only.
+        assert_eq!(status(allowed(Some(&local), &none, &http(None))), 200);
+        assert_eq!(status(allowed(Some(&Peer::Unix), &none, &http(None))), 200);
+        assert_eq!(status(allowed(Some(&remote), &none, &http(None))), 403);
+        assert_eq!(status(allowed(None, &none, &http(None))), 403);
+    }
 }
