@@ -1,5 +1,6 @@
 //! Command-line arguments and what each command does.
 
+mod daemon;
 mod history;
 
 use std::io::Write;
@@ -17,7 +18,9 @@ use badclients::config::{import_ini, Config};
 use badclients::decision::{Decision, Policy, Verdict};
 use badclients::facts::Facts;
 use badclients::lists::LoadReport;
-use badclients::lookup::Lookup;
+use badclients::lookup::build::SetupError;
+use badclients::lookup::tiers::CacheSizes;
+use badclients::lookup::LookupReport;
 
 /// Keeps "bad" mail clients — apps and services that log in to your IMAP/POP3/SMTP server
 /// from their own cloud with your users' passwords — away from your mail server.
@@ -268,16 +271,11 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         Some(path) => read_facts(path, args.ip)?,
         None => {
             let loaded = Config::load(args.source.config.as_deref())?;
-            let report = runtime()?.block_on(async {
-                let lookup = build_lookup(&loaded.config).await?;
-                let report = lookup.facts(args.ip).await;
-                lookup
-                    .tiers()
-                    .flush(std::time::Duration::from_secs(2))
-                    .await;
-                anyhow::Ok(report)
-            })?;
-            report.facts
+            let mut looked = look_up(&loaded.config, &[args.ip])?;
+            if looked.is_empty() {
+                bail!("no answer for {}", args.ip);
+            }
+            looked.swap_remove(0).facts
         }
     };
     let (policy, report) = load_policy(&args.source)?;
@@ -354,38 +352,26 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn build_lookup(config: &Config) -> Result<Lookup> {
-    let (lookup, warnings) = badclients::lookup::build::build(config).await?;
-    for w in warnings {
-        eprintln!("badclients: warning: {w}");
-    }
-    Ok(lookup)
+/// One address's lookup, looked up here or by the daemon.
+struct Looked {
+    facts: Facts,
+    /// Each source's line: `ptr: cache 0.1 ms`.
+    sources: Vec<String>,
+    /// The `lookup --json` form.
+    json: serde_json::Value,
 }
 
-fn lookup(args: &LookupArgs) -> Result<ExitCode> {
-    let loaded = Config::load(args.config.as_deref())?;
-    let reports = runtime()?.block_on(async {
-        let lookup = build_lookup(&loaded.config).await?;
-        let mut reports = Vec::new();
-        for ip in &args.ips {
-            reports.push(lookup.facts(*ip).await);
-        }
-        // Let the background writers store what was learned before the process exits.
-        lookup
-            .tiers()
-            .flush(std::time::Duration::from_secs(2))
-            .await;
-        anyhow::Ok(reports)
-    })?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &reports)?;
-        writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+/// One source's part of a `lookup` line.
+fn source_line(source: &str, how: &str, elapsed_ms: f64, error: Option<&str>) -> String {
+    match error {
+        Some(e) => format!("{source}: {how} ({e}) {elapsed_ms:.1} ms"),
+        None => format!("{source}: {how} {elapsed_ms:.1} ms"),
     }
-    for r in &reports {
-        writeln!(out, "{}", FactsLine(&r.facts))?;
-        let sources: Vec<String> = r
+}
+
+impl Looked {
+    fn local(report: &LookupReport) -> Result<Looked> {
+        let sources = report
             .sources
             .iter()
             .map(|s| {
@@ -393,55 +379,202 @@ fn lookup(args: &LookupArgs) -> Result<ExitCode> {
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
-                match &s.error {
-                    Some(e) => format!(
-                        "{}: {how} ({e}) {:.1} ms",
-                        s.source,
-                        s.elapsed.as_secs_f64() * 1e3
-                    ),
-                    None => format!(
-                        "{}: {how} {:.1} ms",
-                        s.source,
-                        s.elapsed.as_secs_f64() * 1e3
-                    ),
-                }
+                let error = s.error.as_ref().map(ToString::to_string);
+                source_line(
+                    s.source.name(),
+                    &how,
+                    s.elapsed.as_secs_f64() * 1e3,
+                    error.as_deref(),
+                )
             })
             .collect();
-        writeln!(out, "  {}", sources.join("; "))?;
+        Ok(Looked {
+            facts: report.facts.clone(),
+            sources,
+            json: serde_json::to_value(report)?,
+        })
+    }
+
+    /// From the daemon's `GET /v1/lookup` answer (a [`LookupReport`] as JSON).
+    fn from_daemon(json: serde_json::Value) -> Result<Looked> {
+        let facts: Facts = serde_json::from_value(json["facts"].clone())
+            .context("the daemon's lookup has an unknown shape")?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+        let sources = json["sources"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                source_line(
+                    &text(&s["source"]),
+                    &text(&s["provenance"]),
+                    s["elapsed"].as_f64().unwrap_or(0.0),
+                    s["error"].as_str(),
+                )
+            })
+            .collect();
+        Ok(Looked {
+            facts,
+            sources,
+            json,
+        })
+    }
+}
+
+/// Looks the addresses up with this process's cache or, when the daemon holds the cache
+/// file, through the daemon (`GET /v1/lookup`).
+fn look_up(config: &Config, ips: &[IpAddr]) -> Result<Vec<Looked>> {
+    let local = runtime()?.block_on(async {
+        let lookup = match badclients::lookup::build::build(config).await {
+            Ok((lookup, warnings)) => {
+                for w in warnings {
+                    eprintln!("badclients: warning: {w}");
+                }
+                lookup
+            }
+            Err(SetupError::Store(e)) if e.is_held_elsewhere() => return Ok(None),
+            Err(e) => return Err(anyhow::Error::from(e)),
+        };
+        let mut reports = Vec::new();
+        for ip in ips {
+            reports.push(lookup.facts(*ip).await);
+        }
+        // Let the background writers store what was learned before the process exits.
+        lookup
+            .tiers()
+            .flush(std::time::Duration::from_secs(2))
+            .await;
+        anyhow::Ok(Some(reports))
+    })?;
+    match local {
+        Some(reports) => reports.iter().map(Looked::local).collect(),
+        None => ips
+            .iter()
+            .map(|ip| {
+                let json = daemon::request(
+                    config,
+                    daemon::Method::Get,
+                    "/v1/lookup",
+                    &[("ip", ip.to_string())],
+                    "the cache file",
+                )?;
+                Looked::from_daemon(json)
+            })
+            .collect(),
+    }
+}
+
+fn lookup(args: &LookupArgs) -> Result<ExitCode> {
+    let loaded = Config::load(args.config.as_deref())?;
+    let looked = look_up(&loaded.config, &args.ips)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let all: Vec<&serde_json::Value> = looked.iter().map(|l| &l.json).collect();
+        serde_json::to_writer_pretty(&mut out, &all)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for l in &looked {
+        writeln!(out, "{}", FactsLine(&l.facts))?;
+        writeln!(out, "  {}", l.sources.join("; "))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_store(config: Option<&Path>) -> Result<(PathBuf, CacheStore)> {
-    let loaded = Config::load(config)?;
-    let path = loaded.config.cache.resolved_path();
-    let (store, warning) = CacheStore::open(&path)?;
-    if let Some(w) = warning {
-        eprintln!("badclients: warning: {w}");
+/// The cache file, or `None` when another process (the daemon) holds it.
+fn open_store(config: &Config) -> Result<(PathBuf, Option<CacheStore>)> {
+    let path = config.cache.resolved_path();
+    match CacheStore::open(&path) {
+        Ok((store, warning)) => {
+            if let Some(w) = warning {
+                eprintln!("badclients: warning: {w}");
+            }
+            Ok((path, Some(store)))
+        }
+        Err(e) if e.is_held_elsewhere() => Ok((path, None)),
+        Err(e) => Err(e.into()),
     }
-    Ok((path, store))
 }
 
 fn cache_stats(config: Option<&Path>) -> Result<ExitCode> {
-    let (path, store) = open_store(config)?;
+    let loaded = Config::load(config)?;
+    let (path, store) = open_store(&loaded.config)?;
+    let sizes = match store {
+        Some(store) => {
+            let mut sizes = CacheSizes {
+                path: Some(path.clone()),
+                file_bytes: Some(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)),
+                max_entries: loaded.config.cache.max_entries,
+                ..CacheSizes::default()
+            };
+            sizes.store = store
+                .stats()?
+                .into_iter()
+                .map(|(table, entries)| badclients::lookup::tiers::TableSize {
+                    table: table.name().to_string(),
+                    entries,
+                })
+                .collect();
+            sizes
+        }
+        None => {
+            let json = daemon::request(
+                &loaded.config,
+                daemon::Method::Get,
+                "/v1/cache/stats",
+                &[],
+                "the cache file",
+            )?;
+            serde_json::from_value(json)
+                .context("the daemon's cache stats have an unknown shape")?
+        }
+    };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "cache file: {}", path.display())?;
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    writeln!(out, "size: {size} bytes")?;
-    for (table, entries) in store.stats()? {
-        writeln!(out, "{:8} {entries} entries", table.name())?;
+    let shown = sizes.path.as_deref().unwrap_or(&path);
+    writeln!(out, "cache file: {}", shown.display())?;
+    writeln!(out, "size: {} bytes", sizes.file_bytes.unwrap_or(0))?;
+    for t in &sizes.store {
+        writeln!(out, "{:8} {} entries", t.table, t.entries)?;
     }
+    if !sizes.memory.is_empty() {
+        writeln!(out, "in the daemon's memory:")?;
+        for t in &sizes.memory {
+            writeln!(out, "  {:8} {} entries", t.table, t.entries)?;
+        }
+    }
+    writeln!(out, "limit: {} entries per table", sizes.max_entries)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
-    let (_, store) = open_store(config)?;
-    let removed = match ip {
-        None => store.purge_all()?,
-        Some(ip) => badclients::lookup::build::purge_ip(&store, ip)?,
-    };
-    println!("removed {removed} entries from the cache file");
     let loaded = Config::load(config)?;
+    let (_, store) = open_store(&loaded.config)?;
+    match store {
+        Some(store) => {
+            let removed = match ip {
+                None => store.purge_all()?,
+                Some(ip) => badclients::lookup::build::purge_ip(&store, ip)?,
+            };
+            println!("removed {removed} entries from the cache file");
+        }
+        None => {
+            let query: Vec<(&str, String)> = ip.iter().map(|ip| ("ip", ip.to_string())).collect();
+            let json = daemon::request(
+                &loaded.config,
+                daemon::Method::Post,
+                "/v1/cache/purge",
+                &query,
+                "the cache file",
+            )?;
+            let count = |key: &str| json[key].as_u64().unwrap_or(0);
+            println!("removed {} entries from the cache file", count("store"));
+            println!(
+                "removed {} entries from the daemon's memory",
+                count("memory")
+            );
+        }
+    }
     if let Some(url) = &loaded.config.cache.redis_url {
         let timeout = std::time::Duration::from_millis(loaded.config.cache.redis_timeout_ms);
         let removed = runtime()?.block_on(async {

@@ -368,6 +368,11 @@ pub struct CacheSection {
     pub redis_url: Option<String>,
     /// Longest wait for Redis before falling back to the local cache, in ms.
     pub redis_timeout_ms: u64,
+    /// The most entries each cache table holds, in memory and in the cache file; when a
+    /// table is full, the entries that expire soonest make room.
+    pub max_entries: usize,
+    /// How often the daemon removes the entries past their stale lifetime, in seconds.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for CacheSection {
@@ -380,6 +385,8 @@ impl Default for CacheSection {
             stale_secs: 7 * 24 * 3600,
             redis_url: None,
             redis_timeout_ms: 200,
+            max_entries: crate::cache::memory::DEFAULT_MAX_ENTRIES,
+            prune_interval_secs: 60,
         }
     }
 }

@@ -153,6 +153,15 @@ struct ListLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheTableLabels {
+    tier: &'static str,
+    table: &'static str,
+}
+
+/// The cache tables that get their own `table` label value; anything else is `other`.
+const CACHE_TABLES: [&str; 5] = ["origin", "as_name", "rdap", "ptr", "dnsbl"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     endpoint: &'static str,
     status: &'static str,
@@ -282,6 +291,10 @@ pub struct Metrics {
     http: Family<HttpLabels, Counter>,
     postfix: Family<ActionLabels, Counter>,
     connections: ConnectionFamilies,
+    cache_entries: Family<CacheTableLabels, Gauge>,
+    cache_file_bytes: Gauge,
+    cache_max_entries: Gauge,
+    cache_pruned: Family<CacheTableLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -372,6 +385,32 @@ impl Metrics {
             postfix.clone(),
         );
         let connections = ConnectionFamilies::register(&mut registry);
+        let cache_entries = Family::<CacheTableLabels, Gauge>::default();
+        registry.register(
+            "badclients_cache_entries",
+            "Entries of each cache table, by tier (memory, store), as of the last prune",
+            cache_entries.clone(),
+        );
+        let cache_file_bytes = Gauge::default();
+        registry.register_with_unit(
+            "badclients_cache_file",
+            "Size of the cache file, as of the last prune",
+            Unit::Bytes,
+            cache_file_bytes.clone(),
+        );
+        let cache_max_entries = Gauge::default();
+        registry.register(
+            "badclients_cache_max_entries",
+            "The cap of every cache table, in entries ([cache] max_entries)",
+            cache_max_entries.clone(),
+        );
+        let cache_pruned = Family::<CacheTableLabels, Counter>::default();
+        registry.register(
+            "badclients_cache_pruned",
+            "Cache entries removed by the periodic prune (past their stale lifetime, or over \
+             the cap in the file), by tier; table is always all",
+            cache_pruned.clone(),
+        );
         // Both results exist from the start, so `increase()` sees the first failure.
         for result in ["success", "failure"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
@@ -391,6 +430,10 @@ impl Metrics {
             http,
             postfix,
             connections,
+            cache_entries,
+            cache_file_bytes,
+            cache_max_entries,
+            cache_pruned,
         }
     }
 
@@ -398,6 +441,33 @@ impl Metrics {
     /// [`crate::connections::ConnTable`].
     pub fn connection_counters(&self, listener: &'static str) -> ConnCounters {
         self.connections.counters(listener)
+    }
+
+    /// Records how full the cache tiers are.
+    pub fn observe_cache_sizes(&self, sizes: &crate::lookup::tiers::CacheSizes) {
+        for (tier, tables) in [("memory", &sizes.memory), ("store", &sizes.store)] {
+            for t in tables {
+                self.cache_entries
+                    .get_or_create(&CacheTableLabels {
+                        tier,
+                        table: cache_table_label(&t.table),
+                    })
+                    .set(saturating_i64(t.entries));
+            }
+        }
+        if let Some(bytes) = sizes.file_bytes {
+            self.cache_file_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        self.cache_max_entries
+            .set(saturating_i64(sizes.max_entries));
+    }
+
+    /// Counts the entries one prune removed from `tier` (`memory` or `store`).
+    pub fn observe_cache_pruned(&self, tier: &'static str, removed: usize) {
+        self.cache_pruned
+            .get_or_create(&CacheTableLabels { tier, table: "all" })
+            .inc_by(u64::try_from(removed).unwrap_or(u64::MAX));
     }
 
     /// Counts one decision for a login to `service`; `enforced` is false in audit mode.
@@ -513,6 +583,15 @@ impl Metrics {
 
 fn saturating_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The `table` label value of a cache table: one of [`CACHE_TABLES`], or `other`.
+fn cache_table_label(table: &str) -> &'static str {
+    CACHE_TABLES
+        .iter()
+        .find(|t| **t == table)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The `service` label value: one of [`SERVICES`] (compared ignoring ASCII case), or

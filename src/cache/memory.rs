@@ -2,6 +2,11 @@
 //! prefix tries (longest prefix match), the others in hash maps. Entries carry their
 //! freshness; stale entries are kept (up to a limit) so they can be served while a
 //! refresh runs or an upstream is backing off.
+//!
+//! Every table is capped in entries ([`DEFAULT_MAX_ENTRIES`] unless set): a new key that
+//! finds its table full first evicts the entries that expire soonest, down to 1/16 below the
+//! cap, so the cost of an eviction is spread over many inserts and a table never holds more
+//! than its cap. Expired entries go with `prune` (the daemon calls it periodically).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -12,6 +17,25 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 
 use crate::reserved::canonical;
+
+/// The cap of a table unless set: entries per table.
+pub const DEFAULT_MAX_ENTRIES: usize = 50_000;
+
+/// How many entries a full table of `len` entries capped at `max` sheds to make room: down
+/// to 1/16 below the cap (and at least one).
+fn eviction_count(len: usize, max: usize) -> usize {
+    let target = max.saturating_sub(1 + max / 16);
+    len.saturating_sub(target).max(1)
+}
+
+/// The keys of the `count` entries that expire soonest (the oldest first among equals).
+fn soonest_to_expire<K>(mut all: Vec<(u64, u64, K)>, count: usize) -> Vec<K> {
+    if count < all.len() {
+        all.select_nth_unstable_by_key(count, |(expires, stored, _)| (*expires, *stored));
+        all.truncate(count);
+    }
+    all.into_iter().map(|(_, _, k)| k).collect()
+}
 
 /// A cached value and its lifetime (seconds since the Unix epoch).
 #[derive(Debug)]
@@ -47,20 +71,32 @@ struct Nets<T> {
 #[derive(Debug)]
 pub struct NetTable<T> {
     inner: RwLock<Nets<T>>,
+    max_entries: usize,
 }
 
 impl<T> Default for NetTable<T> {
     fn default() -> Self {
+        NetTable::with_max_entries(DEFAULT_MAX_ENTRIES)
+    }
+}
+
+impl<T> NetTable<T> {
+    /// An empty table holding at most `max_entries` entries (at least one).
+    pub fn with_max_entries(max_entries: usize) -> Self {
         NetTable {
             inner: RwLock::new(Nets {
                 v4: PrefixMap::new(),
                 v6: PrefixMap::new(),
             }),
+            max_entries: max_entries.max(1),
         }
     }
-}
 
-impl<T> NetTable<T> {
+    /// The most entries the table holds.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
     /// The entry of the most specific network containing `ip`, fresh or stale.
     pub fn get(&self, ip: IpAddr) -> Option<(IpNet, Cached<T>)> {
         let nets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
@@ -76,13 +112,43 @@ impl<T> NetTable<T> {
         }
     }
 
-    /// Stores an entry for `net` (host bits are masked off).
+    /// Stores an entry for `net` (host bits are masked off); a new network in a full table
+    /// first evicts the entries that expire soonest.
     pub fn insert(&self, net: IpNet, entry: Cached<T>) {
+        let net = net.trunc();
         let mut nets = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        match net.trunc() {
+        let known = match net {
+            IpNet::V4(n) => nets.v4.contains_key(&n),
+            IpNet::V6(n) => nets.v6.contains_key(&n),
+        };
+        let len = nets.v4.len() + nets.v6.len();
+        if !known && len >= self.max_entries {
+            Self::evict(&mut nets, eviction_count(len, self.max_entries));
+        }
+        match net {
             IpNet::V4(n) => nets.v4.insert(n, entry),
             IpNet::V6(n) => nets.v6.insert(n, entry),
         };
+    }
+
+    /// Removes the `count` entries that expire soonest.
+    fn evict(nets: &mut Nets<T>, count: usize) {
+        let all: Vec<(u64, u64, IpNet)> = nets
+            .v4
+            .iter()
+            .map(|(n, c)| (c.expires_at, c.stored_at, IpNet::V4(n)))
+            .chain(
+                nets.v6
+                    .iter()
+                    .map(|(n, c)| (c.expires_at, c.stored_at, IpNet::V6(n))),
+            )
+            .collect();
+        for net in soonest_to_expire(all, count) {
+            match net {
+                IpNet::V4(n) => nets.v4.remove(&n),
+                IpNet::V6(n) => nets.v6.remove(&n),
+            };
+        }
     }
 
     /// Removes the entries whose `expires_at` is before `limit`; returns how many.
@@ -128,25 +194,58 @@ impl<T> NetTable<T> {
 #[derive(Debug)]
 pub struct KeyTable<K, T> {
     inner: RwLock<HashMap<K, Cached<T>>>,
+    max_entries: usize,
 }
 
 impl<K, T> Default for KeyTable<K, T> {
     fn default() -> Self {
-        KeyTable {
-            inner: RwLock::new(HashMap::new()),
-        }
+        KeyTable::with_max_entries(DEFAULT_MAX_ENTRIES)
     }
 }
 
-impl<K: Eq + Hash, T> KeyTable<K, T> {
+impl<K, T> KeyTable<K, T> {
+    /// An empty table holding at most `max_entries` entries (at least one).
+    pub fn with_max_entries(max_entries: usize) -> Self {
+        KeyTable {
+            inner: RwLock::new(HashMap::new()),
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    /// The most entries the table holds.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+}
+
+impl<K: Eq + Hash + Clone, T> KeyTable<K, T> {
     pub fn get(&self, key: &K) -> Option<Cached<T>> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         map.get(key).cloned()
     }
 
+    /// Stores an entry; a new key in a full table first evicts the entries that expire
+    /// soonest.
     pub fn insert(&self, key: K, entry: Cached<T>) {
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.max_entries && !map.contains_key(&key) {
+            let all = map
+                .iter()
+                .map(|(k, c)| (c.expires_at, c.stored_at, k.clone()))
+                .collect();
+            for k in soonest_to_expire(all, eviction_count(map.len(), self.max_entries)) {
+                map.remove(&k);
+            }
+        }
         map.insert(key, entry);
+    }
+
+    /// Removes the entries whose key `matches`; returns how many.
+    pub fn remove_where(&self, matches: impl Fn(&K) -> bool) -> usize {
+        let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let before = map.len();
+        map.retain(|k, _| !matches(k));
+        before - map.len()
     }
 
     pub fn remove(&self, key: &K) -> bool {
@@ -222,5 +321,30 @@ mod tests {
         assert!(!t.get(&1).unwrap().is_fresh(100));
         assert_eq!(t.prune(50), 1);
         assert!(t.get(&2).is_none());
+    }
+
+    #[test]
+    fn full_tables_evict_the_soonest_to_expire_and_stay_at_the_cap() {
+        let keys = KeyTable::with_max_entries(100);
+        let nets = NetTable::with_max_entries(100);
+        for i in 0..10_000u32 {
+            // Entry 7 lives longest; the others expire in insertion order.
+            let expires = if i == 7 { u64::MAX } else { u64::from(i) };
+            keys.insert(i, c(i, expires));
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            nets.insert(IpNet::from(IpAddr::V4(ip)), c(i, expires));
+            assert!(keys.len() <= 100 && nets.len() <= 100, "at {i}");
+        }
+        assert!(keys.len() > 90 && nets.len() > 90);
+        assert!(keys.get(&7).is_some(), "the longest-lived entry stays");
+        assert!(keys.get(&9_999).is_some(), "the newest entry stays");
+        assert!(keys.get(&5_000).is_none(), "an old entry went");
+        assert!(nets.get("10.0.0.7".parse().unwrap()).is_some());
+        assert!(nets.get("10.0.19.136".parse().unwrap()).is_none());
+        // Replacing a key of a full table evicts nothing.
+        let before = keys.len();
+        keys.insert(9_999, c(1, 1));
+        assert_eq!(keys.len(), before);
+        assert_eq!(keys.remove_where(|k| *k == 7), 1);
     }
 }

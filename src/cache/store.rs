@@ -11,6 +11,11 @@
 //! the caller gets a warning to log. The file is a cache, so starting empty is always safe. A
 //! file held open by another process is not corrupt: opening it is an error instead.
 //!
+//! The file is bounded: [`CacheStore::put_many_capped`] keeps each table at a cap in rows
+//! (evicting the rows that expire soonest, in the same transaction), and
+//! [`CacheStore::prune_expired`] deletes expired rows; redb reuses the freed pages, so the
+//! file levels off.
+//!
 //! The API is synchronous, as redb is: async callers run it through
 //! `tokio::task::spawn_blocking`. The store is `Send + Sync`; share it in an `Arc`.
 
@@ -48,7 +53,8 @@ pub enum StoreError {
         aside: PathBuf,
         source: io::Error,
     },
-    /// The file could not be opened or created as a store.
+    /// The file could not be opened or created as a store (see
+    /// [`StoreError::is_held_elsewhere`]).
     #[error("cannot open cache store {path}: {source}")]
     Open { path: PathBuf, source: redb::Error },
     /// A read or write of an open store failed.
@@ -64,6 +70,20 @@ pub enum StoreError {
     /// The size of the file could not be read.
     #[error("cannot read the size of cache store {path}: {source}")]
     FileSize { path: PathBuf, source: io::Error },
+}
+
+impl StoreError {
+    /// Whether the store could not be opened because another process (a running daemon)
+    /// holds the file.
+    pub fn is_held_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Open {
+                source: redb::Error::DatabaseAlreadyOpen,
+                ..
+            }
+        )
+    }
 }
 
 /// The persistent tier: a redb file with one table per [`Table`].
@@ -130,18 +150,51 @@ impl CacheStore {
 
     /// Stores every item in one write transaction: all of them or, on error, none.
     pub fn put_many(&self, items: &[(Table, String, Stored)]) -> Result<(), StoreError> {
+        self.put_many_capped(items, usize::MAX).map(|_| ())
+    }
+
+    /// Stores every item in one write transaction and, in the same transaction, evicts the
+    /// rows that expire soonest from every table that now holds more than `max_rows`
+    /// (down to 1/16 below it); returns how many rows were evicted.
+    pub fn put_many_capped(
+        &self,
+        items: &[(Table, String, Stored)],
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
         let encoded = items
             .iter()
             .map(|(table, key, entry)| Ok((*table, key.as_str(), encode(*table, key, entry)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.write(|txn| {
+            let mut evicted = 0;
             for table in Table::ALL {
                 let mut open = txn.open_table(definition(table))?;
                 for (_, key, bytes) in encoded.iter().filter(|(t, _, _)| *t == table) {
                     open.insert(*key, bytes.as_slice())?;
                 }
+                evicted += evict_over(&mut open, max_rows)?;
             }
-            Ok(())
+            Ok(evicted)
+        })
+    }
+
+    /// Evicts the rows that expire soonest from every table holding more than `max_rows`
+    /// (down to 1/16 below it); returns how many went. Writes nothing when every table is
+    /// within the cap.
+    pub fn cap_rows(&self, max_rows: usize) -> Result<usize, StoreError> {
+        let over = self
+            .stats()?
+            .iter()
+            .any(|(_, rows)| *rows > max_rows.max(1));
+        if !over {
+            return Ok(0);
+        }
+        self.write(|txn| {
+            let mut evicted = 0;
+            for table in Table::ALL {
+                evicted += evict_over(&mut txn.open_table(definition(table))?, max_rows)?;
+            }
+            Ok(evicted)
         })
     }
 
@@ -203,8 +256,7 @@ impl CacheStore {
             let mut removed = 0;
             for table in Table::ALL {
                 txn.open_table(definition(table))?.retain(|_, bytes| {
-                    let keep = serde_json::from_slice::<Stored>(bytes)
-                        .is_ok_and(|entry| entry.expires_at >= older_than);
+                    let keep = Lifetime::of(bytes).is_some_and(|l| l.expires_at >= older_than);
                     removed += usize::from(!keep);
                     keep
                 })?;
@@ -307,6 +359,53 @@ impl CacheStore {
             }
         }
     }
+}
+
+/// The lifetime fields of a stored entry, read without copying its value.
+#[derive(serde::Deserialize)]
+struct Lifetime {
+    #[serde(default)]
+    stored_at: u64,
+    expires_at: u64,
+}
+
+impl Lifetime {
+    /// `None` when the bytes are not a stored entry.
+    fn of(bytes: &[u8]) -> Option<Lifetime> {
+        serde_json::from_slice::<Lifetime>(bytes).ok()
+    }
+}
+
+/// Evicts the rows of `open` that expire soonest (undecodable ones first) while it holds
+/// more than `max_rows`: down to 1/16 below the cap. Returns how many went.
+fn evict_over(
+    open: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    max_rows: usize,
+) -> Result<usize, redb::Error> {
+    let max_rows = max_rows.max(1);
+    let len = to_usize(open.len()?);
+    if len <= max_rows {
+        return Ok(0);
+    }
+    let target = max_rows.saturating_sub(max_rows / 16);
+    let count = len - target;
+    let mut rows = Vec::with_capacity(len);
+    for item in open.iter()? {
+        let (key, bytes) = item?;
+        let life = Lifetime::of(bytes.value()).unwrap_or(Lifetime {
+            stored_at: 0,
+            expires_at: 0,
+        });
+        rows.push(((life.expires_at, life.stored_at), key.value().to_string()));
+    }
+    if count < rows.len() {
+        rows.select_nth_unstable_by(count, |a, b| a.0.cmp(&b.0));
+        rows.truncate(count);
+    }
+    for (_, key) in &rows {
+        open.remove(key.as_str())?;
+    }
+    Ok(rows.len())
 }
 
 fn to_usize(count: u64) -> usize {

@@ -3,7 +3,6 @@
 //! files or stdin, aggregated and printed.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,7 +20,6 @@ use badclients::history::store::{HistoryError, HistoryStore};
 use badclients::history::suggest::{self, SuggestOptions, Suggestion};
 use badclients::history::time::parse_since;
 use badclients::history::{now_us, Filter};
-use badclients::postfix::listen::ListenAddr;
 
 /// What to read and which part of it.
 #[derive(Debug, Args)]
@@ -210,56 +208,13 @@ fn summarize_files(
 
 /// Asks the daemon (which holds the history file) over its HTTP listener.
 fn ask_daemon(config: &Config, path: &str, query: &[(&str, String)]) -> Result<serde_json::Value> {
-    let listen: ListenAddr = config
-        .http
-        .listen
-        .parse()
-        .with_context(|| format!("[http] listen = {:?}", config.http.listen))?;
-    badclients::tls::install_crypto_provider();
-    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60));
-    let base = match &listen {
-        ListenAddr::Tcp(addr) => {
-            let addr = if addr.ip().is_unspecified() {
-                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-            } else {
-                *addr
-            };
-            format!("http://{addr}")
-        }
-        ListenAddr::Unix(p) => {
-            builder = builder.unix_socket(p.clone());
-            "http://localhost".to_string()
-        }
-    };
-    let client = builder.build().context("HTTP client")?;
-    let mut url = url::Url::parse(&format!("{base}{path}")).context("daemon URL")?;
-    url.query_pairs_mut()
-        .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
-        let mut req = client.get(url.clone());
-        if let Some(key) = &config.http.api_key {
-            req = req.header(config.http.api_header.as_str(), key.trim());
-        }
-        let resp = req.send().await.with_context(|| {
-            format!("the history file is held by the daemon, which did not answer at {url}")
-        })?;
-        let status = resp.status();
-        let body: serde_json::Value = resp
-            .json()
-            .await
-            .context("the daemon's answer is not JSON")?;
-        if !status.is_success() {
-            bail!(
-                "the daemon answered {status}: {}",
-                body.get("error").and_then(|e| e.as_str()).unwrap_or("")
-            );
-        }
-        Ok(body)
-    })
+    super::daemon::request(
+        config,
+        super::daemon::Method::Get,
+        path,
+        query,
+        "the history file",
+    )
 }
 
 fn context_parts(loaded: &LoadedConfig) -> Result<(badclients::decision::Policy, KnownGood)> {

@@ -78,7 +78,7 @@ pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError>
         negative: Duration::from_secs(config.cache.negative_ttl_secs),
         stale: Duration::from_secs(config.cache.stale_secs),
     };
-    let mut tiers = Tiers::memory(ttls);
+    let mut tiers = Tiers::memory_capped(ttls, config.cache.max_entries);
     if !config.cache.memory_only {
         let path = config.cache.resolved_path();
         let (store, warning) = CacheStore::open(&path)?;

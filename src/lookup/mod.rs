@@ -288,6 +288,7 @@ fn host_net(ip: IpAddr) -> IpNet {
 impl Lookup {
     /// A lookup service over the given clients and cache tiers.
     pub fn new(dns: DnsClient, rdap: RdapClient, tiers: Tiers, settings: LookupSettings) -> Lookup {
+        let max_entries = tiers.max_entries();
         Lookup {
             inner: Arc::new(Inner {
                 local: ArcSwap::from_pointee(LocalSources::default()),
@@ -299,7 +300,7 @@ impl Lookup {
                 rdap_flights: InFlight::default(),
                 as_flights: InFlight::default(),
                 ptr_flights: InFlight::default(),
-                dnsbl_cache: KeyTable::default(),
+                dnsbl_cache: KeyTable::with_max_entries(max_entries),
                 dnsbl_flights: InFlight::default(),
                 counters: Counters::default(),
             }),
@@ -319,6 +320,49 @@ impl Lookup {
     /// The cache tiers.
     pub fn tiers(&self) -> &Tiers {
         &self.inner.tiers
+    }
+
+    /// Removes the memory entries past their stale lifetime at `now` (DNS blocklist answers
+    /// included); returns how many.
+    pub fn prune_memory(&self, now: u64) -> usize {
+        let limit = self.inner.tiers.keep_limit(now);
+        self.inner.tiers.prune_memory(now) + self.inner.dnsbl_cache.prune(limit)
+    }
+
+    /// Entries per memory table, the DNS blocklist answers' (`dnsbl`) included.
+    pub fn memory_sizes(&self) -> Vec<tiers::TableSize> {
+        let mut sizes = self.inner.tiers.memory_sizes();
+        sizes.push(tiers::TableSize {
+            table: Source::Dnsbl.name().to_string(),
+            entries: self.inner.dnsbl_cache.len(),
+        });
+        sizes
+    }
+
+    /// How full the cache tiers are; reads the store file (blocking: run it off the async
+    /// workers).
+    pub fn cache_sizes(&self) -> Result<tiers::CacheSizes, crate::cache::store::StoreError> {
+        let mut sizes = self.inner.tiers.sizes()?;
+        sizes.memory = self.memory_sizes();
+        Ok(sizes)
+    }
+
+    /// Removes every memory entry, or those for `ip`; returns how many went.
+    pub fn purge_memory(&self, ip: Option<IpAddr>) -> usize {
+        let dnsbl = match ip {
+            None => {
+                let n = self.inner.dnsbl_cache.len();
+                self.inner.dnsbl_cache.clear();
+                n
+            }
+            Some(ip) => {
+                let mapped = canonical(ip);
+                self.inner
+                    .dnsbl_cache
+                    .remove_where(|(_, a)| *a == ip || *a == mapped)
+            }
+        };
+        self.inner.tiers.purge_memory(ip) + dnsbl
     }
 
     /// How many upstream queries each source made so far.

@@ -4,20 +4,26 @@
 //! Reading: memory, then Redis (its answer is copied into memory). The store is read once,
 //! at start, into memory. Writing: memory at once; store and Redis in the background, so a
 //! slow disk or a dead Redis never delays a login.
+//!
+//! Bounded: every memory table and every table of the store holds at most `max_entries`
+//! entries (the ones that expire soonest make room), and [`Tiers::prune`] removes what is
+//! past its stale lifetime from memory and from the store (the daemon runs it
+//! periodically). [`CacheSizes`] says how full each tier is.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::cache::memory::{Cached, KeyTable, NetTable};
+use crate::cache::memory::{Cached, KeyTable, NetTable, DEFAULT_MAX_ENTRIES};
 use crate::cache::redis::RedisTier;
-use crate::cache::store::CacheStore;
+use crate::cache::store::{CacheStore, StoreError};
 use crate::cache::{now_unix, Stored, Table};
 use crate::facts::Asn;
 use crate::lookup::cymru::Origin;
@@ -47,6 +53,36 @@ impl Default for Ttls {
 /// One write for the background writer.
 type Write = (Table, String, Stored);
 
+/// Entries of one table of one tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSize {
+    /// The table's name ([`Table::name`], or `dnsbl`).
+    pub table: String,
+    pub entries: usize,
+}
+
+/// How full the cache tiers are (for `cache stats` and `/metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheSizes {
+    /// The store file, when there is one.
+    pub path: Option<PathBuf>,
+    /// Its size in bytes.
+    pub file_bytes: Option<u64>,
+    /// Rows per table of the store (empty without a store).
+    pub store: Vec<TableSize>,
+    /// Entries per memory table.
+    pub memory: Vec<TableSize>,
+    /// The cap of every table, in entries.
+    pub max_entries: usize,
+}
+
+/// What one [`Tiers::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub memory: usize,
+    pub store: usize,
+}
+
 /// The typed tables plus the lower tiers.
 pub struct Tiers {
     pub origin: NetTable<Option<Origin>>,
@@ -62,6 +98,8 @@ pub struct Tiers {
     redis_paused_until: Arc<AtomicU64>,
     /// Background writes (store and Redis) not finished yet.
     pending: Arc<AtomicUsize>,
+    /// The cap of every table (memory and store), in entries.
+    max_entries: usize,
 }
 
 /// How long Redis is skipped after it failed.
@@ -103,13 +141,20 @@ fn encode<T: Serialize>(c: &Cached<Option<T>>) -> Option<Stored> {
 }
 
 impl Tiers {
-    /// Memory only.
+    /// Memory only, every table capped at [`DEFAULT_MAX_ENTRIES`].
     pub fn memory(ttls: Ttls) -> Tiers {
+        Tiers::memory_capped(ttls, DEFAULT_MAX_ENTRIES)
+    }
+
+    /// Memory only, every table (and the store added later) capped at `max_entries`.
+    pub fn memory_capped(ttls: Ttls, max_entries: usize) -> Tiers {
+        let max_entries = max_entries.max(1);
         Tiers {
-            origin: NetTable::default(),
-            rdap: NetTable::default(),
-            as_name: KeyTable::default(),
-            ptr: KeyTable::default(),
+            origin: NetTable::with_max_entries(max_entries),
+            rdap: NetTable::with_max_entries(max_entries),
+            as_name: KeyTable::with_max_entries(max_entries),
+            ptr: KeyTable::with_max_entries(max_entries),
+            max_entries,
             ttls,
             store: None,
             writes: None,
@@ -129,6 +174,7 @@ impl Tiers {
             Arc::clone(&store),
             rx,
             Arc::clone(&self.pending),
+            self.max_entries,
         ));
         self.store = Some(store);
         self.writes = Some(tx);
@@ -301,6 +347,97 @@ impl Tiers {
     pub fn has_redis(&self) -> bool {
         self.redis.is_some()
     }
+
+    /// The cap of every table, in entries.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// The oldest `expires_at` an entry may have at `now` and still be kept: past it, it is
+    /// too stale to serve.
+    pub fn keep_limit(&self, now: u64) -> u64 {
+        now.saturating_sub(self.ttls.stale.as_secs())
+    }
+
+    /// Removes the memory entries past their stale lifetime at `now`; returns how many.
+    pub fn prune_memory(&self, now: u64) -> usize {
+        let limit = self.keep_limit(now);
+        self.origin.prune(limit)
+            + self.rdap.prune(limit)
+            + self.as_name.prune(limit)
+            + self.ptr.prune(limit)
+    }
+
+    /// Removes the store's rows past their stale lifetime at `now` and keeps every table
+    /// within the cap; returns how many rows went. Blocking: run it off the async workers.
+    pub fn prune_store(&self, now: u64) -> Result<usize, StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(0);
+        };
+        let expired = store.prune_expired(self.keep_limit(now))?;
+        Ok(expired + store.cap_rows(self.max_entries)?)
+    }
+
+    /// Entries per memory table, in [`Table::ALL`] order.
+    pub fn memory_sizes(&self) -> Vec<TableSize> {
+        Table::ALL
+            .into_iter()
+            .map(|table| TableSize {
+                table: table.name().to_string(),
+                entries: match table {
+                    Table::Origin => self.origin.len(),
+                    Table::AsName => self.as_name.len(),
+                    Table::Rdap => self.rdap.len(),
+                    Table::Ptr => self.ptr.len(),
+                },
+            })
+            .collect()
+    }
+
+    /// How full the tiers are; the store part reads the file (blocking: run it off the
+    /// async workers).
+    pub fn sizes(&self) -> Result<CacheSizes, StoreError> {
+        let mut sizes = CacheSizes {
+            memory: self.memory_sizes(),
+            max_entries: self.max_entries,
+            ..CacheSizes::default()
+        };
+        if let Some(store) = &self.store {
+            sizes.path = Some(store.path().to_path_buf());
+            sizes.file_bytes = Some(store.file_size()?);
+            sizes.store = store
+                .stats()?
+                .into_iter()
+                .map(|(table, entries)| TableSize {
+                    table: table.name().to_string(),
+                    entries,
+                })
+                .collect();
+        }
+        Ok(sizes)
+    }
+
+    /// Removes every memory entry, or those for `ip` (its networks, its PTR); returns how
+    /// many went.
+    pub fn purge_memory(&self, ip: Option<IpAddr>) -> usize {
+        match ip {
+            None => {
+                let n = self.origin.len() + self.rdap.len() + self.as_name.len() + self.ptr.len();
+                self.origin.clear();
+                self.rdap.clear();
+                self.as_name.clear();
+                self.ptr.clear();
+                n
+            }
+            Some(ip) => {
+                let canonical = crate::reserved::canonical(ip);
+                self.origin.remove_covering(canonical)
+                    + self.rdap.remove_covering(canonical)
+                    + usize::from(self.ptr.remove(&canonical))
+                    + usize::from(ip != canonical && self.ptr.remove(&ip))
+            }
+        }
+    }
 }
 
 /// Skips Redis for a while after `error`, and says so.
@@ -316,20 +453,23 @@ fn pause_redis(paused_until: &AtomicU64, error: &impl std::fmt::Display) {
     );
 }
 
-/// The store writer: batches of up to 512 entries, one write transaction each.
+/// The store writer: batches of up to 512 entries, one write transaction each, which also
+/// keeps every table within `max_entries` rows.
 async fn write_batches(
     store: Arc<CacheStore>,
     mut rx: mpsc::Receiver<Write>,
     pending: Arc<AtomicUsize>,
+    max_entries: usize,
 ) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let items = std::mem::take(&mut batch);
         let written = items.len();
         let store = Arc::clone(&store);
-        let result = tokio::task::spawn_blocking(move || store.put_many(&items)).await;
+        let result =
+            tokio::task::spawn_blocking(move || store.put_many_capped(&items, max_entries)).await;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "cache store write failed"),
             Err(e) => tracing::warn!(error = %e, "cache store writer failed"),
         }

@@ -41,6 +41,7 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(super::history_api::routes())
+        .merge(super::cache_api::routes())
         .merge(super::ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -5,6 +5,8 @@
 //! changes) and a graceful stop on SIGTERM/SIGINT (in-flight requests are answered).
 //! Readiness, reloads and the stop are told to systemd (`sd_notify`).
 
+pub mod cache_api;
+mod cache_upkeep;
 pub mod decide;
 pub mod history_api;
 pub mod http;
@@ -208,6 +210,12 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         Arc::clone(&metrics),
         stop.clone(),
     ));
+    let upkeep_task = tokio::spawn(cache_upkeep::run(
+        decider.lookup().clone(),
+        Arc::clone(&metrics),
+        Duration::from_secs(state.load().config.cache.prune_interval_secs),
+        stop.clone(),
+    ));
     let local_task = tokio::spawn(watch::run_local(
         decider.lookup().clone(),
         Arc::clone(&state),
@@ -229,6 +237,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     }
     let _ = reload_task.await;
     let _ = local_task.await;
+    let _ = upkeep_task.await;
     decider_flush(&decider).await;
     if let Some(task) = history_task {
         task.abort();

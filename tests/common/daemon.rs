@@ -244,6 +244,16 @@ impl DaemonConfig {
         self
     }
 
+    /// The `[cache]` section's keys instead of `memory_only = true` (a relative `path` is
+    /// taken relative to the configuration, in the daemon's directory).
+    pub fn cache(mut self, toml: &str) -> Self {
+        self.sections = self.sections.replace(
+            "[cache]\nmemory_only = true\n",
+            &format!("[cache]\n{toml}\n"),
+        );
+        self
+    }
+
     /// A list file (relative to the list directory).
     pub fn list(self, file: &str, content: &str) -> Self {
         write_list(&self.dir.path().join("lists"), file, content);
