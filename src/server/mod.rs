@@ -129,6 +129,13 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     }
     let metrics = Arc::new(Metrics::new());
     metrics.observe_reload(&active.policy.lists, &report, report.errors() == 0);
+    metrics.observe_lists_in_force(&active.policy.lists, active.list_dir_fault);
+    if let Some(fault) = active.list_dir_fault {
+        tracing::error!(
+            fault = fault.describe(),
+            "no lists are in force: /healthz says degraded"
+        );
+    }
     let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
     let history_task = match open_history(&active.config)? {
         Some(writer) => {
