@@ -185,6 +185,18 @@ fn a_list_directory_moved_away_and_back_is_still_watched() {
         &format!("{UNLISTED_IP}/32\n"),
     );
     wait_verdict(&d, LISTED_IP, "allow", "entry removed after the move back");
+
+    // Settled: no reload without a change (a new watch, the reloads' own reads and the
+    // identity check every 2 s cause none), while logins go on.
+    let reloads = || d.lines().iter().filter(|l| l.contains("reloaded")).count();
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = reloads();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(5) {
+        assert_eq!(verdict(&d, UNLISTED_IP), "block");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(reloads(), before, "{}", d.stderr());
 }
 
 #[test]

@@ -188,11 +188,9 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         None => None,
     };
     drop(active);
-    let reload_task = tokio::spawn(watch::run(
-        Arc::clone(&state),
-        Arc::clone(&metrics),
-        stop.clone(),
-    ));
+    let reload_task = tokio::spawn(
+        watch::ReloadLoop::start(Arc::clone(&state), Arc::clone(&metrics)).run(stop.clone()),
+    );
     let local_task = tokio::spawn(watch::run_local(
         decider.lookup().clone(),
         Arc::clone(&state),

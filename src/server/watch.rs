@@ -201,46 +201,75 @@ fn start_watcher(
     Some(watcher)
 }
 
-/// Runs the reload loop until `stop`.
-pub async fn run(state: Arc<SharedState>, metrics: Arc<Metrics>, stop: CancellationToken) {
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP");
-            None
-        }
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let mut watch = ListWatch::start(&state, tx.clone());
-    let mut check = tokio::time::interval(IDENTITY_CHECK);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let (why, list_dir_event) = tokio::select! {
-            _ = stop.cancelled() => return,
-            Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => ("SIGHUP", true),
-            Some(wake) = rx.recv() => {
-                // Debounce: wait until the files have been quiet for a moment.
-                let mut list_dir = wake == Wake::ListDir;
-                while let Ok(Some(wake)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                    list_dir |= wake == Wake::ListDir;
-                }
-                ("file change", list_dir)
-            }
-            _ = check.tick() => {
-                if watch.is_current(&state) {
-                    continue;
-                }
-                ("the list directory was replaced", true)
+/// The reload loop, set up: from [`ReloadLoop::start`] on, SIGHUP is handled and the files
+/// are watched (start it before the daemon says it is ready, so no early edit or signal is
+/// missed); [`ReloadLoop::run`] reloads until stopped.
+pub struct ReloadLoop {
+    state: Arc<SharedState>,
+    metrics: Arc<Metrics>,
+    hup: Option<tokio::signal::unix::Signal>,
+    tx: mpsc::Sender<Wake>,
+    rx: mpsc::Receiver<Wake>,
+    watch: ListWatch,
+}
+
+impl ReloadLoop {
+    /// Listens for SIGHUP and watches the files, now.
+    pub fn start(state: Arc<SharedState>, metrics: Arc<Metrics>) -> ReloadLoop {
+        let hup = match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                None
             }
         };
-        // Watch what the path names now before reading it, so no later edit is missed.
-        if list_dir_event || !watch.is_current(&state) {
-            watch = ListWatch::start(&state, tx.clone());
+        let (tx, rx) = mpsc::channel(64);
+        let watch = ListWatch::start(&state, tx.clone());
+        ReloadLoop {
+            state,
+            metrics,
+            hup,
+            tx,
+            rx,
+            watch,
         }
-        reload_now(&state, &metrics, why);
-        // The list directory may have moved with the configuration.
-        if !watch.is_current(&state) {
-            watch = ListWatch::start(&state, tx.clone());
+    }
+
+    /// Runs the reload loop until `stop`.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let (state, metrics) = (Arc::clone(&self.state), Arc::clone(&self.metrics));
+        let mut check = tokio::time::interval(IDENTITY_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let hup = &mut self.hup;
+            let rx = &mut self.rx;
+            let (why, list_dir_event) = tokio::select! {
+                _ = stop.cancelled() => return,
+                Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => ("SIGHUP", true),
+                Some(wake) = rx.recv() => {
+                    // Debounce: wait until the files have been quiet for a moment.
+                    let mut list_dir = wake == Wake::ListDir;
+                    while let Ok(Some(wake)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                        list_dir |= wake == Wake::ListDir;
+                    }
+                    ("file change", list_dir)
+                }
+                _ = check.tick() => {
+                    if self.watch.is_current(&state) {
+                        continue;
+                    }
+                    ("the list directory was replaced", true)
+                }
+            };
+            // Watch what the path names now before reading it, so no later edit is missed.
+            if list_dir_event || !self.watch.is_current(&state) {
+                self.watch = ListWatch::start(&state, self.tx.clone());
+            }
+            reload_now(&state, &metrics, why);
+            // The list directory may have moved with the configuration.
+            if !self.watch.is_current(&state) {
+                self.watch = ListWatch::start(&state, self.tx.clone());
+            }
         }
     }
 }
