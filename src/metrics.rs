@@ -5,8 +5,8 @@
 //! Label values never carry a user name, an address, a host name or a list entry: every
 //! label value is a `&'static str` chosen from a fixed set by the mapping functions of
 //! this module ([`service_label`], [`matched_label`], [`endpoint_label`],
-//! [`status_class`], [`postfix_action_label`]), so a client cannot create new series or
-//! forge lines of the exposition.
+//! [`status_class`], [`postfix_action_label`], [`list_dir_fault_label`]), so a client
+//! cannot create new series or forge lines of the exposition.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicU64;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::lists::{ListKind, ListSet, LoadReport};
 use crate::lookup::{LookupReport, Provenance};
+use crate::server::state::ListDirFault;
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -145,6 +146,11 @@ struct ErrorLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -287,6 +293,8 @@ pub struct Metrics {
     reload_errors: Gauge,
     reload_warnings: Gauge,
     list_entries: Family<ListLabels, Gauge>,
+    lists_kept: Family<ReasonLabels, Counter>,
+    lists_degraded: Gauge,
     last_reload: Gauge<f64, AtomicU64>,
     http: Family<HttpLabels, Counter>,
     postfix: Family<ActionLabels, Counter>,
@@ -365,6 +373,21 @@ impl Metrics {
             "Entries of each list file in force",
             list_entries.clone(),
         );
+        let lists_kept = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "badclients_list_reloads_kept",
+            "Reloads that kept the last good lists as a whole, by reason: dir_unavailable \
+             (the list directory is missing or cannot be read) or emptied (no entries where \
+             the lists in force had some)",
+            lists_kept.clone(),
+        );
+        let lists_degraded = Gauge::default();
+        registry.register(
+            "badclients_lists_degraded",
+            "1 while the lists in force are not what the list directory holds (see \
+             badclients_list_reloads_kept), else 0",
+            lists_degraded.clone(),
+        );
         let last_reload = Gauge::<f64, AtomicU64>::default();
         registry.register_with_unit(
             "badclients_last_reload_timestamp",
@@ -415,6 +438,11 @@ impl Metrics {
         for result in ["success", "failure"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
+        for fault in [ListDirFault::Unavailable, ListDirFault::Emptied] {
+            drop(lists_kept.get_or_create(&ReasonLabels {
+                reason: list_dir_fault_label(fault),
+            }));
+        }
         Metrics {
             registry,
             decisions,
@@ -426,6 +454,8 @@ impl Metrics {
             reload_errors,
             reload_warnings,
             list_entries,
+            lists_kept,
+            lists_degraded,
             last_reload,
             http,
             postfix,
@@ -541,6 +571,31 @@ impl Metrics {
         if !ok {
             return;
         }
+        self.set_list_entries(lists);
+        let secs = at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.last_reload.set(secs);
+    }
+
+    /// Shows what is in force, whatever the last reload found: the entries of each list
+    /// of `lists` and whether the list directory is degraded (`fault`).
+    pub fn observe_lists_in_force(&self, lists: &ListSet, fault: Option<ListDirFault>) {
+        self.set_list_entries(lists);
+        self.lists_degraded.set(i64::from(fault.is_some()));
+    }
+
+    /// Counts one reload that kept the last good lists as a whole because of `fault`.
+    pub fn observe_lists_kept(&self, fault: ListDirFault) {
+        self.lists_kept
+            .get_or_create(&ReasonLabels {
+                reason: list_dir_fault_label(fault),
+            })
+            .inc();
+    }
+
+    fn set_list_entries(&self, lists: &ListSet) {
         for kind in ListKind::ALL {
             self.list_entries
                 .get_or_create(&ListLabels {
@@ -548,11 +603,6 @@ impl Metrics {
                 })
                 .set(saturating_i64(lists.len_of(kind)));
         }
-        let secs = at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        self.last_reload.set(secs);
     }
 
     /// Counts one HTTP request to `endpoint` (see [`endpoint_label`]) answered `status`.
@@ -592,6 +642,14 @@ fn cache_table_label(table: &str) -> &'static str {
         .find(|t| **t == table)
         .copied()
         .unwrap_or("other")
+}
+
+/// The `reason` label value of a [`ListDirFault`].
+pub fn list_dir_fault_label(fault: ListDirFault) -> &'static str {
+    match fault {
+        ListDirFault::Unavailable => "dir_unavailable",
+        ListDirFault::Emptied => "emptied",
+    }
 }
 
 /// The `service` label value: one of [`SERVICES`] (compared ignoring ASCII case), or

@@ -3,7 +3,9 @@
 //!
 //! Loading never stops at a bad line: each problem becomes a [`Diagnostic`] naming the
 //! file and line, the line is skipped and the rest of the file loads. A missing file is an
-//! empty list; a file that exists but cannot be read is an error naming it.
+//! empty list; a file that exists but cannot be read is an error naming it. A directory
+//! that is missing or cannot be listed is one error, flagged in [`LoadReport`] so a reload
+//! can keep the lists it has.
 
 mod affix;
 mod cidr;
@@ -141,6 +143,9 @@ pub struct LoadReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Number of list files that exist.
     pub files: usize,
+    /// The list directory is missing, not a directory, or cannot be listed (then nothing
+    /// was loaded from it).
+    pub dir_unavailable: bool,
 }
 
 impl LoadReport {
@@ -175,6 +180,17 @@ impl ListSet {
                 severity: Severity::Error,
                 message: "the list directory does not exist or is not a directory".into(),
             });
+            report.dir_unavailable = true;
+            return (set, report);
+        }
+        if let Err(e) = std::fs::read_dir(dir) {
+            report.diagnostics.push(Diagnostic {
+                path: dir.to_path_buf(),
+                line: None,
+                severity: Severity::Error,
+                message: format!("cannot read the list directory: {e}"),
+            });
+            report.dir_unavailable = true;
             return (set, report);
         }
         for kind in ListKind::ALL {

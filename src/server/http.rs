@@ -39,7 +39,7 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
         )
         .route("/v1/check", get(shim_check))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .merge(super::history_api::routes())
         .merge(super::cache_api::routes())
         .merge(super::ui::routes())
@@ -50,6 +50,19 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// `200 ok`, or `503 degraded: …` while the list directory could not be taken as it is
+/// (the reason names no path and no entry).
+async fn healthz(State(decider): State<Decider>) -> Response {
+    match decider.state().load().list_dir_fault {
+        None => "ok\n".into_response(),
+        Some(fault) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("degraded: {}\n", fault.describe()),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> Response {

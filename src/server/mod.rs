@@ -133,6 +133,13 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     }
     let metrics = Arc::new(Metrics::new());
     metrics.observe_reload(&active.policy.lists, &report, report.errors() == 0);
+    metrics.observe_lists_in_force(&active.policy.lists, active.list_dir_fault);
+    if let Some(fault) = active.list_dir_fault {
+        tracing::error!(
+            fault = fault.describe(),
+            "no lists are in force: /healthz says degraded"
+        );
+    }
     let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
     let history_task = match open_history(&active.config)? {
         Some(writer) => {
@@ -205,11 +212,9 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         None => None,
     };
     drop(active);
-    let reload_task = tokio::spawn(watch::run(
-        Arc::clone(&state),
-        Arc::clone(&metrics),
-        stop.clone(),
-    ));
+    let reload_task = tokio::spawn(
+        watch::ReloadLoop::start(Arc::clone(&state), Arc::clone(&metrics)).run(stop.clone()),
+    );
     let upkeep_task = tokio::spawn(cache_upkeep::run(
         decider.lookup().clone(),
         Arc::clone(&metrics),

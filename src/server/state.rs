@@ -4,6 +4,9 @@
 //! A reload builds the new state completely, then swaps it in. A configuration that does
 //! not parse keeps the previous state; a list file with errors keeps its previous version
 //! (each error is logged with its file and line), the other lists take their new content.
+//! A list directory that is missing or unreadable, or that holds no entry at all where the
+//! lists in force had some, keeps the last good lists as a whole: the state says so
+//! ([`Active::list_dir_fault`]) until a good reload, for the log, `/metrics` and `/healthz`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +27,29 @@ pub struct Active {
     pub report: LoadReport,
     /// When this version was loaded (the dashboard's "last reload").
     pub loaded_at: SystemTime,
+    /// Set while the list directory could not be taken as it is (the daemon is degraded).
+    pub list_dir_fault: Option<ListDirFault>,
+}
+
+/// Why the lists in force are not what the list directory holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListDirFault {
+    /// The list directory is missing, not a directory, or cannot be listed.
+    Unavailable,
+    /// A reload found no entry at all where the lists in force had some.
+    Emptied,
+}
+
+impl ListDirFault {
+    /// What the fault is, for the log and `/healthz` (no path, no entry).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ListDirFault::Unavailable => "the list directory is missing or cannot be read",
+            ListDirFault::Emptied => {
+                "the list directory holds no entries where the lists in force had some"
+            }
+        }
+    }
 }
 
 /// The current [`Active`], swapped atomically.
@@ -40,7 +66,9 @@ pub struct ReloadOutcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Lists whose previous version was kept because the new one had errors.
     pub kept: Vec<ListKind>,
-    /// Whether everything loaded without errors.
+    /// Set when the whole last good lists were kept (see [`ListDirFault`]).
+    pub list_dir_fault: Option<ListDirFault>,
+    /// Whether everything loaded without errors and as it is.
     pub clean: bool,
 }
 
@@ -48,11 +76,14 @@ pub struct ReloadOutcome {
 pub fn initial(config_path: Option<&Path>) -> Result<(SharedState, LoadReport), ConfigError> {
     let loaded = Config::load(config_path)?;
     let (policy, report) = loaded.policy(None)?;
+    // At start there is nothing to keep: a missing directory means no lists, degraded.
+    let list_dir_fault = report.dir_unavailable.then_some(ListDirFault::Unavailable);
     let active = Active {
         config: loaded.config,
         policy,
         report: report.clone(),
         loaded_at: SystemTime::now(),
+        list_dir_fault,
     };
     let state = SharedState {
         current: ArcSwap::from_pointee(active),
@@ -90,28 +121,137 @@ impl SharedState {
         let loaded: LoadedConfig = Config::load(self.config_path.as_deref())?;
         let (mut policy, report) = loaded.policy(None)?;
         let old = self.current.load();
-        let broken = kinds_with_errors(&policy.lists, &report);
         let mut kept = Vec::new();
-        // Keep the last good version of a broken list, when the list directory is the
-        // same one (a new directory has nothing to fall back on).
-        if old.policy.lists.dir() == policy.lists.dir() {
-            for kind in broken.iter().copied() {
-                policy.lists.replace_list(kind, &old.policy.lists);
-                kept.push(kind);
+        let list_dir_fault = if report.dir_unavailable {
+            Some(ListDirFault::Unavailable)
+        } else {
+            // Keep the last good version of a broken list, when the list directory is the
+            // same one (a new directory has nothing to fall back on).
+            if old.policy.lists.dir() == policy.lists.dir() {
+                for kind in kinds_with_errors(&policy.lists, &report) {
+                    policy.lists.replace_list(kind, &old.policy.lists);
+                    kept.push(kind);
+                }
             }
+            let emptied = policy.lists.total_entries() == 0 && old.policy.lists.total_entries() > 0;
+            emptied.then_some(ListDirFault::Emptied)
+        };
+        if list_dir_fault.is_some() {
+            // Never lose the lists: the whole last good set stays in force.
+            policy.lists = old.policy.lists.clone();
+            kept.clear();
         }
-        let clean = report.errors() == 0;
+        let clean = report.errors() == 0 && list_dir_fault.is_none();
         let diagnostics = report.diagnostics.clone();
         self.current.store(Arc::new(Active {
             config: loaded.config,
             policy,
             report,
             loaded_at: SystemTime::now(),
+            list_dir_fault,
         }));
         Ok(ReloadOutcome {
             diagnostics,
             kept,
+            list_dir_fault,
             clean,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTED: &str = "176.112.168.0/21\n";
+
+    fn daemon_dir() -> (tempfile::TempDir, SharedState) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let lists = dir.path().join("lists");
+        std::fs::create_dir(&lists).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(lists.join("ip_net.deny.lst"), LISTED).unwrap_or_else(|e| panic!("{e}"));
+        let config = dir.path().join("badclients.toml");
+        std::fs::write(&config, "list_path = \"lists\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let (state, report) = initial(Some(&config)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.errors(), 0, "{:?}", report.diagnostics);
+        (dir, state)
+    }
+
+    fn reload(state: &SharedState) -> ReloadOutcome {
+        state.reload().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_missing_list_directory_keeps_the_last_good_lists_until_it_is_back() {
+        let (dir, state) = daemon_dir();
+        let lists = dir.path().join("lists");
+        std::fs::remove_dir_all(&lists).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = reload(&state);
+        assert_eq!(outcome.list_dir_fault, Some(ListDirFault::Unavailable));
+        assert!(!outcome.clean);
+        let active = state.load();
+        assert_eq!(active.list_dir_fault, Some(ListDirFault::Unavailable));
+        assert_eq!(active.policy.lists.len_of(ListKind::IpNet), 1);
+
+        std::fs::create_dir(&lists).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(lists.join("ip_net.deny.lst"), "10.0.0.0/8\n10.1.0.0/16\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let outcome = reload(&state);
+        assert_eq!(outcome.list_dir_fault, None);
+        assert!(outcome.clean);
+        let active = state.load();
+        assert_eq!(active.list_dir_fault, None);
+        assert_eq!(active.policy.lists.len_of(ListKind::IpNet), 2);
+    }
+
+    #[test]
+    fn a_list_directory_emptied_in_one_step_keeps_the_last_good_lists() {
+        let (dir, state) = daemon_dir();
+        let lists = dir.path().join("lists");
+        std::fs::write(lists.join("ip_net.deny.lst"), "# all gone\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let outcome = reload(&state);
+        assert_eq!(outcome.list_dir_fault, Some(ListDirFault::Emptied));
+        assert!(!outcome.clean);
+        assert_eq!(state.load().policy.lists.len_of(ListKind::IpNet), 1);
+        // Still empty: still kept, still degraded.
+        std::fs::remove_file(lists.join("ip_net.deny.lst")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reload(&state).list_dir_fault, Some(ListDirFault::Emptied));
+        assert_eq!(state.load().policy.lists.len_of(ListKind::IpNet), 1);
+        // Fewer entries but not none: taken as it is.
+        std::fs::write(lists.join("asn.deny.lst"), "AS3209\n").unwrap_or_else(|e| panic!("{e}"));
+        let outcome = reload(&state);
+        assert_eq!(outcome.list_dir_fault, None);
+        let active = state.load();
+        assert_eq!(active.list_dir_fault, None);
+        assert_eq!(active.policy.lists.len_of(ListKind::IpNet), 0);
+        assert_eq!(active.policy.lists.len_of(ListKind::Asn), 1);
+    }
+
+    #[test]
+    fn a_list_file_with_errors_keeps_its_previous_version_and_others_load() {
+        let (dir, state) = daemon_dir();
+        let lists = dir.path().join("lists");
+        std::fs::write(lists.join("ip_net.deny.lst"), "not-a-net\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(lists.join("asn.deny.lst"), "AS1\nAS2\n").unwrap_or_else(|e| panic!("{e}"));
+        let outcome = reload(&state);
+        assert_eq!(outcome.kept, vec![ListKind::IpNet]);
+        assert_eq!(outcome.list_dir_fault, None);
+        let active = state.load();
+        assert_eq!(active.policy.lists.len_of(ListKind::IpNet), 1);
+        assert_eq!(active.policy.lists.len_of(ListKind::Asn), 2);
+    }
+
+    #[test]
+    fn an_empty_list_directory_at_start_is_not_a_fault_but_a_missing_one_is() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = dir.path().join("badclients.toml");
+        std::fs::write(&config, "list_path = \"lists\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let (state, _) = initial(Some(&config)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(state.load().list_dir_fault, Some(ListDirFault::Unavailable));
+        std::fs::create_dir(dir.path().join("lists")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reload(&state).list_dir_fault, None);
+        assert_eq!(state.load().list_dir_fault, None);
     }
 }

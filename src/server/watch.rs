@@ -1,6 +1,13 @@
 //! Reloads: on `SIGHUP` and when a list file or the configuration file changes on disk
 //! (debounced, so an editor's several writes make one reload).
+//!
+//! The watch follows the list directory as its path names it now: the directory's parent
+//! is watched too, so a directory removed and copied back, moved away and back, or
+//! replaced by a symlink swap (`ln -sfn v2 cur.tmp; mv -T cur.tmp cur`) gets a fresh watch
+//! before the reload; a check of the directory's canonical path and inode every
+//! [`IDENTITY_CHECK`] catches what no event shows (a symlink higher up the path).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +24,13 @@ use crate::metrics::Metrics;
 /// Quiet time after the last file event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(500);
 
+/// How often the list directory's identity is compared with the watched one.
+const IDENTITY_CHECK: Duration = Duration::from_secs(2);
+
 /// Reloads now and logs what happened.
 pub fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+    let was_degraded = state.load().list_dir_fault.is_some();
     match state.reload() {
         Ok(outcome) => {
             for d in &outcome.diagnostics {
@@ -32,7 +43,19 @@ pub fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
                 tracing::error!(list = %kind, "the list has errors: its previous version stays in use");
             }
             let active = state.load();
+            if let Some(fault) = outcome.list_dir_fault {
+                metrics.observe_lists_kept(fault);
+                tracing::error!(
+                    why,
+                    fault = fault.describe(),
+                    entries = active.policy.lists.total_entries(),
+                    "the last good lists stay in force; /healthz says degraded until a good reload"
+                );
+            } else if was_degraded {
+                tracing::info!("the list directory is in order again");
+            }
             metrics.observe_reload(&active.policy.lists, &active.report, outcome.clean);
+            metrics.observe_lists_in_force(&active.policy.lists, active.list_dir_fault);
             tracing::info!(
                 why,
                 entries = active.policy.lists.total_entries(),
@@ -43,32 +66,102 @@ pub fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
         Err(e) => {
             let active = state.load();
             metrics.observe_reload(&active.policy.lists, &active.report, false);
+            metrics.observe_lists_in_force(&active.policy.lists, active.list_dir_fault);
             tracing::error!(error = %e, why, "reload failed: the previous configuration and lists stay in use");
         }
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 }
 
-/// What to watch for a state: the list directory (recursively) and the configuration
-/// file's directory.
-fn watched(state: &SharedState) -> (PathBuf, Option<PathBuf>) {
-    let active = state.load();
-    let lists = active.policy.lists.dir().to_path_buf();
-    let config = state.config_path().map(Path::to_path_buf);
-    (lists, config)
+/// What woke the reload loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// A list file or the configuration file changed.
+    Files,
+    /// The list directory itself was removed, created, renamed or re-pointed.
+    ListDir,
+}
+
+/// What the list directory's path names now: the canonical path and the inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DirIdentity {
+    canonical: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+/// The identity of `path`, `None` while it names nothing.
+fn dir_identity(path: &Path) -> Option<DirIdentity> {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let meta = std::fs::metadata(&canonical).ok()?;
+    Some(DirIdentity {
+        canonical,
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+/// `path`'s parent directory (`.` for a bare name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// One watch on the list directory (recursively), its parent and the configuration
+/// file's directory, with the identity the list directory had when it started.
+struct ListWatch {
+    _watcher: Option<notify::RecommendedWatcher>,
+    lists: PathBuf,
+    identity: Option<DirIdentity>,
+}
+
+impl ListWatch {
+    /// Watches what the configured list path names now.
+    fn start(state: &SharedState, tx: mpsc::Sender<Wake>) -> ListWatch {
+        let lists = state.load().config.list_path.clone();
+        // Taken before the watch starts: a change after it shows in the next check.
+        let identity = dir_identity(&lists);
+        let watcher = start_watcher(&lists, state.config_path(), identity.is_some(), tx);
+        ListWatch {
+            _watcher: watcher,
+            lists,
+            identity,
+        }
+    }
+
+    /// Whether the watch still follows the directory the list path names, for `state`'s
+    /// configuration.
+    fn is_current(&self, state: &SharedState) -> bool {
+        self.lists == state.load().config.list_path && dir_identity(&self.lists) == self.identity
+    }
 }
 
 fn start_watcher(
-    state: &SharedState,
-    tx: mpsc::Sender<()>,
-) -> Option<(notify::RecommendedWatcher, PathBuf)> {
-    let (lists, config) = watched(state);
-    let config_name = config
-        .as_ref()
-        .and_then(|c| c.file_name().map(|n| n.to_os_string()));
+    lists: &Path,
+    config: Option<&Path>,
+    lists_exist: bool,
+    tx: mpsc::Sender<Wake>,
+) -> Option<notify::RecommendedWatcher> {
+    let config_name = config.and_then(|c| c.file_name().map(|n| n.to_os_string()));
+    let lists_root = lists.to_path_buf();
+    let lists_parent = parent_of(lists);
+    let lists_name = lists.file_name().map(|n| n.to_os_string());
+    let parent_in_callback = lists_parent.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let list_dir = event.need_rescan()
+            || event.paths.iter().any(|p| {
+                p == &lists_root
+                    || (p.parent() == Some(parent_in_callback.as_path())
+                        && p.file_name() == lists_name.as_deref())
+            });
+        if list_dir {
+            let _ = tx.try_send(Wake::ListDir);
             return;
         }
         let relevant = event.paths.iter().any(|p| {
@@ -78,59 +171,110 @@ fn start_watcher(
                     .is_some_and(|n| p.file_name() == Some(n.as_os_str()))
         });
         if relevant {
-            let _ = tx.try_send(());
+            let _ = tx.try_send(Wake::Files);
         }
     })
     .map_err(|e| tracing::warn!(error = %e, "cannot watch files; reload with SIGHUP"))
     .ok()?;
-    if let Err(e) = watcher.watch(&lists, RecursiveMode::Recursive) {
-        tracing::warn!(dir = %lists.display(), error = %e, "cannot watch the list directory; reload with SIGHUP");
+    if lists_exist {
+        if let Err(e) = watcher.watch(lists, RecursiveMode::Recursive) {
+            tracing::warn!(dir = %lists.display(), error = %e, "cannot watch the list directory; reload with SIGHUP");
+        }
+    } else {
+        tracing::warn!(
+            dir = %lists.display(),
+            "the list directory is missing or cannot be read: waiting for it to come back"
+        );
     }
-    if let Some(dir) = config.as_ref().and_then(|c| c.parent()) {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the configuration file");
+    // The parent shows the list directory itself being removed, created, renamed or
+    // re-pointed (a symlink swap).
+    if let Err(e) = watcher.watch(&lists_parent, RecursiveMode::NonRecursive) {
+        tracing::warn!(dir = %lists_parent.display(), error = %e, "cannot watch the list directory's parent; replacing the directory is noticed within seconds");
+    }
+    if let Some(dir) = config.map(parent_of) {
+        if dir != lists_parent {
+            if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the configuration file");
+            }
         }
     }
-    Some((watcher, lists))
+    Some(watcher)
 }
 
-/// Runs the reload loop until `stop`.
-pub async fn run(state: Arc<SharedState>, metrics: Arc<Metrics>, stop: CancellationToken) {
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP");
-            None
-        }
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let mut watcher = start_watcher(&state, tx.clone());
-    let started = state.load().config.clone();
-    loop {
-        let why = tokio::select! {
-            _ = stop.cancelled() => return,
-            Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
-            Some(()) = rx.recv() => {
-                // Debounce: wait until the files have been quiet for a moment.
-                while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
-                "file change"
+/// The reload loop, set up: from [`ReloadLoop::start`] on, SIGHUP is handled and the files
+/// are watched (start it before the daemon says it is ready, so no early edit or signal is
+/// missed); [`ReloadLoop::run`] reloads until stopped.
+pub struct ReloadLoop {
+    state: Arc<SharedState>,
+    metrics: Arc<Metrics>,
+    hup: Option<tokio::signal::unix::Signal>,
+    tx: mpsc::Sender<Wake>,
+    rx: mpsc::Receiver<Wake>,
+    watch: ListWatch,
+    /// The configuration the daemon started with: what a reload cannot change.
+    started: crate::config::Config,
+}
+
+impl ReloadLoop {
+    /// Listens for SIGHUP and watches the files, now.
+    pub fn start(state: Arc<SharedState>, metrics: Arc<Metrics>) -> ReloadLoop {
+        let hup = match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                None
             }
         };
-        reload_now(&state, &metrics, why);
-        super::restart::warn_restart_needed(&started, &state.load().config);
-        // The list directory may have moved with the configuration.
-        let (lists, _) = watched(&state);
-        if watcher
-            .as_ref()
-            .map(|(_, dir)| dir != &lists)
-            .unwrap_or(true)
-        {
-            watcher = start_watcher(&state, tx.clone());
+        let (tx, rx) = mpsc::channel(64);
+        let watch = ListWatch::start(&state, tx.clone());
+        let started = state.load().config.clone();
+        ReloadLoop {
+            started,
+            state,
+            metrics,
+            hup,
+            tx,
+            rx,
+            watch,
+        }
+    }
+
+    /// Runs the reload loop until `stop`.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let (state, metrics) = (Arc::clone(&self.state), Arc::clone(&self.metrics));
+        let mut check = tokio::time::interval(IDENTITY_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let hup = &mut self.hup;
+            let rx = &mut self.rx;
+            let (why, list_dir_event) = tokio::select! {
+                _ = stop.cancelled() => return,
+                Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => ("SIGHUP", true),
+                Some(wake) = rx.recv() => {
+                    // Debounce: wait until the files have been quiet for a moment.
+                    let mut list_dir = wake == Wake::ListDir;
+                    while let Ok(Some(wake)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                        list_dir |= wake == Wake::ListDir;
+                    }
+                    ("file change", list_dir)
+                }
+                _ = check.tick() => {
+                    if self.watch.is_current(&state) {
+                        continue;
+                    }
+                    ("the list directory was replaced", true)
+                }
+            };
+            // Watch what the path names now before reading it, so no later edit is missed.
+            if list_dir_event || !self.watch.is_current(&state) {
+                self.watch = ListWatch::start(&state, self.tx.clone());
+            }
+            reload_now(&state, &metrics, why);
+            super::restart::warn_restart_needed(&self.started, &state.load().config);
+            // The list directory may have moved with the configuration.
+            if !self.watch.is_current(&state) {
+                self.watch = ListWatch::start(&state, self.tx.clone());
+            }
         }
     }
 }
