@@ -56,6 +56,8 @@ pub enum HistoryError {
         "decision history {path} is held by another process (the daemon); ask the daemon instead"
     )]
     Busy { path: PathBuf },
+    #[error("decision history {path} is closed after an I/O error; reopening with back-off")]
+    Closed { path: PathBuf },
     #[error("decision history journal {path}: {source}")]
     Journal {
         path: PathBuf,
@@ -145,6 +147,12 @@ impl HistoryStore {
             self.moved_aside.fetch_add(1, Ordering::Relaxed);
         }
         Ok(warning)
+    }
+
+    /// Closes the database (after an I/O error): operations fail until [`HistoryStore::reopen`].
+    pub fn close(&self) {
+        let old = self.db.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(old);
     }
 
     /// Whether the database is open (not waiting to be reopened).

@@ -236,6 +236,7 @@ fn open_history(
         flush_interval: Duration::from_millis(h.flush_ms.max(1)),
         batch_max: h.batch_max.max(1),
         segment_bytes: crate::history::journal::SEGMENT_BYTES,
+        journal_max_bytes: h.journal_max_bytes,
     };
     let (writer, warnings) = HistoryWriter::open(settings)?;
     for w in warnings {
