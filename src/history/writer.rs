@@ -129,40 +129,9 @@ impl HistoryWriter {
         let (store, warning) = HistoryStore::open(&settings.path)?;
         let mut warnings: Vec<String> = warning.into_iter().collect();
         let mut strings = store.strings()?;
-        let committed = store.committed_segment()?;
-        let journal_err = |source| HistoryError::Journal {
-            path: settings.path.clone(),
-            source,
-        };
-        let mut last = committed.unwrap_or(0);
-        let mut replayed = 0u64;
-        for (n, path) in journal::segments(&settings.path).map_err(journal_err)? {
-            last = last.max(n);
-            if committed.is_some_and(|c| n <= c) {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            let contents =
-                journal::read_segment(&path).map_err(|source| HistoryError::Journal {
-                    path: path.clone(),
-                    source,
-                })?;
-            if contents.skipped > 0 {
-                warnings.push(format!(
-                    "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
-                    path.display(),
-                    contents.skipped
-                ));
-            }
-            store.append(&contents.records, &mut strings, Some(n))?;
-            replayed += contents.records.len() as u64;
-            let _ = std::fs::remove_file(&path);
-        }
-        if replayed > 0 {
-            warnings.push(format!(
-                "history: replayed {replayed} decision(s) from the journal of an unclean stop"
-            ));
-        }
+        let replay = replay_journal(&store, &mut strings, &settings.path)?;
+        warnings.extend(replay.warnings);
+        let (last, replayed) = (replay.last_segment, replay.replayed);
         let counters = WriterCounters::default();
         counters.replayed.store(replayed, Ordering::Relaxed);
         let shared = Shared {
@@ -532,6 +501,65 @@ impl HistoryWriter {
             }
         }
     }
+}
+
+/// What [`replay_journal`] did.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Records committed from the journal.
+    pub replayed: u64,
+    /// The highest segment number seen (committed or replayed).
+    pub last_segment: u64,
+    /// What to log (torn frames skipped, records replayed).
+    pub warnings: Vec<String>,
+}
+
+/// Commits the journal segments beside the history that the store has not committed (an
+/// unclean stop left them) and removes every segment. The daemon does this at start;
+/// `badclients report` too, when it reads the file directly, so it sees what the journal
+/// holds.
+pub fn replay_journal(
+    store: &HistoryStore,
+    strings: &mut Strings,
+    path: &std::path::Path,
+) -> Result<Replay, HistoryError> {
+    let committed = store.committed_segment()?;
+    let journal_err = |source| HistoryError::Journal {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = Replay {
+        last_segment: committed.unwrap_or(0),
+        ..Replay::default()
+    };
+    for (n, segment) in journal::segments(path).map_err(journal_err)? {
+        out.last_segment = out.last_segment.max(n);
+        if committed.is_some_and(|c| n <= c) {
+            let _ = std::fs::remove_file(&segment);
+            continue;
+        }
+        let contents = journal::read_segment(&segment).map_err(|source| HistoryError::Journal {
+            path: segment.clone(),
+            source,
+        })?;
+        if contents.skipped > 0 {
+            out.warnings.push(format!(
+                "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
+                segment.display(),
+                contents.skipped
+            ));
+        }
+        store.append(&contents.records, strings, Some(n))?;
+        out.replayed += contents.records.len() as u64;
+        let _ = std::fs::remove_file(&segment);
+    }
+    if out.replayed > 0 {
+        out.warnings.push(format!(
+            "history: replayed {} decision(s) from the journal of an unclean stop",
+            out.replayed
+        ));
+    }
+    Ok(out)
 }
 
 /// Deletes a segment file and takes its space off the journal's size.

@@ -30,7 +30,7 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
         .route("/", post(dovecot_policy))
         .route("/v1/check", get(shim_check))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .merge(super::history_api::routes())
         .merge(super::ui::routes())
         .fallback(not_found)
@@ -40,6 +40,18 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// `ok`, or 503 with what is degraded (the history; see [`Decider::storage_degraded`]).
+async fn healthz(State(decider): State<Decider>) -> Response {
+    match decider.storage_degraded() {
+        None => "ok\n".into_response(),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("degraded: {why}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> Response {
@@ -259,6 +271,9 @@ async fn metrics(State(decider): State<Decider>, headers: HeaderMap) -> Response
     let response = if !authorized(&headers, &active.config.http) {
         error(StatusCode::UNAUTHORIZED, "missing or wrong API key")
     } else {
+        decider
+            .metrics()
+            .observe_storage(&decider.storage_snapshot());
         match decider.metrics().encode() {
             Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
