@@ -556,4 +556,16 @@ mod tests {
         let err = loaded.policy(None).unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/33"), "{err}");
     }
+
+    #[test]
+    fn a_relative_history_path_is_relative_to_the_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("badclients.toml");
+        std::fs::write(&config, "[history]\npath = \"state/h.redb\"\n").unwrap();
+        let loaded = Config::load(Some(&config)).unwrap();
+        assert_eq!(
+            loaded.config.history_path(),
+            dir.path().join("state/h.redb")
+        );
+    }
 }

@@ -189,3 +189,186 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
     assert!(!text.contains("\nAS47764\n"), "{text}");
     assert!(text.contains("\nAS15169\n"), "{text}");
 }
+
+/// A Dovecot policy request; the answer's body.
+fn login_answer(port: u16, user: &str, ip: &str) -> String {
+    use std::io::{Read, Write};
+    let body = format!(
+        r#"{{"login":"{user}","user":"{user}","protocol":"imap","remote":"{ip}","local":"127.0.0.1","pwhash":"0cd2"}}"#
+    );
+    let req = format!(
+        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    parse_http(&raw).body
+}
+
+fn zero_256(path: &std::path::Path, offset: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&[0u8; 256]).unwrap();
+}
+
+fn moved_aside(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("history.redb.corrupt-")
+        })
+        .count()
+}
+
+#[test]
+fn a_damaged_history_is_moved_aside_and_the_daemon_serves_correct_verdicts() {
+    let internet = FakeInternet::start();
+    let mut daemon = DaemonConfig::new(&internet)
+        .list("ip_net.deny.lst", "176.112.168.0/21\n")
+        .start();
+    let path = daemon.dir().join("history.redb");
+    let config = daemon.config_path().to_str().unwrap().to_string();
+    let mut damaged = 0;
+    for (round, offset) in [8192u64, 65536, 4096, 16384].into_iter().enumerate() {
+        let port = daemon.http_port();
+        for i in 0..50 {
+            assert_eq!(
+                login(port, &format!("r{round}-{i}"), UNLISTED_IP),
+                Some(200)
+            );
+        }
+        daemon.stop();
+        zero_256(&path, offset);
+        let before = moved_aside(daemon.dir());
+        // `report` reads the file directly (the daemon is stopped): it must not panic.
+        let out = common::badclients(&["report", "--config", &config], daemon.dir());
+        assert_ne!(
+            out.status.code(),
+            Some(101),
+            "offset {offset}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            out.status.success(),
+            "offset {offset}: {}",
+            common::stderr(&out)
+        );
+        // Report moved the damaged file aside (or found the damage harmless); either way
+        // the daemon starts and answers.
+        zero_256(&path, offset);
+        let seen = daemon.lines().len();
+        daemon.restart();
+        let port = daemon.http_port();
+        assert!(
+            login_answer(port, "blocked-user", LISTED_IP).contains("-1"),
+            "offset {offset}: a listed IP must be refused"
+        );
+        assert!(
+            !login_answer(port, "allowed-user", UNLISTED_IP).contains("-1"),
+            "offset {offset}"
+        );
+        // Zeros on live pages are damage, moved aside with a warning; on free space they
+        // are harmless (which pages are live depends on the batches).
+        let said = common::stderr(&out).contains("is damaged")
+            || daemon.lines()[seen..]
+                .iter()
+                .any(|l| l.contains("is damaged"));
+        assert_eq!(
+            said,
+            moved_aside(daemon.dir()) > before,
+            "offset {offset}; {}",
+            daemon.stderr()
+        );
+        damaged += usize::from(said);
+        assert!(
+            !daemon.stderr().contains("panicked at"),
+            "{}",
+            daemon.stderr()
+        );
+    }
+    assert!(damaged > 0, "no offset hit a live page");
+    daemon.stop();
+}
+
+#[test]
+fn a_read_only_state_directory_degrades_the_history_but_logins_are_answered() {
+    let internet = FakeInternet::start();
+    let mut daemon = DaemonConfig::new(&internet)
+        .list("ip_net.deny.lst", "176.112.168.0/21\n")
+        .start();
+    daemon.stop();
+    // A read-only file system (root ignores permission bits).
+    let ro = daemon.dir().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"])
+        .arg(&ro)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "mounting a read-only tmpfs needs root (CI runs as root)"
+    );
+    let _unmount = Unmount(ro.clone());
+    let config = daemon.config_path().to_path_buf();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        &daemon.dir().join("history.redb").display().to_string(),
+        &ro.join("history.redb").display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    daemon.restart();
+    let port = daemon.http_port();
+    assert!(login_answer(port, "u1", LISTED_IP).contains("-1"));
+    assert_eq!(login(port, "u2", UNLISTED_IP), Some(200));
+    let health = daemon.get("/healthz", None);
+    assert_eq!(health.status, 503);
+    assert!(health.body.contains("degraded"), "{:?}", health.body);
+    let metrics = daemon.get("/metrics", Some(API_KEY));
+    let metrics = metrics.body;
+    assert!(
+        metrics.contains("badclients_store_up{store=\"history\"} 0"),
+        "{metrics}"
+    );
+    assert!(daemon.stderr().contains("decision history unavailable"));
+    daemon.stop();
+}
+
+#[test]
+fn a_second_serve_names_the_daemon_and_report_sees_the_journal() {
+    let internet = FakeInternet::start();
+    // Nothing is committed in batches: the decisions are in the journal only.
+    let mut daemon = DaemonConfig::new(&internet)
+        .history("flush_ms = 600000\nbatch_max = 1000000")
+        .start();
+    let config = daemon.config_path().to_str().unwrap().to_string();
+    let out = common::badclients(&["serve", "--config", &config], daemon.dir());
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains(&format!("pid {}", daemon.pid())), "{err}");
+    let port = daemon.http_port();
+    for i in 0..40 {
+        assert_eq!(login(port, &format!("j{i}"), UNLISTED_IP), Some(200));
+    }
+    daemon.kill_hard();
+    let out = common::badclients(
+        &["report", "--config", &config, "--json", "--top", "0"],
+        daemon.dir(),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(json["totals"]["logins"], 40, "{json}");
+}

@@ -522,3 +522,49 @@ const _: fn() = || {
     check::<CacheStore>();
     check::<StoreError>();
 };
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    #[test]
+    fn a_damaged_cache_file_is_moved_aside_or_reads_without_a_panic() {
+        for offset in [0u64, 4096, 8192, 16384, 65536] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cache.redb");
+            let (store, _) = CacheStore::open(&path).unwrap();
+            let entry = Stored {
+                stored_at: 1,
+                expires_at: u64::MAX,
+                value: format!("\"{}\"", "x".repeat(200)),
+            };
+            let items: Vec<_> = (0..2000)
+                .map(|i| {
+                    (
+                        Table::Ptr,
+                        format!("10.0.{}.{}", i / 256, i % 256),
+                        entry.clone(),
+                    )
+                })
+                .collect();
+            store.put_many(&items).unwrap();
+            drop(store);
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.seek(SeekFrom::Start(offset)).unwrap();
+            f.write_all(&[0u8; 256]).unwrap();
+            drop(f);
+            let (store, warning) =
+                CacheStore::open(&path).unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            if let Some(w) = &warning {
+                assert!(w.contains("damaged"), "{w}");
+                assert_eq!(store.moved_aside(), 1);
+            }
+            let _ = store.load_all(Table::Ptr);
+            store
+                .put(Table::Ptr, "10.9.9.9", &entry)
+                .unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            assert!(store.get(Table::Ptr, "10.9.9.9").is_some());
+        }
+    }
+}
