@@ -372,3 +372,108 @@ fn a_second_serve_names_the_daemon_and_report_sees_the_journal() {
     let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
     assert_eq!(json["totals"]["logins"], 40, "{json}");
 }
+
+#[test]
+fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log() {
+    let internet = FakeInternet::start();
+    let mut daemon = DaemonConfig::new(&internet).start();
+    daemon.stop();
+    let fs = daemon.dir().join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let mount = |opts: &str| {
+        let mut cmd = std::process::Command::new("mount");
+        if opts.starts_with("remount") {
+            cmd.args(["-o", opts]);
+        } else {
+            cmd.args(["-t", "tmpfs", "-o", opts, "tmpfs"]);
+        }
+        let ok = cmd.arg(&fs).status().is_ok_and(|s| s.success());
+        assert!(ok, "mount {opts} needs root (CI runs as root)");
+    };
+    mount("size=1m");
+    let _unmount = Unmount(fs.clone());
+    let config = daemon.config_path().to_path_buf();
+    let path = fs.join("history.redb");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &daemon.dir().join("history.redb").display().to_string(),
+        &path.display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    daemon.restart();
+    let port = daemon.http_port();
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let acked = Arc::clone(&acked);
+            let running = Arc::clone(&running);
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while running.load(Ordering::Relaxed) {
+                    let user = format!("full-{t}-{i}");
+                    if login(port, &user, UNLISTED_IP) == Some(200) {
+                        acked.lock().unwrap().push(user);
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    mount("remount,size=64m");
+    std::thread::sleep(Duration::from_secs(1));
+    running.store(false, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    // Commits resume once the back-off is over.
+    let mut up = false;
+    for _ in 0..300 {
+        let m = daemon.get("/metrics", Some(API_KEY)).body;
+        if m.contains("badclients_store_up{store=\"history\"} 1")
+            && daemon.get("/healthz", None).status == 200
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(up, "{}", daemon.stderr());
+    let metrics = daemon.get("/metrics", Some(API_KEY)).body;
+    assert!(
+        metrics.contains("badclients_history_lost_total 0"),
+        "{metrics}"
+    );
+    let stderr = daemon.stderr();
+    let failures = stderr.matches("history batch not committed").count();
+    assert!(failures <= 5, "{failures} commit failures logged: a flood");
+    // The journal's segments could not be reserved (and, under a heavier load, redb's
+    // commits fail and the store is reopened: the writer test covers that exactly).
+    assert!(
+        stderr.contains("No space left on device"),
+        "the disk never filled: {stderr}"
+    );
+    daemon.stop();
+    let stored = stored_users(&path);
+    let missing: Vec<&String> = acked.iter().filter(|u| !stored.contains_key(*u)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered decisions are not in the history",
+        missing.len(),
+        acked.len()
+    );
+    // Only zeroed spare segments remain of the journal, or none after a clean stop.
+    let segments = std::fs::read_dir(&fs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".journal."))
+        .count();
+    assert_eq!(segments, 0);
+}
