@@ -310,7 +310,10 @@ fn a_read_only_state_directory_degrades_the_history_but_logins_are_answered() {
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
         }
     }
     let ok = std::process::Command::new("mount")
@@ -383,7 +386,10 @@ fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log(
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
         }
     }
     let mount = |opts: &str| {
