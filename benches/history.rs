@@ -113,6 +113,7 @@ fn bench(c: &mut Criterion) {
         flush_interval: Duration::from_millis(250),
         batch_max: usize::MAX,
         segment_bytes: journal::SEGMENT_BYTES,
+        journal_max_bytes: badclients::history::writer::JOURNAL_MAX_BYTES,
     };
     let (writer, _) = HistoryWriter::open(settings).expect("writer");
     let mut n = 0u64;

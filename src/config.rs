@@ -88,6 +88,11 @@ pub struct HistorySection {
     pub flush_ms: u64,
     /// A batch is committed early when this many decisions wait.
     pub batch_max: usize,
+    /// The journal's cap in bytes (segments on disk and frames in memory) while the store
+    /// cannot commit (disk full, I/O errors): beyond it decisions are still answered and
+    /// logged in the audit line, but not kept in the history (counted in
+    /// `badclients_history_lost_total`).
+    pub journal_max_bytes: u64,
     /// The admin's known-good ASNs and host suffixes, never proposed as candidates;
     /// default: `known_good.lst` in the list directory.
     pub known_good: Option<PathBuf>,
@@ -102,6 +107,7 @@ impl Default for HistorySection {
             max_records: 50_000_000,
             flush_ms: 250,
             batch_max: 10_000,
+            journal_max_bytes: crate::history::writer::JOURNAL_MAX_BYTES,
             known_good: None,
         }
     }
@@ -471,6 +477,7 @@ impl Config {
                 &mut config.geoip.city,
                 &mut config.geoip.asn,
                 &mut config.cloud.dir,
+                &mut config.history.path,
             ] {
                 if let Some(p) = p.as_mut() {
                     anchor(p);
@@ -573,5 +580,17 @@ mod tests {
         };
         let err = loaded.policy(None).unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn a_relative_history_path_is_relative_to_the_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("badclients.toml");
+        std::fs::write(&config, "[history]\npath = \"state/h.redb\"\n").unwrap();
+        let loaded = Config::load(Some(&config)).unwrap();
+        assert_eq!(
+            loaded.config.history_path(),
+            dir.path().join("state/h.redb")
+        );
     }
 }

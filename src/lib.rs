@@ -22,8 +22,10 @@ pub mod lookup;
 pub mod metrics;
 pub mod postfix;
 pub mod rdap;
+pub mod redb_guard;
 pub mod reserved;
 pub mod server;
 pub mod tls;
+pub mod warn_limit;
 
 pub use luapat;

@@ -174,6 +174,27 @@ struct HttpLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
+
+/// What the history and cache stores report, observed when `/metrics` is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StorageSnapshot {
+    /// The history is open and committing (or disabled).
+    pub history_up: bool,
+    pub history_moved_aside: u64,
+    pub history_reopens: u64,
+    pub history_lost: u64,
+    pub history_commit_errors: u64,
+    pub history_journal_bytes: u64,
+    /// The cache store is open; `None` without one (memory only).
+    pub cache_up: Option<bool>,
+    pub cache_moved_aside: u64,
+    pub cache_reopens: u64,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
     action: &'static str,
 }
@@ -303,6 +324,12 @@ pub struct Metrics {
     cache_file_bytes: Gauge,
     cache_max_entries: Gauge,
     cache_pruned: Family<CacheTableLabels, Counter>,
+    store_up: Family<StoreLabels, Gauge>,
+    store_damaged: Family<StoreLabels, Counter>,
+    store_reopens: Family<StoreLabels, Counter>,
+    history_lost: Counter,
+    history_commit_errors: Counter,
+    history_journal_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -434,6 +461,45 @@ impl Metrics {
              the cap in the file), by tier; table is always all",
             cache_pruned.clone(),
         );
+        let store_up = Family::<StoreLabels, Gauge>::default();
+        registry.register(
+            "badclients_store_up",
+            "1 while a store (history, cache) is open and writing, 0 while it is unavailable or \
+             waiting to be reopened after an I/O error",
+            store_up.clone(),
+        );
+        let store_damaged = Family::<StoreLabels, Counter>::default();
+        registry.register(
+            "badclients_store_damaged",
+            "Damaged store files moved aside and replaced by a fresh one",
+            store_damaged.clone(),
+        );
+        let store_reopens = Family::<StoreLabels, Counter>::default();
+        registry.register(
+            "badclients_store_reopens",
+            "Stores closed and reopened after an I/O error or damage",
+            store_reopens.clone(),
+        );
+        let history_lost = Counter::default();
+        registry.register(
+            "badclients_history_lost",
+            "Decisions answered (and in the audit log) but not kept in the history: the \
+             journal was at its cap while the store could not commit",
+            history_lost.clone(),
+        );
+        let history_commit_errors = Counter::default();
+        registry.register(
+            "badclients_history_commit_errors",
+            "History batches that failed to commit (they wait in the journal)",
+            history_commit_errors.clone(),
+        );
+        let history_journal_bytes = Gauge::default();
+        registry.register_with_unit(
+            "badclients_history_journal",
+            "Bytes the history journal holds (segments on disk and frames in memory)",
+            Unit::Bytes,
+            history_journal_bytes.clone(),
+        );
         // Both results exist from the start, so `increase()` sees the first failure.
         for result in ["success", "failure"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
@@ -464,6 +530,12 @@ impl Metrics {
             cache_file_bytes,
             cache_max_entries,
             cache_pruned,
+            store_up,
+            store_damaged,
+            store_reopens,
+            history_lost,
+            history_commit_errors,
+            history_journal_bytes,
         }
     }
 
@@ -498,6 +570,41 @@ impl Metrics {
         self.cache_pruned
             .get_or_create(&CacheTableLabels { tier, table: "all" })
             .inc_by(u64::try_from(removed).unwrap_or(u64::MAX));
+    }
+
+    /// Brings the store metrics up to `snap` (the stores count; this copies their totals).
+    pub fn observe_storage(&self, snap: &StorageSnapshot) {
+        let catch_up = |counter: &Counter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        let history = StoreLabels { store: "history" };
+        let cache = StoreLabels { store: "cache" };
+        self.store_up
+            .get_or_create(&history)
+            .set(i64::from(snap.history_up));
+        catch_up(
+            &self.store_damaged.get_or_create(&history),
+            snap.history_moved_aside,
+        );
+        catch_up(
+            &self.store_reopens.get_or_create(&history),
+            snap.history_reopens,
+        );
+        if let Some(up) = snap.cache_up {
+            self.store_up.get_or_create(&cache).set(i64::from(up));
+            catch_up(
+                &self.store_damaged.get_or_create(&cache),
+                snap.cache_moved_aside,
+            );
+            catch_up(
+                &self.store_reopens.get_or_create(&cache),
+                snap.cache_reopens,
+            );
+        }
+        catch_up(&self.history_lost, snap.history_lost);
+        catch_up(&self.history_commit_errors, snap.history_commit_errors);
+        self.history_journal_bytes
+            .set(i64::try_from(snap.history_journal_bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts one decision for a login to `service`; `enforced` is false in audit mode.

@@ -22,6 +22,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redb::{
     Builder, Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -29,6 +31,8 @@ use redb::{
 };
 
 use super::{now_unix, Stored, Table};
+use crate::redb_guard::{closed_error, guarded, is_io_failure, Backoff};
+use crate::warn_limit::WarnLimit;
 
 /// Memory redb may use to cache pages of the file (its default is 1 GiB).
 const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -87,50 +91,132 @@ impl StoreError {
 }
 
 /// The persistent tier: a redb file with one table per [`Table`].
+///
+/// After an I/O error (disk full, EIO; redb then refuses everything until it is reopened)
+/// or damage met at run time, the database is closed; the next operation after a back-off
+/// opens the file again (a damaged one is moved aside). Meanwhile reads are misses and
+/// writes fail fast; the failures are logged once per interval with a count.
 #[derive(Debug)]
 pub struct CacheStore {
-    db: Database,
+    db: Mutex<Slot>,
     path: PathBuf,
     undecodable: AtomicUsize,
     read_errors: AtomicUsize,
+    moved_aside: AtomicUsize,
+    reopens: AtomicUsize,
+    failures: WarnLimit,
 }
+
+/// The open database, or when to try opening it again.
+#[derive(Debug)]
+struct Slot {
+    db: Option<Arc<Database>>,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+}
+
+/// How often a repeated store failure is logged.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 impl CacheStore {
     /// Opens the store at `path`, creating its directory and file when missing.
     ///
-    /// A file that is not a readable store is moved aside to `<path>.corrupt-<unix time>`
-    /// and a fresh store takes its place; the returned warning says so (log it).
+    /// A file that is not a readable store (its integrity check fails, or redb panics on
+    /// it) is moved aside to `<path>.corrupt-<unix time>` and a fresh store takes its
+    /// place; the returned warning says so (log it).
     pub fn open(path: &Path) -> Result<(CacheStore, Option<String>), StoreError> {
-        create_parent(path)?;
-        match open_database(path) {
-            Ok(db) => Ok((CacheStore::new(db, path), None)),
-            Err(err) if is_unreadable(&err) => {
-                let aside = move_aside(path)?;
-                let db = open_database(path).map_err(|source| StoreError::Open {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                let warning = format!(
-                    "cache store {} was unreadable ({err}); moved it to {} and started an empty one",
-                    path.display(),
-                    aside.display()
-                );
-                Ok((CacheStore::new(db, path), Some(warning)))
-            }
-            Err(source) => Err(StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            }),
+        let (db, warning) = open_or_replace(path)?;
+        let store = CacheStore::new(db, path);
+        if warning.is_some() {
+            store.moved_aside.fetch_add(1, Ordering::Relaxed);
         }
+        Ok((store, warning))
     }
 
     fn new(db: Database, path: &Path) -> CacheStore {
         CacheStore {
-            db,
+            db: Mutex::new(Slot {
+                db: Some(Arc::new(db)),
+                retry_at: None,
+                backoff: Backoff::default(),
+            }),
             path: path.to_path_buf(),
             undecodable: AtomicUsize::new(0),
             read_errors: AtomicUsize::new(0),
+            moved_aside: AtomicUsize::new(0),
+            reopens: AtomicUsize::new(0),
+            failures: WarnLimit::new(WARN_INTERVAL),
         }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The open database; when it is closed after a failure and the back-off is over, the
+    /// file is opened again first.
+    fn db(&self) -> Result<Arc<Database>, redb::Error> {
+        let mut slot = self.slot();
+        if let Some(db) = &slot.db {
+            return Ok(Arc::clone(db));
+        }
+        if slot.retry_at.is_some_and(|at| Instant::now() < at) {
+            return Err(closed_error());
+        }
+        match open_or_replace(&self.path) {
+            Ok((db, warning)) => {
+                if let Some(w) = warning {
+                    self.moved_aside.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("{w}");
+                }
+                self.reopens.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(store = %self.path.display(), "cache store reopened");
+                let db = Arc::new(db);
+                slot.db = Some(Arc::clone(&db));
+                slot.retry_at = None;
+                slot.backoff.reset();
+                Ok(db)
+            }
+            Err(err) => {
+                let wait = slot.backoff.next_wait();
+                slot.retry_at = Some(Instant::now() + wait);
+                Err(redb::Error::Io(io::Error::other(err.to_string())))
+            }
+        }
+    }
+
+    /// Closes the database after an error that needs a reopen (an I/O error, damage).
+    fn failed(&self, err: &redb::Error) {
+        if !(is_io_failure(err) || is_unreadable(err)) {
+            return;
+        }
+        let mut slot = self.slot();
+        if slot.db.take().is_some() {
+            let wait = slot.backoff.next_wait();
+            slot.retry_at = Some(Instant::now() + wait);
+        }
+    }
+
+    /// Logs a failed write (the caller's), at most once per interval with a count.
+    pub fn log_write_failure(&self, err: &StoreError) {
+        if let Some(n) = self.failures.hit() {
+            tracing::warn!(error = %err, failures = n, "cache store write failed; entries kept in memory only");
+        }
+    }
+
+    /// Whether the database is open (not waiting to be reopened after a failure).
+    pub fn is_open(&self) -> bool {
+        self.slot().db.is_some()
+    }
+
+    /// Damaged files moved aside since the process started.
+    pub fn moved_aside(&self) -> usize {
+        self.moved_aside.load(Ordering::Relaxed)
+    }
+
+    /// Reopens after a failure since the process started.
+    pub fn reopens(&self) -> usize {
+        self.reopens.load(Ordering::Relaxed)
     }
 
     /// The file this store lives in.
@@ -306,12 +392,15 @@ impl CacheStore {
         body: impl FnOnce(&WriteTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, StoreError> {
         let run = || -> Result<T, redb::Error> {
-            let txn = self.db.begin_write()?;
+            let txn = self.db()?.begin_write()?;
             let value = body(&txn)?;
             txn.commit()?;
             Ok(value)
         };
-        run().map_err(|source| self.storage_error(source))
+        guarded(run).map_err(|source| {
+            self.failed(&source);
+            self.storage_error(source)
+        })
     }
 
     /// Runs `body` in a read transaction.
@@ -319,17 +408,23 @@ impl CacheStore {
         &self,
         body: impl FnOnce(&ReadTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, StoreError> {
-        let run = || -> Result<T, redb::Error> { body(&self.db.begin_read()?) };
-        run().map_err(|source| self.storage_error(source))
+        let run = || -> Result<T, redb::Error> { body(&self.db()?.begin_read()?) };
+        guarded(run).map_err(|source| {
+            self.failed(&source);
+            self.storage_error(source)
+        })
     }
 
-    /// The value of a read, or `None` after logging and counting its failure.
+    /// The value of a read, or `None` after counting its failure (logged at most once per
+    /// interval, with a count).
     fn or_logged<T>(&self, read: Result<T, StoreError>) -> Option<T> {
         match read {
             Ok(value) => Some(value),
             Err(err) => {
                 self.read_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %err, "cache store read failed; answered as a miss");
+                if let Some(n) = self.failures.hit() {
+                    tracing::warn!(error = %err, failures = n, "cache store read failed; answered as a miss");
+                }
                 None
             }
         }
@@ -432,21 +527,50 @@ pub(crate) fn create_parent(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// Opens the file at `path` (creating it and its directory), or moves a damaged one aside
+/// and starts a fresh one; the warning says so.
+fn open_or_replace(path: &Path) -> Result<(Database, Option<String>), StoreError> {
+    create_parent(path)?;
+    match open_database(path) {
+        Ok(db) => Ok((db, None)),
+        Err(err) if is_unreadable(&err) => {
+            let aside = move_aside(path)?;
+            let db = open_database(path).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let warning = format!(
+                "cache store {} is damaged ({err}); moved it to {} and started an empty one",
+                path.display(),
+                aside.display()
+            );
+            Ok((db, Some(warning)))
+        }
+        Err(source) => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Opens or creates the redb file and makes sure every table exists.
 ///
 /// The integrity check on open makes redb report a damaged file as an error where a plain
-/// open may panic; it reads the whole file once per start.
+/// open may panic; it reads the whole file once per start. A panic inside redb is caught
+/// and reported as damage.
 fn open_database(path: &Path) -> Result<Database, redb::Error> {
-    let db = Builder::new()
-        .set_check_integrity_on_open(true)
-        .set_cache_size(PAGE_CACHE_BYTES)
-        .create(path)?;
-    let txn = db.begin_write()?;
-    for table in Table::ALL {
-        txn.open_table(definition(table))?;
-    }
-    txn.commit()?;
-    Ok(db)
+    guarded(|| {
+        let db = Builder::new()
+            .set_check_integrity_on_open(true)
+            .set_cache_size(PAGE_CACHE_BYTES)
+            .create(path)?;
+        let txn = db.begin_write()?;
+        for table in Table::ALL {
+            txn.open_table(definition(table))?;
+        }
+        txn.commit()?;
+        Ok(db)
+    })
 }
 
 /// Whether an open failed because of the file's content (so a fresh file fixes it), not
@@ -497,3 +621,49 @@ const _: fn() = || {
     check::<CacheStore>();
     check::<StoreError>();
 };
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    #[test]
+    fn a_damaged_cache_file_is_moved_aside_or_reads_without_a_panic() {
+        for offset in [0u64, 4096, 8192, 16384, 65536] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cache.redb");
+            let (store, _) = CacheStore::open(&path).unwrap();
+            let entry = Stored {
+                stored_at: 1,
+                expires_at: u64::MAX,
+                value: format!("\"{}\"", "x".repeat(200)),
+            };
+            let items: Vec<_> = (0..2000)
+                .map(|i| {
+                    (
+                        Table::Ptr,
+                        format!("10.0.{}.{}", i / 256, i % 256),
+                        entry.clone(),
+                    )
+                })
+                .collect();
+            store.put_many(&items).unwrap();
+            drop(store);
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.seek(SeekFrom::Start(offset)).unwrap();
+            f.write_all(&[0u8; 256]).unwrap();
+            drop(f);
+            let (store, warning) =
+                CacheStore::open(&path).unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            if let Some(w) = &warning {
+                assert!(w.contains("damaged"), "{w}");
+                assert_eq!(store.moved_aside(), 1);
+            }
+            let _ = store.load_all(Table::Ptr);
+            store
+                .put(Table::Ptr, "10.9.9.9", &entry)
+                .unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            assert!(store.get(Table::Ptr, "10.9.9.9").is_some());
+        }
+    }
+}

@@ -135,6 +135,13 @@ fn summarize(
             if let Some(w) = warning {
                 eprintln!("badclients: warning: {w}");
             }
+            // The daemon is stopped (it would hold the file): what its journal still holds
+            // is committed first, as the next start would.
+            let mut strings = store.strings()?;
+            let replay = badclients::history::writer::replay_journal(&store, &mut strings, &path)?;
+            for w in replay.warnings {
+                eprintln!("badclients: {w}");
+            }
             let summary = summarize_store(&store, &filter, options)?;
             Ok(Summarized::Local(Box::new(summary), None))
         }

@@ -11,6 +11,8 @@
 
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -20,6 +22,7 @@ use super::aggregate::Weight;
 use super::codec::{self, BlockReader, DecodeError, Row, Strings};
 use super::{Filter, Record};
 use crate::cache::store::{create_parent, is_unreadable, move_aside, StoreError};
+use crate::redb_guard::{closed_error, guarded};
 
 const BLOCKS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("blocks");
 const STRINGS: TableDefinition<'static, u32, &'static str> = TableDefinition::new("strings");
@@ -53,6 +56,8 @@ pub enum HistoryError {
         "decision history {path} is held by another process (the daemon); ask the daemon instead"
     )]
     Busy { path: PathBuf },
+    #[error("decision history {path} is closed after an I/O error; reopening with back-off")]
+    Closed { path: PathBuf },
     #[error("decision history journal {path}: {source}")]
     Journal {
         path: PathBuf,
@@ -82,46 +87,101 @@ pub struct HistoryStats {
 }
 
 /// The history file.
+///
+/// The database is held behind a lock so that it can be closed and reopened in place after
+/// an I/O error (redb refuses every operation after one until it is reopened) or replaced
+/// by a fresh file when damage shows up at run time; an operation meanwhile fails with a
+/// storage error.
 #[derive(Debug)]
 pub struct HistoryStore {
-    db: Database,
+    db: Mutex<Option<Arc<Database>>>,
     path: PathBuf,
+    /// Damaged files moved aside (at open or at a reopen).
+    moved_aside: AtomicU64,
+    /// Successful reopens after an error.
+    reopens: AtomicU64,
 }
 
 impl HistoryStore {
-    /// Opens (or creates) the history at `path`. A file redb cannot read is moved aside
-    /// and an empty history started; the warning says so.
+    /// Opens (or creates) the history at `path`. A file redb cannot read — its integrity
+    /// check fails, or redb panics on it — is moved aside and an empty history started;
+    /// the warning says so.
     pub fn open(path: &Path) -> Result<(HistoryStore, Option<String>), HistoryError> {
-        create_parent(path)?;
-        match open_database(path) {
-            Ok(db) => Ok((HistoryStore::new(db, path), None)),
-            Err(redb::Error::DatabaseAlreadyOpen) => Err(HistoryError::Busy {
-                path: path.to_path_buf(),
-            }),
-            Err(err) if is_unreadable(&err) => {
-                let aside = move_aside(path)?;
-                let db = open_database(path).map_err(|source| HistoryError::Open {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                let warning = format!(
-                    "decision history {} was unreadable ({err}); moved it to {} and started an empty one",
-                    path.display(),
-                    aside.display()
-                );
-                Ok((HistoryStore::new(db, path), Some(warning)))
-            }
-            Err(source) => Err(HistoryError::Open {
-                path: path.to_path_buf(),
-                source,
-            }),
+        let (db, warning) = open_or_replace(path)?;
+        let store = HistoryStore::new(db, path);
+        if warning.is_some() {
+            store.moved_aside.fetch_add(1, Ordering::Relaxed);
         }
+        Ok((store, warning))
     }
 
     fn new(db: Database, path: &Path) -> HistoryStore {
         HistoryStore {
-            db,
+            db: Mutex::new(Some(Arc::new(db))),
             path: path.to_path_buf(),
+            moved_aside: AtomicU64::new(0),
+            reopens: AtomicU64::new(0),
+        }
+    }
+
+    /// The open database, or the "closed" I/O error while it waits to be reopened.
+    fn db(&self) -> Result<Arc<Database>, redb::Error> {
+        self.db
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(closed_error)
+    }
+
+    /// Closes the database and opens the file again (after an I/O error, or damage met at
+    /// run time: a damaged file is then moved aside and a fresh one started, the warning
+    /// says so). Fails, leaving the store closed, while the file system still fails or a
+    /// scan still holds the old database; call again later.
+    pub fn reopen(&self) -> Result<Option<String>, HistoryError> {
+        let old = self.db.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(old);
+        let (db, warning) = open_or_replace(&self.path)?;
+        *self.db.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        self.reopens.fetch_add(1, Ordering::Relaxed);
+        if warning.is_some() {
+            self.moved_aside.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(warning)
+    }
+
+    /// Closes the database (after an I/O error): operations fail until [`HistoryStore::reopen`].
+    pub fn close(&self) {
+        let old = self.db.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(old);
+    }
+
+    /// Whether the database is open (not waiting to be reopened).
+    pub fn is_open(&self) -> bool {
+        self.db.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Damaged files moved aside since the process started.
+    pub fn moved_aside(&self) -> u64 {
+        self.moved_aside.load(Ordering::Relaxed)
+    }
+
+    /// Reopens since the process started.
+    pub fn reopens(&self) -> u64 {
+        self.reopens.load(Ordering::Relaxed)
+    }
+
+    /// Runs `body` with a panic inside (redb meeting a damaged page) turned into a storage
+    /// error that reads as damage.
+    fn contained<T>(
+        &self,
+        body: impl FnOnce() -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+            Ok(result) => result,
+            Err(_) => Err(HistoryError::Storage {
+                path: self.path.clone(),
+                source: redb::Error::Corrupted("redb panicked while reading".into()),
+            }),
         }
     }
 
@@ -139,7 +199,7 @@ impl HistoryStore {
     /// Every stored string.
     pub fn strings(&self) -> Result<Strings, HistoryError> {
         let run = || -> Result<Strings, redb::Error> {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let table = txn.open_table(STRINGS)?;
             let mut pairs = Vec::with_capacity(table.len()? as usize);
             for item in table.iter()? {
@@ -148,17 +208,17 @@ impl HistoryStore {
             }
             Ok(Strings::from_pairs(pairs))
         };
-        run().map_err(self.storage())
+        guarded(run).map_err(self.storage())
     }
 
     /// The last journal segment whose records are in the store.
     pub fn committed_segment(&self) -> Result<Option<u64>, HistoryError> {
         let run = || -> Result<Option<u64>, redb::Error> {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let meta = txn.open_table(META)?;
             Ok(meta.get(META_SEGMENT)?.map(|v| v.value()))
         };
-        run().map_err(self.storage())
+        guarded(run).map_err(self.storage())
     }
 
     /// Commits `records` (a journal replay, an import), sorted by time, the way the writer
@@ -232,8 +292,8 @@ impl HistoryStore {
             }
             n += 1;
         }
-        let result = (|| -> Result<(), redb::Error> {
-            let txn = self.db.begin_write()?;
+        let result = guarded(|| -> Result<(), redb::Error> {
+            let txn = self.db()?.begin_write()?;
             {
                 let mut table = txn.open_table(STRINGS)?;
                 for (id, name) in &added {
@@ -257,7 +317,7 @@ impl HistoryStore {
             }
             txn.commit()?;
             Ok(())
-        })();
+        });
         if let Err(source) = result {
             if let Ok(reloaded) = self.strings() {
                 *strings = reloaded;
@@ -394,13 +454,13 @@ impl HistoryStore {
     /// The first and last block keys.
     fn key_bounds(&self) -> Result<(Option<u64>, Option<u64>), HistoryError> {
         let run = || -> Result<(Option<u64>, Option<u64>), redb::Error> {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
             let first = blocks.first()?.map(|(k, _)| k.value());
             let last = blocks.last()?.map(|(k, _)| k.value());
             Ok((first, last))
         };
-        run().map_err(self.storage())
+        guarded(run).map_err(self.storage())
     }
 
     /// Groups the rows of the blocks keyed in `keys`.
@@ -440,12 +500,25 @@ impl HistoryStore {
         scan: &ScanSpec<'_>,
         f: &mut dyn FnMut(&Row, &[u8]),
     ) -> Result<u64, HistoryError> {
+        self.contained(|| self.visit_rows_unguarded(keys, scan, f))
+    }
+
+    fn visit_rows_unguarded(
+        &self,
+        keys: std::ops::Range<u64>,
+        scan: &ScanSpec<'_>,
+        f: &mut dyn FnMut(&Row, &[u8]),
+    ) -> Result<u64, HistoryError> {
         let storage = |e: redb::Error| HistoryError::Storage {
             path: self.path.clone(),
             source: e,
         };
         let decode = |e| self.decode_error(e);
-        let txn = self.db.begin_read().map_err(|e| storage(e.into()))?;
+        let txn = self
+            .db()
+            .map_err(storage)?
+            .begin_read()
+            .map_err(|e| storage(e.into()))?;
         let blocks = txn.open_table(BLOCKS).map_err(|e| storage(e.into()))?;
         let range = blocks.range(keys).map_err(|e| storage(e.into()))?;
         let mut row = Row::default();
@@ -474,8 +547,12 @@ impl HistoryStore {
         keep: &mut dyn FnMut(&Row) -> bool,
     ) -> Result<Vec<Record>, HistoryError> {
         let strings = self.strings()?;
-        let mut run = || -> Result<Vec<Record>, HistoryError> {
-            let txn = self.db.begin_read().map_err(|e| self.storage()(e.into()))?;
+        let run = || -> Result<Vec<Record>, HistoryError> {
+            let txn = self
+                .db()
+                .map_err(self.storage())?
+                .begin_read()
+                .map_err(|e| self.storage()(e.into()))?;
             let blocks = txn
                 .open_table(BLOCKS)
                 .map_err(|e| self.storage()(e.into()))?;
@@ -502,14 +579,14 @@ impl HistoryStore {
             out.truncate(limit);
             Ok(out)
         };
-        run()
+        self.contained(run)
     }
 
     /// Deletes blocks older than `older_than_us`, then the oldest blocks until at most
     /// `max_records` remain. Returns the records removed.
     pub fn prune(&self, older_than_us: u64, max_records: u64) -> Result<u64, HistoryError> {
         let run = || -> Result<u64, redb::Error> {
-            let txn = self.db.begin_write()?;
+            let txn = self.db()?.begin_write()?;
             let removed;
             {
                 let mut blocks = txn.open_table(BLOCKS)?;
@@ -537,12 +614,12 @@ impl HistoryStore {
             txn.commit()?;
             Ok(removed)
         };
-        run().map_err(self.storage())
+        guarded(run).map_err(self.storage())
     }
 
     pub fn stats(&self) -> Result<HistoryStats, HistoryError> {
         let run = || -> Result<HistoryStats, redb::Error> {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
             let strings = txn.open_table(STRINGS)?;
             let meta = txn.open_table(META)?;
@@ -555,7 +632,7 @@ impl HistoryStore {
                 file_bytes: 0,
             })
         };
-        let mut stats = run().map_err(self.storage())?;
+        let mut stats = guarded(run).map_err(self.storage())?;
         stats.file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         Ok(stats)
     }
@@ -588,16 +665,64 @@ fn merge_groups(into: &mut Groups, from: Groups) {
     }
 }
 
+/// Opens the file at `path` (creating it), or moves a damaged one aside and starts a fresh
+/// one; the warning says so.
+fn open_or_replace(path: &Path) -> Result<(Database, Option<String>), HistoryError> {
+    create_parent(path)?;
+    match open_database(path) {
+        Ok(db) => Ok((db, None)),
+        Err(redb::Error::DatabaseAlreadyOpen) => Err(HistoryError::Busy {
+            path: path.to_path_buf(),
+        }),
+        Err(err) if is_unreadable(&err) => {
+            let aside = move_aside(path)?;
+            let db = open_database(path).map_err(|source| HistoryError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let warning = format!(
+                "decision history {} is damaged ({err}); moved it to {} and started an empty one",
+                path.display(),
+                aside.display()
+            );
+            Ok((db, Some(warning)))
+        }
+        Err(source) => Err(HistoryError::Open {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Opens or creates the redb file with its integrity checked (the whole file read once:
+/// damage is an error here, where a plain open or a later read may panic), makes sure
+/// every table exists and reads the strings and counters once. A panic inside redb is
+/// caught and reported as damage.
 fn open_database(path: &Path) -> Result<Database, redb::Error> {
-    let db = redb::Builder::new()
-        .set_cache_size(PAGE_CACHE_BYTES)
-        .create(path)?;
-    let txn = db.begin_write()?;
-    txn.open_table(BLOCKS)?;
-    txn.open_table(STRINGS)?;
-    txn.open_table(META)?;
-    txn.commit()?;
-    Ok(db)
+    guarded(|| {
+        let db = redb::Builder::new()
+            .set_check_integrity_on_open(true)
+            .set_cache_size(PAGE_CACHE_BYTES)
+            .create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(BLOCKS)?;
+        txn.open_table(STRINGS)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        let txn = db.begin_read()?;
+        for item in txn.open_table(STRINGS)?.iter()? {
+            item?;
+        }
+        for item in txn.open_table(META)?.iter()? {
+            item?;
+        }
+        let blocks = txn.open_table(BLOCKS)?;
+        blocks.first()?;
+        blocks.last()?;
+        drop(blocks);
+        drop(txn);
+        Ok(db)
+    })
 }
 
 #[cfg(test)]
@@ -736,5 +861,80 @@ mod tests {
         assert!(left.len() <= 1500 && !left.is_empty(), "{}", left.len());
         assert_eq!(left.last(), records.last());
         assert_eq!(b.stats().unwrap().records, left.len() as u64);
+    }
+}
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// A history of several pages of blocks and strings, with unique users.
+    fn filled(path: &Path) -> u64 {
+        let (store, _) = HistoryStore::open(path).unwrap();
+        let mut strings = store.strings().unwrap();
+        for batch in 0..20u64 {
+            let records: Vec<Record> = (0..500u64)
+                .map(|i| {
+                    crate::history::test_record(
+                        &format!("u{batch}-{i}"),
+                        1_700_000_000_000_000 + (batch * 500 + i) * 1_000,
+                    )
+                })
+                .collect();
+            store
+                .append(&records, &mut strings, Some(batch + 1))
+                .unwrap();
+        }
+        drop(store);
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    fn zero(path: &Path, offset: u64) {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.seek(SeekFrom::Start(offset)).unwrap();
+        f.write_all(&[0u8; 256]).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_file_opens_as_a_fresh_history_or_reads_without_a_panic() {
+        for offset in [0u64, 4096, 8192, 16384, 65536, 200_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("h.redb");
+            let size = filled(&path);
+            assert!(size > 200_256, "{size}");
+            zero(&path, offset);
+            let (store, warning) =
+                HistoryStore::open(&path).unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+                .collect();
+            match &warning {
+                Some(w) => {
+                    assert!(w.contains("damaged"), "{w}");
+                    assert_eq!(aside.len(), 1, "offset {offset}");
+                    assert_eq!(store.moved_aside(), 1);
+                    assert_eq!(store.stats().unwrap().records, 0);
+                }
+                None => assert!(aside.is_empty()),
+            }
+            // Whatever was kept reads back without a panic, and takes new records.
+            let mut n = 0u64;
+            let _ = store.scan(&Filter::default(), &mut |_: &Row, _: &Strings| n += 1);
+            let mut strings = store.strings().unwrap();
+            store
+                .append(
+                    &[crate::history::test_record("after", 1_800_000_000_000_000)],
+                    &mut strings,
+                    None,
+                )
+                .unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+            eprintln!(
+                "offset {offset}: warning {:?}, {n} rows read",
+                warning.is_some()
+            );
+        }
     }
 }

@@ -19,6 +19,9 @@ use super::codec::Strings;
 use super::journal::{self, Segment};
 use super::store::{HistoryError, HistoryStore};
 use super::{now_us, Record};
+use crate::cache::store::is_unreadable;
+use crate::redb_guard::{is_io_failure, Backoff};
+use crate::warn_limit::WarnLimit;
 
 /// How the writer runs.
 #[derive(Debug, Clone)]
@@ -32,7 +35,17 @@ pub struct WriterSettings {
     pub batch_max: usize,
     /// The space a journal segment reserves ([`journal::SEGMENT_BYTES`]).
     pub segment_bytes: usize,
+    /// The journal's cap: segments on disk plus frames kept in memory. Beyond it a
+    /// decision is still answered (and in the audit line) but not kept in the history: it
+    /// is counted in [`WriterCounters::lost`].
+    pub journal_max_bytes: u64,
 }
+
+/// The default of `[history] journal_max_bytes`: 16 segments, about 430,000 decisions.
+pub const JOURNAL_MAX_BYTES: u64 = 64 << 20;
+
+/// How often a repeated history failure is logged (with a count).
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Counters for `/metrics` and the dashboard.
 #[derive(Debug, Default)]
@@ -42,6 +55,10 @@ pub struct WriterCounters {
     pub commit_errors: AtomicU64,
     pub pruned: AtomicU64,
     pub replayed: AtomicU64,
+    /// Decisions answered but not kept: the journal was at its cap.
+    pub lost: AtomicU64,
+    /// Bytes the journal holds now (segments on disk and frames in memory).
+    pub journal_bytes: AtomicU64,
 }
 
 struct Pending {
@@ -72,6 +89,18 @@ struct Shared {
     strings: Mutex<Strings>,
     wake: Notify,
     counters: WriterCounters,
+    /// When the closed store may be reopened, and the back-off after that.
+    recovery: Mutex<Recovery>,
+    warn_journal: WarnLimit,
+    warn_lost: WarnLimit,
+    warn_commit: WarnLimit,
+}
+
+/// The store's state after a failure that needs a reopen.
+#[derive(Debug, Default)]
+struct Recovery {
+    reopen_at: Option<std::time::Instant>,
+    backoff: Backoff,
 }
 
 /// The request-side handle (cheap to clone) of the history.
@@ -100,40 +129,9 @@ impl HistoryWriter {
         let (store, warning) = HistoryStore::open(&settings.path)?;
         let mut warnings: Vec<String> = warning.into_iter().collect();
         let mut strings = store.strings()?;
-        let committed = store.committed_segment()?;
-        let journal_err = |source| HistoryError::Journal {
-            path: settings.path.clone(),
-            source,
-        };
-        let mut last = committed.unwrap_or(0);
-        let mut replayed = 0u64;
-        for (n, path) in journal::segments(&settings.path).map_err(journal_err)? {
-            last = last.max(n);
-            if committed.is_some_and(|c| n <= c) {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            let contents =
-                journal::read_segment(&path).map_err(|source| HistoryError::Journal {
-                    path: path.clone(),
-                    source,
-                })?;
-            if contents.skipped > 0 {
-                warnings.push(format!(
-                    "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
-                    path.display(),
-                    contents.skipped
-                ));
-            }
-            store.append(&contents.records, &mut strings, Some(n))?;
-            replayed += contents.records.len() as u64;
-            let _ = std::fs::remove_file(&path);
-        }
-        if replayed > 0 {
-            warnings.push(format!(
-                "history: replayed {replayed} decision(s) from the journal of an unclean stop"
-            ));
-        }
+        let replay = replay_journal(&store, &mut strings, &settings.path)?;
+        warnings.extend(replay.warnings);
+        let (last, replayed) = (replay.last_segment, replay.replayed);
         let counters = WriterCounters::default();
         counters.replayed.store(replayed, Ordering::Relaxed);
         let shared = Shared {
@@ -150,6 +148,10 @@ impl HistoryWriter {
             settings,
             wake: Notify::new(),
             counters,
+            recovery: Mutex::new(Recovery::default()),
+            warn_journal: WarnLimit::new(WARN_INTERVAL),
+            warn_lost: WarnLimit::new(WARN_INTERVAL),
+            warn_commit: WarnLimit::new(WARN_INTERVAL),
         };
         Ok((
             HistoryWriter {
@@ -209,8 +211,8 @@ impl HistoryWriter {
             .segments
             .last_mut()
             .is_some_and(|segment| segment.append(&frame));
-        if !copied {
-            self.new_segment(&mut pending, &frame);
+        if !copied && !self.new_segment(&mut pending, &frame) {
+            return;
         }
         pending.count += 1;
         if pending.count >= shared.settings.batch_max {
@@ -219,10 +221,18 @@ impl HistoryWriter {
     }
 
     /// Starts a segment holding `frame`, or keeps the frame in memory when none can be
-    /// created (logged once per batch).
-    fn new_segment(&self, pending: &mut Pending, frame: &[u8]) {
+    /// created (logged once per interval); `false` when the journal is at its cap and the
+    /// frame is lost (counted, logged once per interval).
+    fn new_segment(&self, pending: &mut Pending, frame: &[u8]) -> bool {
         let shared = &*self.shared;
-        if !pending.journal_failed {
+        let cap = shared.settings.journal_max_bytes;
+        let on_disk = shared.counters.journal_bytes.load(Ordering::Relaxed);
+        let room_for_segment = pending
+            .spare
+            .last()
+            .is_some_and(|s| s.capacity() >= frame.len())
+            || on_disk + shared.settings.segment_bytes.max(frame.len()) as u64 <= cap;
+        if !pending.journal_failed && room_for_segment {
             match self.next_segment(pending, frame.len()) {
                 Ok(mut segment) => {
                     if !pending.segments.is_empty() {
@@ -233,23 +243,44 @@ impl HistoryWriter {
                     let copied = segment.append(frame);
                     pending.segments.push(segment);
                     if copied {
-                        return;
+                        return true;
                     }
                 }
                 Err(err) => {
                     pending.journal_failed = true;
-                    tracing::error!(
-                        error = %err,
-                        "cannot create a history journal segment; this batch is kept in memory only until it is committed"
-                    );
+                    if let Some(n) = shared.warn_journal.hit() {
+                        tracing::error!(
+                            error = %err,
+                            failures = n,
+                            "cannot create a history journal segment; decisions are kept in memory only until they are committed"
+                        );
+                    }
                 }
             }
+        }
+        if on_disk + (pending.memory.len() + frame.len()) as u64 > cap {
+            // The journal is at its cap: the decision was answered and logged in the audit
+            // line, but the history does not get it.
+            shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+            if let Some(n) = shared.warn_lost.hit() {
+                tracing::error!(
+                    lost = n,
+                    journal_max_bytes = cap,
+                    "history journal at its cap while the store cannot commit; decisions not kept in the history (still in the audit log)"
+                );
+            }
+            return false;
         }
         shared
             .counters
             .journal_errors
             .fetch_add(1, Ordering::Relaxed);
         pending.memory.extend_from_slice(frame);
+        shared
+            .counters
+            .journal_bytes
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        true
     }
 
     /// The segment for the next frames, with the next number and room for `len` bytes: a
@@ -264,12 +295,17 @@ impl HistoryWriter {
                     Ok(()) => return Ok(segment),
                     Err(err) => {
                         tracing::warn!(error = %err, "cannot reuse a history journal segment");
-                        let _ = segment.remove();
+                        remove_segment(&self.shared, segment);
                     }
                 }
             }
         }
-        Segment::create(&settings.path, n, settings.segment_bytes.max(len))
+        let segment = Segment::create(&settings.path, n, settings.segment_bytes.max(len))?;
+        self.shared
+            .counters
+            .journal_bytes
+            .fetch_add(segment.capacity() as u64, Ordering::Relaxed);
+        Ok(segment)
     }
 
     /// Commits what is pending now. Returns the number of records committed.
@@ -279,6 +315,9 @@ impl HistoryWriter {
     /// (and the in-memory frames) go back to the front of the pending batch.
     pub async fn flush(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
+        if !shared.store.is_open() {
+            self.try_reopen().await?;
+        }
         let (segments, memory) = {
             let mut pending = lock(&shared.pending);
             if pending.count == 0 {
@@ -291,6 +330,7 @@ impl HistoryWriter {
                 std::mem::take(&mut pending.memory),
             )
         };
+        let memory_bytes = memory.len() as u64;
         let job = Arc::clone(&shared);
         let outcome = tokio::task::spawn_blocking(move || commit(&job, segments, memory))
             .await
@@ -309,17 +349,34 @@ impl HistoryWriter {
                 if pending.spare.len() < keep {
                     pending.spare.push(segment);
                 } else {
-                    let _ = segment.remove();
+                    remove_segment(&shared, segment);
                 }
             }
         }
         let Some(err) = outcome.error else {
+            shared
+                .counters
+                .journal_bytes
+                .fetch_sub(memory_bytes, Ordering::Relaxed);
             return Ok(outcome.committed);
         };
+        let left_in_memory = outcome.memory.len() as u64;
+        shared.counters.journal_bytes.fetch_sub(
+            memory_bytes - left_in_memory.min(memory_bytes),
+            Ordering::Relaxed,
+        );
         shared
             .counters
             .commit_errors
             .fetch_add(1, Ordering::Relaxed);
+        if needs_reopen(&err) {
+            // redb refuses everything after an I/O error until it is reopened; damage met
+            // now is moved aside by the reopen. Until then the batches wait in the journal.
+            shared.store.close();
+            let mut recovery = lock(&shared.recovery);
+            let wait = recovery.backoff.next_wait();
+            recovery.reopen_at = Some(std::time::Instant::now() + wait);
+        }
         let mut pending = lock(&shared.pending);
         let count = outcome.segments.iter().map(Segment::frames).sum::<usize>()
             + journal::count_frames(&outcome.memory);
@@ -338,9 +395,68 @@ impl HistoryWriter {
         let committed = self.flush().await?;
         let spare = std::mem::take(&mut lock(&self.shared.pending).spare);
         for segment in spare {
-            let _ = segment.remove();
+            remove_segment(&self.shared, segment);
         }
         Ok(committed)
+    }
+
+    /// Reopens the closed store once its back-off is over (the strings are read again: a
+    /// damaged file may have been replaced by a fresh one). Fails while it is not due or
+    /// the file system still fails.
+    async fn try_reopen(&self) -> Result<(), HistoryError> {
+        let shared = Arc::clone(&self.shared);
+        {
+            let recovery = lock(&shared.recovery);
+            if recovery
+                .reopen_at
+                .is_some_and(|at| std::time::Instant::now() < at)
+            {
+                return Err(HistoryError::Closed {
+                    path: shared.settings.path.clone(),
+                });
+            }
+        }
+        let job = Arc::clone(&shared);
+        let reopened =
+            tokio::task::spawn_blocking(move || -> Result<Option<String>, HistoryError> {
+                let warning = job.store.reopen()?;
+                match job.store.strings() {
+                    Ok(strings) => *lock(&job.strings) = strings,
+                    Err(err) => {
+                        job.store.close();
+                        return Err(err);
+                    }
+                }
+                Ok(warning)
+            })
+            .await
+            .map_err(|err| HistoryError::Journal {
+                path: shared.settings.path.clone(),
+                source: std::io::Error::other(err.to_string()),
+            })?;
+        let mut recovery = lock(&shared.recovery);
+        match reopened {
+            Ok(warning) => {
+                if let Some(w) = warning {
+                    tracing::warn!("{w}");
+                }
+                tracing::info!(path = %shared.settings.path.display(), "decision history reopened; committing the journal");
+                recovery.backoff.reset();
+                recovery.reopen_at = None;
+                Ok(())
+            }
+            Err(err) => {
+                let wait = recovery.backoff.next_wait();
+                recovery.reopen_at = Some(std::time::Instant::now() + wait);
+                Err(err)
+            }
+        }
+    }
+
+    /// Whether the history is committing (its store open); false while it waits to be
+    /// reopened after a failure.
+    pub fn is_healthy(&self) -> bool {
+        self.shared.store.is_open()
     }
 
     /// Prunes by age and size now.
@@ -369,7 +485,11 @@ impl HistoryWriter {
                 _ = self.shared.wake.notified() => {}
             }
             if let Err(err) = self.flush().await {
-                tracing::error!(error = %err, "history batch not committed; retrying with the next one");
+                if let Some(n) = self.shared.warn_commit.hit() {
+                    tracing::error!(error = %err, failures = n, "history batch not committed; it waits in the journal for the next attempt");
+                }
+                // Space may have come back: the next frames may try a new segment again.
+                lock(&self.shared.pending).journal_failed = false;
             }
             if tokio::time::Instant::now() >= prune_at {
                 prune_at = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -380,6 +500,88 @@ impl HistoryWriter {
                 }
             }
         }
+    }
+}
+
+/// What [`replay_journal`] did.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Records committed from the journal.
+    pub replayed: u64,
+    /// The highest segment number seen (committed or replayed).
+    pub last_segment: u64,
+    /// What to log (torn frames skipped, records replayed).
+    pub warnings: Vec<String>,
+}
+
+/// Commits the journal segments beside the history that the store has not committed (an
+/// unclean stop left them) and removes every segment. The daemon does this at start;
+/// `badclients report` too, when it reads the file directly, so it sees what the journal
+/// holds.
+pub fn replay_journal(
+    store: &HistoryStore,
+    strings: &mut Strings,
+    path: &std::path::Path,
+) -> Result<Replay, HistoryError> {
+    let committed = store.committed_segment()?;
+    let journal_err = |source| HistoryError::Journal {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = Replay {
+        last_segment: committed.unwrap_or(0),
+        ..Replay::default()
+    };
+    for (n, segment) in journal::segments(path).map_err(journal_err)? {
+        out.last_segment = out.last_segment.max(n);
+        if committed.is_some_and(|c| n <= c) {
+            let _ = std::fs::remove_file(&segment);
+            continue;
+        }
+        let contents = journal::read_segment(&segment).map_err(|source| HistoryError::Journal {
+            path: segment.clone(),
+            source,
+        })?;
+        if contents.skipped > 0 {
+            out.warnings.push(format!(
+                "history journal {}: skipped {} unreadable line(s) (a write cut by a crash)",
+                segment.display(),
+                contents.skipped
+            ));
+        }
+        store.append(&contents.records, strings, Some(n))?;
+        out.replayed += contents.records.len() as u64;
+        let _ = std::fs::remove_file(&segment);
+    }
+    if out.replayed > 0 {
+        out.warnings.push(format!(
+            "history: replayed {} decision(s) from the journal of an unclean stop",
+            out.replayed
+        ));
+    }
+    Ok(out)
+}
+
+/// Deletes a segment file and takes its space off the journal's size.
+fn remove_segment(shared: &Shared, segment: Segment) {
+    let (number, bytes) = (segment.number, segment.capacity() as u64);
+    shared
+        .counters
+        .journal_bytes
+        .fetch_sub(bytes, Ordering::Relaxed);
+    if let Err(err) = segment.remove() {
+        tracing::warn!(error = %err, segment = number, "cannot remove a history journal segment");
+    }
+}
+
+/// Whether a failed commit needs the store closed and reopened: an I/O error (redb refuses
+/// everything after one) or damage.
+fn needs_reopen(err: &HistoryError) -> bool {
+    match err {
+        HistoryError::Storage { source, .. } | HistoryError::Open { source, .. } => {
+            is_io_failure(source) || is_unreadable(source)
+        }
+        _ => false,
     }
 }
 
@@ -412,10 +614,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
                     segment.clear();
                     cleared.push(segment);
                 } else {
-                    let number = segment.number;
-                    if let Err(err) = segment.remove() {
-                        tracing::warn!(error = %err, segment = number, "cannot remove a committed history journal segment");
-                    }
+                    remove_segment(shared, segment);
                 }
             }
             Err(error) => {
@@ -479,6 +678,7 @@ mod tests {
             flush_interval: Duration::from_millis(5),
             batch_max: 100,
             segment_bytes: journal::SEGMENT_BYTES,
+            journal_max_bytes: JOURNAL_MAX_BYTES,
         }
     }
 
@@ -644,5 +844,107 @@ mod tests {
         assert_eq!(rt.block_on(writer.flush()).unwrap(), 1);
         assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 10);
         assert_eq!(users(writer.store()).len(), 11);
+    }
+
+    /// A tmpfs of a given size mounted on a temporary directory (the tests run as root in
+    /// CI), unmounted on drop.
+    struct Tmpfs {
+        dir: tempfile::TempDir,
+    }
+
+    impl Tmpfs {
+        fn mount(size: &str) -> Tmpfs {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "mounting a tmpfs needs root (CI runs the tests as root)"
+            );
+            Tmpfs { dir }
+        }
+
+        fn resize(&self, size: &str) {
+            let ok = std::process::Command::new("mount")
+                .args(["-o", &format!("remount,size={size}")])
+                .arg(self.dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "remount {size}");
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+
+    fn journal_on_disk(path: &std::path::Path) -> u64 {
+        journal::segments(path)
+            .unwrap()
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+
+    #[test]
+    fn a_full_disk_then_grown_resumes_commits_and_the_journal_stays_within_its_cap() {
+        let fs = Tmpfs::mount("1m");
+        let path = fs.dir.path().join("h.redb");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let cap = 256 * 1024;
+        let settings = WriterSettings {
+            batch_max: usize::MAX,
+            journal_max_bytes: cap,
+            ..settings_with_segments(path.clone(), 64 * 1024)
+        };
+        let (writer, _) = HistoryWriter::open(settings).unwrap();
+        // About 4.5 MB of decisions into 1 MiB, committed in batches as the daemon does.
+        let total = 30_000u64;
+        for i in 0..total {
+            writer.record(&record(format!("d-{i:05}")));
+            if i % 200 == 199 {
+                let _ = rt.block_on(writer.flush());
+                let held = writer.counters().journal_bytes.load(Ordering::Relaxed);
+                assert!(held <= cap, "journal {held} > cap {cap}");
+                assert!(journal_on_disk(&path) <= cap);
+            }
+        }
+        let c = writer.counters();
+        assert!(
+            c.commit_errors.load(Ordering::Relaxed) > 0,
+            "the disk never filled"
+        );
+        let lost = c.lost.load(Ordering::Relaxed);
+        assert!(lost > 0, "the journal cap was never reached");
+        // Space comes back: commits resume after the back-off, the journal drains.
+        fs.resize("64m");
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            match rt.block_on(writer.flush()) {
+                Ok(0) if writer.is_healthy() => break,
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "commits never resumed"
+            );
+        }
+        let stored = users(writer.store());
+        assert_eq!(stored.len() as u64 + lost, total, "lost {lost}");
+        stored.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
+        // Only the spare segments, zeroed, are left.
+        assert!(uncommitted(&writer, &path).is_empty());
+        assert!(writer.store().reopens() > 0);
+        drop(writer);
     }
 }

@@ -465,12 +465,12 @@ async fn write_batches(
     while rx.recv_many(&mut batch, 512).await > 0 {
         let items = std::mem::take(&mut batch);
         let written = items.len();
-        let store = Arc::clone(&store);
+        let job = Arc::clone(&store);
         let result =
-            tokio::task::spawn_blocking(move || store.put_many_capped(&items, max_entries)).await;
+            tokio::task::spawn_blocking(move || job.put_many_capped(&items, max_entries)).await;
         match result {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cache store write failed"),
+            Ok(Err(e)) => store.log_write_failure(&e),
             Err(e) => tracing::warn!(error = %e, "cache store writer failed"),
         }
         pending.fetch_sub(written, Ordering::SeqCst);

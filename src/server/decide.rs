@@ -49,6 +49,8 @@ pub struct Decider {
     lookup: Lookup,
     metrics: Arc<Metrics>,
     history: Option<HistoryWriter>,
+    /// The history is enabled but could not be opened: the daemon serves without it.
+    history_unavailable: bool,
 }
 
 impl std::fmt::Debug for Decider {
@@ -82,7 +84,50 @@ impl Decider {
             lookup,
             metrics,
             history: None,
+            history_unavailable: false,
         }
+    }
+
+    /// Marks the history as enabled but not open (the daemon serves without it, degraded).
+    pub fn with_history_unavailable(mut self) -> Decider {
+        self.history_unavailable = true;
+        self
+    }
+
+    /// Why storage makes the daemon degraded (for `/healthz`), if it does: the history
+    /// could not be opened, or it waits to be reopened after an I/O error.
+    pub fn storage_degraded(&self) -> Option<&'static str> {
+        if self.history_unavailable {
+            return Some("decision history unavailable");
+        }
+        if self.history.as_ref().is_some_and(|h| !h.is_healthy()) {
+            return Some("decision history not committing (reopening after an I/O error)");
+        }
+        None
+    }
+
+    /// What the stores report, for `/metrics`.
+    pub fn storage_snapshot(&self) -> crate::metrics::StorageSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut snap = crate::metrics::StorageSnapshot {
+            history_up: !self.history_unavailable,
+            ..Default::default()
+        };
+        if let Some(h) = &self.history {
+            let c = h.counters();
+            snap.history_up = h.is_healthy();
+            snap.history_moved_aside = h.store().moved_aside();
+            snap.history_reopens = h.store().reopens();
+            snap.history_lost = c.lost.load(Relaxed);
+            snap.history_commit_errors = c.commit_errors.load(Relaxed);
+            snap.history_journal_bytes = c.journal_bytes.load(Relaxed);
+        }
+        if let Some(store) = self.lookup.tiers().store() {
+            snap.cache_up = Some(store.is_open());
+            snap.cache_moved_aside = store.moved_aside() as u64;
+            snap.cache_reopens = store.reopens() as u64;
+        }
+        snap
     }
 
     /// Records every logged decision in `history` before it is answered.

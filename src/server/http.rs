@@ -52,16 +52,20 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// `200 ok`, or `503 degraded: …` while the list directory could not be taken as it is
-/// (the reason names no path and no entry).
+/// `200 ok`, or `503 degraded: …` with each thing that is degraded: the list directory
+/// could not be taken as it is, or the history is not writing (the reasons name no path and
+/// no entry).
 async fn healthz(State(decider): State<Decider>) -> Response {
-    match decider.state().load().list_dir_fault {
-        None => "ok\n".into_response(),
-        Some(fault) => (
+    let lists = decider.state().load().list_dir_fault.map(|f| f.describe());
+    let reasons: Vec<&str> = lists.into_iter().chain(decider.storage_degraded()).collect();
+    if reasons.is_empty() {
+        "ok\n".into_response()
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("degraded: {}\n", fault.describe()),
+            format!("degraded: {}\n", reasons.join("; ")),
         )
-            .into_response(),
+            .into_response()
     }
 }
 
@@ -299,6 +303,9 @@ async fn metrics(State(decider): State<Decider>, headers: HeaderMap) -> Response
     let response = if !authorized(&headers, &active.config.http) {
         error(StatusCode::UNAUTHORIZED, "missing or wrong API key")
     } else {
+        decider
+            .metrics()
+            .observe_storage(&decider.storage_snapshot());
         match decider.metrics().encode() {
             Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

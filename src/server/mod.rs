@@ -10,6 +10,7 @@ mod cache_upkeep;
 pub mod decide;
 pub mod history_api;
 pub mod http;
+pub mod instance_lock;
 pub mod logging;
 mod postfix_adapter;
 mod restart;
@@ -65,6 +66,8 @@ pub enum ServeError {
     Signals(std::io::Error),
     #[error(transparent)]
     History(#[from] crate::history::store::HistoryError),
+    #[error(transparent)]
+    Instance(#[from] instance_lock::LockError),
 }
 
 fn parse_mode(section: &'static str, mode: &Option<String>) -> Result<Option<u32>, ServeError> {
@@ -127,6 +130,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     }
     let state = Arc::new(state);
     let active = state.load();
+    let _instance = instance_lock::InstanceLock::take(&active.config)?;
     let (lookup, warnings) = build(&active.config).await?;
     for w in warnings {
         tracing::warn!("{w}");
@@ -141,12 +145,19 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         );
     }
     let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
-    let history_task = match open_history(&active.config)? {
-        Some(writer) => {
+    let history_task = match open_history(&active.config) {
+        Ok(Some(writer)) => {
             decider = decider.with_history(writer.clone());
             Some(tokio::spawn(writer.run()))
         }
-        None => None,
+        Ok(None) => None,
+        Err(err) => {
+            // Logins are still answered (and in the audit log); /healthz and
+            // badclients_store_up say the history is missing.
+            tracing::error!(error = %err, "decision history unavailable; serving without it (degraded)");
+            decider = decider.with_history_unavailable();
+            None
+        }
     };
     let stop = CancellationToken::new();
     let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
@@ -272,6 +283,7 @@ fn open_history(
         flush_interval: Duration::from_millis(h.flush_ms.max(1)),
         batch_max: h.batch_max.max(1),
         segment_bytes: crate::history::journal::SEGMENT_BYTES,
+        journal_max_bytes: h.journal_max_bytes,
     };
     let (writer, warnings) = HistoryWriter::open(settings)?;
     for w in warnings {
