@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::metrics::ConnCounters;
+use crate::warn_limit::WarnLimit;
 
 /// The pause after a failed `accept`, so a full descriptor table never spins.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -40,8 +41,8 @@ struct Shared {
     /// Told when a connection closes or starts waiting (room may be made).
     changed: Notify,
     counters: ConnCounters,
-    evict_log: Mutex<RateLimited>,
-    accept_log: Mutex<RateLimited>,
+    evict_log: WarnLimit,
+    accept_log: WarnLimit,
 }
 
 #[derive(Debug, Default)]
@@ -78,8 +79,8 @@ impl ConnTable {
                 slots: Mutex::new(Slots::default()),
                 changed: Notify::new(),
                 counters,
-                evict_log: Mutex::new(RateLimited::default()),
-                accept_log: Mutex::new(RateLimited::default()),
+                evict_log: WarnLimit::new(LOG_INTERVAL),
+                accept_log: WarnLimit::new(LOG_INTERVAL),
             }),
         }
     }
@@ -150,12 +151,7 @@ impl ConnTable {
             let cap = shared.cap;
             let listener = shared.listener;
             drop(slots);
-            if let Some(n) = shared
-                .evict_log
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .due()
-            {
+            if let Some(n) = shared.evict_log.hit() {
                 tracing::warn!(
                     listener,
                     cap,
@@ -172,12 +168,7 @@ impl ConnTable {
     pub async fn accept_failed(&self, error: &io::Error) {
         let shared = &self.shared;
         shared.counters.accept_errors.inc();
-        if let Some(n) = shared
-            .accept_log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .due()
-        {
+        if let Some(n) = shared.accept_log.hit() {
             tracing::warn!(listener = shared.listener, error = %error, failures = n,
                 "cannot accept connections; pausing briefly");
         }
@@ -269,29 +260,6 @@ fn out_of_descriptors(error: &io::Error) -> bool {
     )
 }
 
-/// A warning logged at most once per [`LOG_INTERVAL`], with how often it happened.
-#[derive(Debug, Default)]
-struct RateLimited {
-    last: Option<Instant>,
-    count: u64,
-}
-
-impl RateLimited {
-    /// Counts one occurrence; `Some(count since the last log line)` when one is due.
-    fn due(&mut self) -> Option<u64> {
-        self.count += 1;
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < LOG_INTERVAL)
-        {
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.count))
-    }
-}
-
 /// The connection caps made to fit the process's descriptor limit (`RLIMIT_NOFILE`),
 /// keeping [`RESERVED_FDS`] for everything else: when `caps` add up to more, each is
 /// scaled down in proportion (at least 8) and a warning says so.
@@ -381,15 +349,5 @@ mod tests {
         assert_eq!(fit_caps([512, 1024], None), [512, 1024]);
         assert_eq!(fit_caps([512, 1024], Some(256)), [64, 128]);
         assert_eq!(fit_caps([512, 1024], Some(10)), [8, 10]);
-    }
-
-    #[test]
-    fn repeated_warnings_are_counted_between_log_lines() {
-        let mut r = RateLimited::default();
-        assert_eq!(r.due(), Some(1));
-        assert_eq!(r.due(), None);
-        assert_eq!(r.due(), None);
-        r.last = Some(Instant::now() - LOG_INTERVAL);
-        assert_eq!(r.due(), Some(3));
     }
 }

@@ -100,6 +100,8 @@ pub struct Tiers {
     pending: Arc<AtomicUsize>,
     /// The cap of every table (memory and store), in entries.
     max_entries: usize,
+    /// "The writer is behind", logged at most once per interval.
+    behind_log: crate::warn_limit::WarnLimit,
 }
 
 /// How long Redis is skipped after it failed.
@@ -155,6 +157,7 @@ impl Tiers {
             as_name: KeyTable::with_max_entries(max_entries),
             ptr: KeyTable::with_max_entries(max_entries),
             max_entries,
+            behind_log: crate::warn_limit::WarnLimit::new(Duration::from_secs(10)),
             ttls,
             store: None,
             writes: None,
@@ -261,7 +264,12 @@ impl Tiers {
             self.pending.fetch_add(1, Ordering::SeqCst);
             if tx.try_send((table, key, stored)).is_err() {
                 self.pending.fetch_sub(1, Ordering::SeqCst);
-                tracing::warn!("cache store writer is behind; entry kept in memory only");
+                if let Some(n) = self.behind_log.hit() {
+                    tracing::warn!(
+                        entries = n,
+                        "cache store writer is behind; entries kept in memory only"
+                    );
+                }
             }
         }
     }

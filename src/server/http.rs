@@ -57,7 +57,10 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// no entry).
 async fn healthz(State(decider): State<Decider>) -> Response {
     let lists = decider.state().load().list_dir_fault.map(|f| f.describe());
-    let reasons: Vec<&str> = lists.into_iter().chain(decider.storage_degraded()).collect();
+    let reasons: Vec<&str> = lists
+        .into_iter()
+        .chain(decider.storage_degraded())
+        .collect();
     if reasons.is_empty() {
         "ok\n".into_response()
     } else {
