@@ -291,3 +291,54 @@ impl PatternList {
         Some(&self.patterns[*hint])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::lists::{ListKind, ListSet};
+
+    fn rev_host(content: &str) -> (ListSet, Vec<crate::lists::Diagnostic>) {
+        let mut set = ListSet::default();
+        let diags = set.parse_into(ListKind::RevHost, Path::new("r.lst"), content.as_bytes());
+        (set, diags)
+    }
+
+    #[test]
+    fn one_budget_for_every_pattern_of_a_value() {
+        let hostile = ".-.-.-.-.-.-.-.-.-.-%d\n".repeat(5);
+        let (set, diags) = rev_host(&format!("{hostile}'{}\n", "a".repeat(200)));
+        assert_eq!(diags.len(), 5, "{diags:?}");
+        assert!(diags.iter().all(|d| d.message.contains("is expensive")));
+        let list = &set.rev_host;
+        assert!(list.worst_case_steps() > 5 * EXPENSIVE_STEPS);
+        let mut budget = Budget::new(1_500_000);
+        let mut failures = Vec::new();
+        let value = "a".repeat(200);
+        // The literal on the last line still matches after the budget ran out.
+        let hit = list.find(value.as_bytes(), &mut budget, &mut failures);
+        assert_eq!(hit.map(|e| e.line), Some(6));
+        assert!(budget.is_exhausted());
+        assert_eq!(budget.spent(), 1_500_000);
+        // The first pattern failed on its own (its own 1,000,000 steps), once.
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].first);
+        let mut again = Vec::new();
+        list.find(value.as_bytes(), &mut Budget::new(1_500_000), &mut again);
+        assert_eq!(again.len(), 1);
+        assert!(!again[0].first, "logged once per load");
+    }
+
+    #[test]
+    fn cheap_patterns_are_not_warned_and_spend_little() {
+        let (set, diags) = rev_host("^mail%d+%.example%.com$\n.*dyn.*\n%.dsl%.example%.net$\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut budget = Budget::new(1_000_000);
+        let hit = set
+            .rev_host
+            .find(b"host-1.dyn.example.net", &mut budget, &mut Vec::new());
+        assert_eq!(hit.map(|e| e.line), Some(2));
+        assert!(budget.spent() < 2_000, "{}", budget.spent());
+    }
+}
