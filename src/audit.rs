@@ -14,7 +14,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Reason, Verdict};
 use crate::facts::Facts;
 
 /// Writes `value` escaped by the rule in the module documentation.
@@ -177,6 +177,9 @@ impl fmt::Display for AuditLine<'_> {
         }
         for e in &facts.lookup_errors {
             write!(f, ", lookup_error={}", Escaped(e))?;
+        }
+        if self.decision.reason == Reason::MatchBudgetExhausted {
+            f.write_str(", match_error=budget")?;
         }
         match (self.decision.verdict, self.decision.hit()) {
             (Verdict::Block, Some(hit)) => {

@@ -15,7 +15,7 @@ use badclients::audit::AuditLine;
 use badclients::cache::redis::RedisTier;
 use badclients::cache::store::CacheStore;
 use badclients::config::{import_ini, Config};
-use badclients::decision::{Decision, Policy, Verdict};
+use badclients::decision::{Decision, Policy, Reason, Verdict};
 use badclients::facts::Facts;
 use badclients::lists::LoadReport;
 use badclients::lookup::build::SetupError;
@@ -289,6 +289,13 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
             f.entry.text, f.entry.line, f.message
         );
     }
+    if decision.reason == Reason::MatchBudgetExhausted {
+        eprintln!(
+            "error: the patterns used up the matching budget (match_budget = {}) before all \
+             were tried; the login gets [lookup] on_error's verdict",
+            policy.match_budget
+        );
+    }
     let audit = AuditLine {
         user: &args.user,
         service: &args.service,
@@ -327,7 +334,6 @@ fn check_json(decision: &Decision, audit: &str, facts: &Facts) -> serde_json::Va
 }
 
 fn reason_name(decision: &Decision) -> &'static str {
-    use badclients::decision::Reason;
     match decision.reason {
         Reason::DisabledService(_) => "disabled_service",
         Reason::Reserved(_) => "reserved_address",
@@ -336,6 +342,7 @@ fn reason_name(decision: &Decision) -> &'static str {
         Reason::Listed(_) => "listed",
         Reason::NoMatch => "no_match",
         Reason::LookupFailed => "lookup_failed",
+        Reason::MatchBudgetExhausted => "match_budget_exhausted",
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Config {
     pub ignore_networks: Vec<String>,
     /// Also log logins from reserved addresses.
     pub log_local: bool,
+    /// Matching steps shared by every pattern tried for one login; when they run out the
+    /// login gets `[lookup] on_error`'s verdict (see docs/lists.md).
+    pub match_budget: u64,
     /// `[lookup]`: deadline, DNS servers, what a failed lookup means.
     pub lookup: LookupSection,
     /// `[rdap]`: the registries' RDAP services.
@@ -285,6 +288,7 @@ impl Default for Config {
             disabled_services: Vec::new(),
             ignore_networks: Vec::new(),
             log_local: false,
+            match_budget: crate::decision::DEFAULT_MATCH_BUDGET,
             lookup: LookupSection::default(),
             rdap: RdapSection::default(),
             cache: CacheSection::default(),
@@ -526,6 +530,7 @@ impl LoadedConfig {
             on_error: self.config.lookup.on_error,
             dnsbl: self.config.dnsbl.clone(),
             dnsbl_threshold: self.config.dnsbl_threshold,
+            match_budget: self.config.match_budget,
         };
         Ok((policy, report))
     }

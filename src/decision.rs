@@ -11,10 +11,19 @@
 //! 6. the DNS blocklists, when the weights of those listing the address reach
 //!    `dnsbl_threshold` (`matched=dnsbl:<zone>`);
 //! 7. otherwise → allow.
+//!
+//! Every pattern tried for one decision spends from one step budget
+//! ([`Policy::match_budget`]). When it runs out, the remaining patterns are skipped (the
+//! literals and the other lists are still consulted, so a later list can still block);
+//! if nothing blocks, the login gets the fail mode of `[lookup] on_error` with
+//! [`Reason::MatchBudgetExhausted`]: allowed (and the audit line says
+//! `match_error=budget`) or refused for now.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
+
+use luapat::Budget;
 
 use crate::facts::{Facts, GeoFacts};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
@@ -74,6 +83,9 @@ pub enum Reason {
     NoMatch,
     /// Nothing matched, but the lookups failed (with `on_error = "tempfail"`).
     LookupFailed,
+    /// The matching budget ran out before every pattern was tried and nothing else
+    /// matched: the verdict is `on_error`'s (allow or tempfail).
+    MatchBudgetExhausted,
 }
 
 /// The outcome of [`Policy::decide`].
@@ -106,13 +118,24 @@ impl Decision {
             | Reason::AllowedNetwork(h)
             | Reason::AllowedUser(h)
             | Reason::Listed(h) => Some(h),
-            Reason::Reserved(_) | Reason::NoMatch | Reason::LookupFailed => None,
+            Reason::Reserved(_)
+            | Reason::NoMatch
+            | Reason::LookupFailed
+            | Reason::MatchBudgetExhausted => None,
         }
     }
 }
 
+/// The default of [`Policy::match_budget`]: two million steps, a few milliseconds of
+/// one core. A normal list spends a few thousand per login.
+pub const DEFAULT_MATCH_BUDGET: u64 = 2_000_000;
+
+/// The sum of worst cases (see [`crate::lists::PatternList::worst_case_steps`]) above
+/// which a decision may be long enough to be run off the async workers: about 0.1 ms.
+const SLOW_MATCHING_STEPS: u64 = 30_000;
+
 /// Everything a decision needs besides the facts: the lists and the settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub lists: ListSet,
     /// Services always refused (compared ignoring case).
@@ -127,6 +150,30 @@ pub struct Policy {
     pub dnsbl: Vec<DnsblZone>,
     /// The summed weight that blocks.
     pub dnsbl_threshold: f64,
+    /// Matching steps shared by every pattern tried for one login (`match_budget`).
+    pub match_budget: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            lists: ListSet::default(),
+            disabled_services: Vec::new(),
+            ignore_networks: CidrList::default(),
+            log_local: false,
+            on_error: OnError::default(),
+            dnsbl: Vec::new(),
+            dnsbl_threshold: 0.0,
+            match_budget: DEFAULT_MATCH_BUDGET,
+        }
+    }
+}
+
+/// The matching state of one decision: the shared step budget and the patterns that
+/// failed on their own.
+struct Matching {
+    budget: Budget,
+    failures: Vec<MatchFailure>,
 }
 
 impl Policy {
@@ -139,10 +186,33 @@ impl Policy {
         }
     }
 
+    /// Whether one decision can keep a thread busy long enough to matter (the pattern
+    /// lists' measured worst cases add up to more than about 0.1 ms): then the daemon
+    /// decides on a blocking thread, not on an async worker.
+    pub fn matching_can_be_slow(&self) -> bool {
+        let l = &self.lists;
+        let total = [
+            &l.rev_host,
+            &l.as_dscr,
+            &l.net_name,
+            &l.cloud,
+            &l.maxmind_as_org,
+        ]
+        .iter()
+        .fold(0u64, |sum, list| {
+            sum.saturating_add(list.worst_case_steps())
+        });
+        total.min(self.match_budget) > SLOW_MATCHING_STEPS
+    }
+
     /// Decides one login.
     pub fn decide(&self, user: &str, service: &str, facts: &Facts) -> Decision {
-        let mut failures = Vec::new();
-        let (verdict, reason, log) = self.reason(user, service, facts, &mut failures);
+        let mut m = Matching {
+            budget: Budget::new(self.match_budget),
+            failures: Vec::new(),
+        };
+        let (verdict, reason, log) = self.reason(user, service, facts, &mut m);
+        let failures = m.failures;
         Decision {
             verdict,
             reason,
@@ -156,7 +226,7 @@ impl Policy {
         user: &str,
         service: &str,
         facts: &Facts,
-        failures: &mut Vec<MatchFailure>,
+        m: &mut Matching,
     ) -> (Verdict, Reason, bool) {
         use Verdict::{Allow, Block, TempFail};
         if let Some(s) = self
@@ -192,8 +262,13 @@ impl Policy {
             let hit = self.hit(ListKind::UserAllow, "user.allow", e);
             return (Allow, Reason::AllowedUser(hit), true);
         }
-        match self.deny_hit(facts, failures) {
+        let fail_mode = match self.on_error {
+            OnError::Allow => Allow,
+            OnError::Tempfail => TempFail,
+        };
+        match self.deny_hit(facts, m) {
             Some(hit) => (Block, Reason::Listed(hit), true),
+            None if m.budget.is_exhausted() => (fail_mode, Reason::MatchBudgetExhausted, true),
             None if !facts.lookup_errors.is_empty() && self.on_error == OnError::Tempfail => {
                 (TempFail, Reason::LookupFailed, true)
             }
@@ -206,25 +281,25 @@ impl Policy {
         kind: ListKind,
         list: &PatternList,
         value: Option<&str>,
-        failures: &mut Vec<MatchFailure>,
+        m: &mut Matching,
     ) -> Option<Hit> {
         let value = value?;
         let label = match kind {
             ListKind::MaxmindAsOrg => "maxmind:as_org",
             other => other.file_name().trim_end_matches(".deny.lst"),
         };
-        list.find(value.as_bytes(), failures)
+        list.find(value.as_bytes(), &mut m.budget, &mut m.failures)
             .map(|e| self.hit(kind, label, e))
     }
 
     /// Steps 4 and 5: the deny lists, first match wins.
-    fn deny_hit(&self, facts: &Facts, failures: &mut Vec<MatchFailure>) -> Option<Hit> {
+    fn deny_hit(&self, facts: &Facts, m: &mut Matching) -> Option<Hit> {
         let l = &self.lists;
         if let Some(e) = l.ip_net.find(facts.ip) {
             return Some(self.hit(ListKind::IpNet, "ip_net", e));
         }
         let host = facts.host.as_deref().unwrap_or("<>");
-        if let Some(h) = self.pattern_hit(ListKind::RevHost, &l.rev_host, Some(host), failures) {
+        if let Some(h) = self.pattern_hit(ListKind::RevHost, &l.rev_host, Some(host), m) {
             return Some(h);
         }
         let geo = facts.maxmind.as_ref();
@@ -238,7 +313,7 @@ impl Policy {
             return Some(self.hit(ListKind::AsCc, "as_cc", e));
         }
         let as_desc = facts.as_desc.as_deref();
-        if let Some(h) = self.pattern_hit(ListKind::AsDscr, &l.as_dscr, as_desc, failures) {
+        if let Some(h) = self.pattern_hit(ListKind::AsDscr, &l.as_dscr, as_desc, m) {
             return Some(h);
         }
         let net_cc = facts.net_cc.as_deref().unwrap_or("None");
@@ -246,7 +321,7 @@ impl Policy {
             return Some(self.hit(ListKind::NetCc, "net_cc", e));
         }
         let net_name = facts.net_name.as_deref();
-        if let Some(h) = self.pattern_hit(ListKind::NetName, &l.net_name, net_name, failures) {
+        if let Some(h) = self.pattern_hit(ListKind::NetName, &l.net_name, net_name, m) {
             return Some(h);
         }
         let geo_cc = geo
@@ -259,11 +334,11 @@ impl Policy {
             return Some(h);
         }
         for tag in &facts.cloud {
-            if let Some(h) = self.pattern_hit(ListKind::Cloud, &l.cloud, Some(tag), failures) {
+            if let Some(h) = self.pattern_hit(ListKind::Cloud, &l.cloud, Some(tag), m) {
                 return Some(h);
             }
         }
-        geo.and_then(|g| self.geo_hit(g, failures))
+        geo.and_then(|g| self.geo_hit(g, m))
             .or_else(|| self.dnsbl_hit(facts))
     }
 
@@ -309,12 +384,10 @@ impl Policy {
     }
 
     /// Step 5: the `maxmind/` lists.
-    fn geo_hit(&self, geo: &GeoFacts, failures: &mut Vec<MatchFailure>) -> Option<Hit> {
+    fn geo_hit(&self, geo: &GeoFacts, m: &mut Matching) -> Option<Hit> {
         let l = &self.lists;
         let as_org = geo.as_org.as_deref();
-        if let Some(h) =
-            self.pattern_hit(ListKind::MaxmindAsOrg, &l.maxmind_as_org, as_org, failures)
-        {
+        if let Some(h) = self.pattern_hit(ListKind::MaxmindAsOrg, &l.maxmind_as_org, as_org, m) {
             return Some(h);
         }
         let places = geo

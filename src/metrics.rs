@@ -330,6 +330,8 @@ pub struct Metrics {
     history_lost: Counter,
     history_commit_errors: Counter,
     history_journal_bytes: Gauge,
+    match_budget_exhausted: Counter,
+    pattern_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -500,6 +502,20 @@ impl Metrics {
             Unit::Bytes,
             history_journal_bytes.clone(),
         );
+        let match_budget_exhausted = Counter::default();
+        registry.register(
+            "badclients_match_budget_exhausted",
+            "Logins whose pattern matching ran out of its step budget (match_budget) before \
+             every pattern was tried",
+            match_budget_exhausted.clone(),
+        );
+        let pattern_failures = Counter::default();
+        registry.register(
+            "badclients_pattern_failures",
+            "Patterns that failed on their own while matching a login (too complex or too \
+             expensive) and counted as no match",
+            pattern_failures.clone(),
+        );
         // Both results exist from the start, so `increase()` sees the first failure.
         for result in ["success", "failure"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
@@ -536,6 +552,8 @@ impl Metrics {
             history_lost,
             history_commit_errors,
             history_journal_bytes,
+            match_budget_exhausted,
+            pattern_failures,
         }
     }
 
@@ -616,6 +634,13 @@ impl Metrics {
             enforced: if enforced { "true" } else { "false" },
         };
         self.decisions.get_or_create(&labels).inc();
+        if decision.reason == Reason::MatchBudgetExhausted {
+            self.match_budget_exhausted.inc();
+        }
+        if !decision.pattern_failures.is_empty() {
+            self.pattern_failures
+                .inc_by(decision.pattern_failures.len() as u64);
+        }
     }
 
     /// Records how each source of one lookup fared: the wait for sources that went
@@ -786,6 +811,7 @@ pub fn matched_label(decision: &Decision) -> &'static str {
     match &decision.reason {
         Reason::Reserved(_) => "reserved",
         Reason::NoMatch | Reason::LookupFailed => "none",
+        Reason::MatchBudgetExhausted => "match_budget",
         Reason::DisabledService(h)
         | Reason::AllowedNetwork(h)
         | Reason::AllowedUser(h)

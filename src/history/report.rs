@@ -81,10 +81,9 @@ impl Context<'_> {
 
     pub fn cloud_status(&self, c: &CloudSummary) -> Status {
         if let Some(lists) = self.lists {
-            let mut failures = Vec::new();
             if c.tags
                 .iter()
-                .any(|t| lists.cloud.find(t.as_bytes(), &mut failures).is_some())
+                .any(|t| lists.cloud.find_alone(t.as_bytes()).is_some())
             {
                 return Status::Listed;
             }

@@ -424,7 +424,7 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
             shape
                 .hosts
                 .iter()
-                .all(|h| l.rev_host.find(h.as_bytes(), &mut Vec::new()).is_some())
+                .all(|h| l.rev_host.find_alone(h.as_bytes()).is_some())
         }) {
             continue;
         }

@@ -1,12 +1,20 @@
 //! `Decider`: one login from request to answer — look the IP up, decide against the current
 //! state, write the audit line, count it.
+//!
+//! When the policy's pattern lists can make one decision long (their worst cases measured
+//! at load add up to more than a fraction of a millisecond), the decision runs on tokio's
+//! blocking pool, so the async workers keep answering other logins meanwhile. A pattern
+//! that fails while matching is logged once per load of its list; a login whose matching
+//! budget ran out is logged at most once per [`BUDGET_LOG_INTERVAL`] with the number of
+//! others since (the audit line of each says `match_error=budget`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::audit::{escape, AuditLine};
 use crate::config::Mode;
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Reason, Verdict};
 use crate::facts::Facts;
 use crate::geoip::maxmind_audit_line;
 use crate::history::now_us;
@@ -15,6 +23,9 @@ use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
 use super::state::SharedState;
+
+/// The shortest time between two log lines about logins whose matching budget ran out.
+pub const BUDGET_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The log target of audit lines (route it with `SYSLOG_IDENTIFIER=mail-audit`).
 pub const AUDIT_TARGET: &str = "mail-audit";
@@ -51,6 +62,7 @@ pub struct Decider {
     history: Option<HistoryWriter>,
     /// The history is enabled but could not be opened: the daemon serves without it.
     history_unavailable: bool,
+    budget_log: Arc<crate::warn_limit::WarnLimit>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -85,6 +97,7 @@ impl Decider {
             metrics,
             history: None,
             history_unavailable: false,
+            budget_log: Arc::new(crate::warn_limit::WarnLimit::new(BUDGET_LOG_INTERVAL)),
         }
     }
 
@@ -154,18 +167,37 @@ impl Decider {
 
     /// Looks `ip` up, decides, logs and counts.
     pub async fn decide(&self, user: &str, service: &str, ip: IpAddr) -> Outcome {
-        let report = self.lookup.facts(ip).await;
+        let mut report = self.lookup.facts(ip).await;
         self.metrics.observe_lookup(&report);
         let active = self.state.load();
-        let decision = active.policy.decide(user, service, &report.facts);
+        let decision = if active.policy.matching_can_be_slow() {
+            let (decision, facts) = decide_off_workers(&active, user, service, report.facts).await;
+            report.facts = facts;
+            decision
+        } else {
+            active.policy.decide(user, service, &report.facts)
+        };
         let enforced = active.config.mode_for(service) == Mode::Enforce;
-        for failure in &decision.pattern_failures {
+        for failure in decision.pattern_failures.iter().filter(|f| f.first) {
             tracing::warn!(
-                entry = %failure.entry.text,
+                entry = %escape(&failure.entry.text),
                 line = failure.entry.line,
                 error = %failure.message,
-                "a pattern failed on this login and counted as no match"
+                "a pattern failed on a login and counted as no match (logged once until the \
+                 lists are reloaded; badclients_pattern_failures counts every failure)"
             );
+        }
+        if decision.reason == Reason::MatchBudgetExhausted {
+            if let Some(logins) = self.budget_log.hit() {
+                tracing::error!(
+                    match_budget = active.policy.match_budget,
+                    verdict = ?decision.verdict,
+                    logins_since_last_message = logins,
+                    "the patterns used up a login's matching budget before all were tried; \
+                     the login got [lookup] on_error's verdict (see the warnings about \
+                     expensive patterns at the last reload)"
+                );
+            }
         }
         if decision.log {
             let line = AuditLine {
@@ -223,5 +255,35 @@ impl Decider {
             escape(service),
             result.name()
         );
+    }
+}
+
+/// [`crate::decision::Policy::decide`] on tokio's blocking pool (the facts go there and
+/// come back). Should that task fail, the login is refused for now, never allowed.
+async fn decide_off_workers(
+    active: &Arc<super::state::Active>,
+    user: &str,
+    service: &str,
+    facts: Facts,
+) -> (Decision, Facts) {
+    let (active, user_owned, service_owned) =
+        (Arc::clone(active), user.to_owned(), service.to_owned());
+    let fallback = facts.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let decision = active.policy.decide(&user_owned, &service_owned, &facts);
+        (decision, facts)
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(error = %e, "the decision task failed; the login is refused for now");
+            let decision = Decision {
+                verdict: Verdict::TempFail,
+                reason: Reason::LookupFailed,
+                log: true,
+                pattern_failures: Vec::new(),
+            };
+            (decision, fallback)
+        }
     }
 }

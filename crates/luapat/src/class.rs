@@ -75,6 +75,17 @@ pub(crate) fn match_bracket_class(c: u8, pat: &[u8], p: usize, ec: usize) -> boo
     !found
 }
 
+/// Does byte `c` match the single-character class at `p..ep` of `pat` (a literal,
+/// `.`, `%x` or a set)? Lua's `singlematch` without the subject bounds.
+pub(crate) fn class_accepts(c: u8, pat: &[u8], p: usize, ep: usize) -> bool {
+    match byte_at(pat, p) {
+        b'.' => true,
+        ESC => match_class(c, byte_at(pat, p + 1)),
+        b'[' => match_bracket_class(c, pat, p, ep.saturating_sub(1)),
+        lit => lit == c,
+    }
+}
+
 /// Index just past the single-character class that starts at `p`
 /// (a literal, `.`, `%x` or a set). `p` must be inside the pattern.
 pub(crate) fn class_end(pat: &[u8], p: usize) -> Result<usize, PatternError> {

@@ -38,6 +38,12 @@
 //! frames, so matching needs only a few hundred bytes of thread stack
 //! whatever the pattern, even in debug builds.
 //!
+//! A [`Budget`] shares one step budget between many calls
+//! ([`Pattern::matches_whole_within`]), e.g. every pattern tried for one
+//! value, and measures what a call spent; [`Pattern::adversarial_subjects`]
+//! gives subjects on which a pattern's bad worst case shows, to measure it
+//! once at load time.
+//!
 //! ```
 //! use luapat::{lua_match, Capture, Limits, Pattern};
 //!
@@ -61,10 +67,11 @@ mod limits;
 mod pattern;
 mod search;
 mod validate;
+mod worst;
 
 pub use capture::{Capture, Found};
 pub use engine::MAX_CAPTURES;
 pub use error::{MatchError, PatternError};
-pub use limits::{Limits, DEFAULT_MAX_STEPS, LUA_MAX_DEPTH};
+pub use limits::{Budget, Limits, DEFAULT_MAX_STEPS, LUA_MAX_DEPTH};
 pub use pattern::Pattern;
 pub use search::{lua_find, lua_find_init, lua_match, lua_match_init};

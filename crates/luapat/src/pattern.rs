@@ -5,8 +5,8 @@ use std::fmt;
 
 use crate::capture::{Capture, Found};
 use crate::error::{MatchError, PatternError};
-use crate::limits::Limits;
-use crate::search::{find_aux, to_found, Hints, Mode};
+use crate::limits::{Budget, Limits};
+use crate::search::{find_aux, find_aux_spending, to_found, Hints, Mode, RawMatch};
 use crate::validate::validate;
 
 /// A compiled Lua pattern.
@@ -78,15 +78,26 @@ impl Pattern {
         self.captures
     }
 
-    fn run(
-        &self,
-        subject: &[u8],
-        mode: Mode,
-    ) -> Result<Option<crate::search::RawMatch>, MatchError> {
-        let hints = Hints {
+    fn hints(&self) -> Hints<'_> {
+        Hints {
             prefix: &self.prefix,
+        }
+    }
+
+    fn run(&self, subject: &[u8], mode: Mode) -> Result<Option<RawMatch>, MatchError> {
+        find_aux(&self.source, subject, 0, mode, &self.limits, self.hints())
+    }
+
+    /// A few subjects of `len` bytes built from the bytes this pattern's classes
+    /// accept, on which a bad worst case shows (see [`Pattern::matches_whole_within`]
+    /// to measure the steps). A cheap answer on them is no proof of a cheap pattern.
+    pub fn adversarial_subjects(&self, len: usize) -> Vec<Vec<u8>> {
+        let body = if self.anchored {
+            self.source.get(1..).unwrap_or_default()
+        } else {
+            &self.source[..]
         };
-        find_aux(&self.source, subject, 0, mode, &self.limits, hints)
+        crate::worst::adversarial_subjects(body, len)
     }
 
     /// `string.find(subject, pattern)`.
@@ -107,13 +118,44 @@ impl Pattern {
     /// otherwise the first capture. A position capture is a number in Lua
     /// and never equals a string, so it gives `false`.
     pub fn matches_whole(&self, subject: &[u8]) -> Result<bool, MatchError> {
-        let Some(m) = self.run(subject, Mode::Match)? else {
-            return Ok(false);
-        };
-        Ok(match m.values.first() {
-            Some(Capture::Span { start, end }) => subject.get(*start..*end) == Some(subject),
-            Some(Capture::Position(_)) | None => false,
-        })
+        Ok(is_whole(subject, self.run(subject, Mode::Match)?))
+    }
+
+    /// [`Pattern::matches_whole`] spending its steps from a `budget` shared with
+    /// other calls (and at most this pattern's own [`Limits::max_steps`]).
+    ///
+    /// When the budget runs out the answer is [`MatchError::TooExpensive`] and
+    /// [`Budget::is_exhausted`] is true; otherwise the answer is exactly that of
+    /// [`Pattern::matches_whole`].
+    pub fn matches_whole_within(
+        &self,
+        subject: &[u8],
+        budget: &mut Budget,
+    ) -> Result<bool, MatchError> {
+        let found = budget.spend(&self.limits, |steps| {
+            let depth = self.limits.max_depth;
+            find_aux_spending(
+                &self.source,
+                subject,
+                0,
+                Mode::Match,
+                depth,
+                steps,
+                self.hints(),
+            )
+        })?;
+        Ok(is_whole(subject, found))
+    }
+}
+
+/// The whole-match rule on the first match (see [`Pattern::matches_whole`]).
+fn is_whole(subject: &[u8], found: Option<RawMatch>) -> bool {
+    let Some(m) = found else {
+        return false;
+    };
+    match m.values.first() {
+        Some(Capture::Span { start, end }) => subject.get(*start..*end) == Some(subject),
+        Some(Capture::Position(_)) | None => false,
     }
 }
 

@@ -68,13 +68,36 @@ pub(crate) fn start_index(init: i64, len: usize) -> Option<usize> {
     (start <= len).then_some(start)
 }
 
-/// Lua's `str_find_aux` from 0-based `init`.
+/// Lua's `str_find_aux` from 0-based `init`, with at most `limits.max_steps` steps.
 pub(crate) fn find_aux(
     pattern: &[u8],
     subject: &[u8],
     init: usize,
     mode: Mode,
     limits: &Limits,
+    hints: Hints<'_>,
+) -> Result<Option<RawMatch>, MatchError> {
+    let mut steps = limits.max_steps;
+    find_aux_spending(
+        pattern,
+        subject,
+        init,
+        mode,
+        limits.max_depth,
+        &mut steps,
+        hints,
+    )
+}
+
+/// [`find_aux`] taking its steps from `steps` (what is left is written back, also on
+/// error), so several calls can share one budget.
+pub(crate) fn find_aux_spending(
+    pattern: &[u8],
+    subject: &[u8],
+    init: usize,
+    mode: Mode,
+    max_depth: u32,
+    steps: &mut u64,
     hints: Hints<'_>,
 ) -> Result<Option<RawMatch>, MatchError> {
     if init > subject.len() {
@@ -92,7 +115,21 @@ pub(crate) fn find_aux(
         Some((b'^', body)) => (true, body),
         _ => (false, pattern),
     };
-    let mut ms = MatchState::new(subject, body, limits);
+    let mut ms = MatchState::new(subject, body, max_depth, *steps);
+    let found = search_from(&mut ms, subject, init, anchor, mode, hints);
+    *steps = ms.steps_left();
+    found
+}
+
+/// The start-position loop of `str_find_aux`.
+fn search_from(
+    ms: &mut MatchState<'_>,
+    subject: &[u8],
+    init: usize,
+    anchor: bool,
+    mode: Mode,
+    hints: Hints<'_>,
+) -> Result<Option<RawMatch>, MatchError> {
     let mut s1 = init;
     loop {
         ms.tick(1)?;

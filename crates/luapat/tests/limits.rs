@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use luapat::{lua_find, lua_match, Capture, Limits, MatchError, Pattern};
+use luapat::{lua_find, lua_match, Budget, Capture, Limits, MatchError, Pattern};
 
 fn lim() -> Limits {
     Limits::default()
@@ -201,4 +201,110 @@ fn greedy_star_after_a_failed_item_is_a_tail_call() {
         lua_match(&b"(a)".repeat(250), &subject, &lim()),
         Err(MatchError::Pattern(luapat::PatternError::TooManyCaptures))
     );
+}
+
+#[test]
+fn one_budget_is_shared_by_every_call() {
+    let hostile = Pattern::compile(b".-.-.-.-.-.-.-.-.-.-%d").expect("valid");
+    let cheap = Pattern::compile(b"^mail%d+%.example%.com$").expect("valid");
+    let subject = b"a".repeat(254);
+    let mut budget = Budget::new(300_000);
+    // Each hostile call alone is allowed its default 1,000,000 steps, but the
+    // shared budget ends the first one after 300,000.
+    assert_eq!(
+        hostile.matches_whole_within(&subject, &mut budget),
+        Err(MatchError::TooExpensive)
+    );
+    assert!(budget.is_exhausted());
+    assert_eq!(budget.spent(), 300_000);
+    // Once exhausted, even a cheap pattern fails at once.
+    assert_eq!(
+        cheap.matches_whole_within(b"mail1.example.com", &mut budget),
+        Err(MatchError::TooExpensive)
+    );
+    assert_eq!(budget.spent(), 300_000);
+}
+
+#[test]
+fn a_budget_spends_exactly_what_the_calls_took() {
+    let p = Pattern::compile(b"^mail%d+%.example%.com$").expect("valid");
+    let mut budget = Budget::new(10_000);
+    assert_eq!(
+        p.matches_whole_within(b"mail12.example.com", &mut budget),
+        Ok(true)
+    );
+    let one = budget.spent();
+    assert!(one > 0 && one < 200, "{one}");
+    assert_eq!(
+        p.matches_whole_within(b"mail12.example.com", &mut budget),
+        Ok(true)
+    );
+    assert_eq!(budget.spent(), 2 * one);
+    assert_eq!(budget.remaining(), 10_000 - 2 * one);
+    // The same answers as without a budget.
+    for s in [&b"mail12.example.com"[..], b"mailx.example.com", b""] {
+        assert_eq!(
+            p.matches_whole_within(s, &mut Budget::new(u64::MAX)),
+            p.matches_whole(s)
+        );
+    }
+}
+
+#[test]
+fn a_pattern_keeps_its_own_limit_inside_a_larger_budget() {
+    let hostile = Pattern::compile(b".-.-.-.-.-.-.-.-.-.-%d")
+        .expect("valid")
+        .with_limits(Limits {
+            max_steps: 1_000,
+            ..Limits::default()
+        });
+    let mut budget = Budget::new(1_000_000);
+    assert_eq!(
+        hostile.matches_whole_within(&b"a".repeat(254), &mut budget),
+        Err(MatchError::TooExpensive)
+    );
+    assert!(!budget.is_exhausted());
+    assert_eq!(budget.spent(), 1_000);
+}
+
+/// The most steps a pattern spends on its adversarial subjects (capped).
+fn worst_steps(source: &[u8], cap: u64) -> u64 {
+    let p = Pattern::compile(source).expect("valid");
+    p.adversarial_subjects(255)
+        .iter()
+        .map(|s| {
+            let mut budget = Budget::new(cap);
+            let _ = p.matches_whole_within(s, &mut budget);
+            budget.spent()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn adversarial_subjects_expose_expensive_patterns() {
+    const CAP: u64 = 200_000;
+    for hostile in [
+        &b".-.-.-.-.-.-.-.-.-.-%d"[..],
+        b"(.-)(.-)(.-)(.-)(.-)x",
+        b"^%w*%w*%w*%w*!$",
+        b"[%w%-]*[%w%-]*[%w%-]*[%w%-]*%.example%.com",
+    ] {
+        let steps = worst_steps(hostile, CAP);
+        assert_eq!(steps, CAP, "{}", String::from_utf8_lossy(hostile));
+    }
+    for cheap in [
+        &b"^mail%d+%.example%.com$"[..],
+        b"^ec2%-%d+%-%d+%-%d+%-%d+%..*amazonaws%.com$",
+        b"%.dyn%.",
+        b"'literal",
+        b"^[%w%-]+%.dsl%.example%.net$",
+    ] {
+        let steps = worst_steps(cheap, CAP);
+        assert!(
+            steps < 20_000,
+            "{}: {steps}",
+            String::from_utf8_lossy(cheap)
+        );
+    }
 }

@@ -10,7 +10,6 @@ mod step;
 
 use crate::capture::Capture;
 use crate::error::{MatchError, PatternError};
-use crate::limits::Limits;
 
 /// Lua's `LUA_MAXCAPTURES`.
 pub const MAX_CAPTURES: usize = 32;
@@ -46,8 +45,8 @@ pub(crate) struct MatchState<'a> {
 
 impl<'a> MatchState<'a> {
     /// A state for matching `pat` (already without a leading `^` anchor)
-    /// against `src`.
-    pub(crate) fn new(src: &'a [u8], pat: &'a [u8], limits: &Limits) -> Self {
+    /// against `src`, with `max_depth` nested calls and `steps` steps.
+    pub(crate) fn new(src: &'a [u8], pat: &'a [u8], max_depth: u32, steps: u64) -> Self {
         MatchState {
             src,
             pat,
@@ -57,9 +56,14 @@ impl<'a> MatchState<'a> {
                 len: CapLen::Unfinished,
             }; MAX_CAPTURES],
             stack: Vec::new(),
-            max_depth: limits.max_depth,
-            steps_left: limits.max_steps,
+            max_depth,
+            steps_left: steps,
         }
+    }
+
+    /// The steps not spent yet.
+    pub(crate) fn steps_left(&self) -> u64 {
+        self.steps_left
     }
 
     /// Reset captures and depth before trying a new start position (Lua's

@@ -4,7 +4,7 @@
 //! Reads past either end go through [`byte_at`], which yields C's NUL.
 
 use super::{CapLen, MatchState, MAX_CAPTURES};
-use crate::class::{byte_at, class_end, match_bracket_class, match_class, ESC};
+use crate::class::{byte_at, class_accepts, class_end, match_bracket_class, ESC};
 use crate::error::{MatchError, PatternError};
 
 /// What one non-recursive step of `match` decided.
@@ -39,12 +39,7 @@ impl MatchState<'_> {
         let Some(&c) = self.src.get(s) else {
             return Ok(false);
         };
-        Ok(match byte_at(self.pat, p) {
-            b'.' => true,
-            ESC => match_class(c, byte_at(self.pat, p + 1)),
-            b'[' => match_bracket_class(c, self.pat, p, ep.saturating_sub(1)),
-            lit => lit == c,
-        })
+        Ok(class_accepts(c, self.pat, p, ep))
     }
 
     /// `%bxy` with `x` at `p`: the end of a balanced run starting at `s`.
