@@ -297,3 +297,79 @@ fn the_daemon_answers_cheap_logins_while_expensive_ones_match_and_logs_them_once
         lines.join("\n")
     );
 }
+
+/// The part of the fix the default budget hides (its logins match for milliseconds): with a
+/// budget that lets one login match for seconds, as every such login did before, the
+/// decisions still run off the async workers. Twice as many expensive logins at once as
+/// the daemon has workers: had they matched on the workers, every worker would be busy for
+/// about two such matchings and a cheap login made meanwhile would wait at least one.
+#[test]
+fn a_login_matching_for_seconds_does_not_hold_up_the_async_workers() {
+    // About 2.7 s of one core on the test machine (a debug build, luapat optimised).
+    const LONG_BUDGET: u64 = 600_000_000;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let concurrent = 2 * workers;
+    let internet = FakeInternet::start();
+    let expensive_ip = UNLISTED_IP2;
+    internet.set_ptr(expensive_ip, &long_dns_ptr());
+    let d = DaemonConfig::new(&internet)
+        .extra(&format!("match_budget = {LONG_BUDGET}"))
+        .list("rev_host.deny.lst", &hostile_rev_host())
+        .start();
+
+    // One alone first: how long one matching takes here (the lookups are cached after it).
+    let t0 = Instant::now();
+    let answer = d.policy_allow("solo", expensive_ip, Duration::from_secs(120));
+    let solo = t0.elapsed();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    // Against the fault a cheap login waits for at least one matching: well over half of it.
+    let cheap_bound = Duration::from_secs(2).min(solo / 2);
+
+    let finished = AtomicUsize::new(0);
+    let (expensive, cheap) = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..concurrent)
+            .map(|i| {
+                let (d, finished) = (&d, &finished);
+                s.spawn(move || {
+                    let t0 = Instant::now();
+                    let user = format!("exp{i}");
+                    let answer = d.policy_allow(&user, expensive_ip, Duration::from_secs(300));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    (answer, t0.elapsed())
+                })
+            })
+            .collect();
+        // Cheap logins one after another for as long as the expensive ones are in flight.
+        let mut cheap = Vec::new();
+        while cheap.len() < 5 || finished.load(Ordering::SeqCst) < concurrent {
+            let t0 = Instant::now();
+            let answer = d.policy_allow("cheap", "10.0.0.1", Duration::from_secs(300));
+            cheap.push((answer, t0.elapsed()));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let expensive: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().expect("an expensive login's thread"))
+            .collect();
+        (expensive, cheap)
+    });
+    let expensive_took: Vec<Duration> = expensive.iter().map(|(_, t)| *t).collect();
+    let cheap_took: Vec<Duration> = cheap.iter().map(|(_, t)| *t).collect();
+    eprintln!(
+        "{workers} workers; one expensive login alone took {solo:?}; {concurrent} at once took \
+         {expensive_took:?}; {} cheap logins took at most {:?}",
+        cheap.len(),
+        cheap_took.iter().max()
+    );
+    for (answer, took) in &cheap {
+        assert_eq!(answer.body, "{\"status\":0}", "{answer:?}");
+        assert!(
+            *took < cheap_bound,
+            "a cheap login took {took:?} (bound {cheap_bound:?}) while expensive ones matched; \
+             all: {cheap_took:?}"
+        );
+    }
+    for (answer, _) in &expensive {
+        assert_eq!(answer.body, "{\"status\":0}", "{answer:?}");
+    }
+}
