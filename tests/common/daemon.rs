@@ -110,6 +110,15 @@ impl FakeInternet {
         self.world.dns.set_fault(&reverse_name(ip), Fault::ServFail);
     }
 
+    /// Gives `ip` the PTR record `host` instead of the one it has (the fake DNS answers with
+    /// it from now on, also while a daemon runs; what a daemon cached stays until it expires).
+    pub fn set_ptr(&self, ip: &str, host: &str) {
+        let ip: IpAddr = ip.parse().expect("an IP address");
+        self.world.dns.update(|zone| {
+            zone.ptr(ip, host);
+        });
+    }
+
     /// The `[lookup]`, `[rdap.base_urls]` and `[cache]` sections pointing at the fakes
     /// (`@LOOKUP@` marks where more `[lookup]` keys go).
     pub fn config_sections(&self) -> String {
@@ -607,17 +616,45 @@ impl Daemon {
             head.push_str(&format!("X-API-Key: {key}\r\n"));
         }
         head.push_str("\r\n");
+        self.send(&head, Duration::from_secs(10))
+    }
+
+    /// A Dovecot auth-policy request (`POST /?command=allow`, imap) for `user` from `ip`,
+    /// with the API key; the answer is awaited for at most `timeout`.
+    pub fn policy_allow(&self, user: &str, ip: &str, timeout: Duration) -> HttpAnswer {
+        let body = serde_json::json!({
+            "login": user, "user": user, "remote": ip, "protocol": "imap",
+            "local": "127.0.0.1", "lport": "10143", "rport": "40001", "mech": "PLAIN",
+            "session_id": "s1", "tls": false,
+        })
+        .to_string();
+        let mut request = format!(
+            "POST /?command=allow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(key) = &self.api_key {
+            request.push_str(&format!("X-API-Key: {key}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        self.send(&request, timeout)
+    }
+
+    /// Sends one HTTP request (TCP or unix socket) and reads the answer until the daemon
+    /// closes the connection, waiting at most `timeout` for each read.
+    fn send(&self, request: &str, timeout: Duration) -> HttpAnswer {
         let raw = match &self.http {
             HttpListen::Tcp(port) => {
                 let mut s = TcpStream::connect(("127.0.0.1", *port)).expect("connect daemon");
-                s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-                exchange(&mut s, &head)
+                s.set_read_timeout(Some(timeout)).ok();
+                exchange(&mut s, request)
             }
             HttpListen::Unix(path) => {
                 let mut s =
                     std::os::unix::net::UnixStream::connect(path).expect("connect daemon socket");
-                s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-                exchange(&mut s, &head)
+                s.set_read_timeout(Some(timeout)).ok();
+                exchange(&mut s, request)
             }
         };
         parse_http(&raw)
