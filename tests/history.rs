@@ -53,6 +53,18 @@ fn stored_users(path: &std::path::Path) -> HashMap<String, Vec<Outcome>> {
     users
 }
 
+/// Unmounts a file system the test mounted, lazily, when dropped (also when the test fails).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
 #[test]
 fn every_answered_decision_survives_kill_9() {
     let internet = FakeInternet::start();
@@ -307,15 +319,6 @@ fn a_read_only_state_directory_degrades_the_history_but_logins_are_answered() {
     // A read-only file system (root ignores permission bits).
     let ro = daemon.dir().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
     let ok = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"])
         .arg(&ro)
@@ -383,15 +386,6 @@ fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log(
     daemon.stop();
     let fs = daemon.dir().join("fs");
     std::fs::create_dir(&fs).unwrap();
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
     let mount = |opts: &str| {
         let mut cmd = std::process::Command::new("mount");
         if opts.starts_with("remount") {
