@@ -45,7 +45,8 @@ fn real_gz_fixtures_load_and_answer() {
     assert_eq!(table.not_routed(), 0);
     assert!(table.len_v4() > 300_000 && table.len_v4() <= 411_961);
     assert!(table.len_v6() > 80_000 && table.len_v6() <= 103_197);
-    assert!(elapsed.as_secs_f64() < 5.0, "load took {elapsed:?}");
+    // How fast it loads is measured in benches and docs/performance.md, not asserted here: a
+    // wall-clock bound fails on a busy machine (9.2 s next to two CPU hogs).
 
     // First row: 1.0.0.0,1.0.0.255,13335,"Cloudflare, Inc."
     let e = table.lookup(ip("1.0.0.1")).unwrap();
