@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Soak test of `badclients serve` (release build): decisions from a million distinct client
-# addresses with short cache lifetimes, a list reload every RELOAD_SECS, and — for a window
-# in the middle — 16 connections of logins whose 254-character host name meets expensive
-# Lua patterns, while one connection of cheap logins (10.0.0.1) measures latency. Samples
+# addresses and user names with short cache lifetimes, a list reload every RELOAD_SECS,
+# and in the middle one connection of cheap logins (10.0.0.1) measuring latency for 30 s,
+# then again for 30 s beside 16 connections of logins whose 254-character host name meets
+# expensive Lua patterns. Samples
 # the daemon's RSS and its files every SAMPLE_SECS; prints the samples and the cheap logins'
 # latency with and without the expensive ones. Everything listens on 127.0.0.1 (the fake
 # internet is testworld). Needs Debian's wrk (installed when missing).
 #
 #   ./scripts/soak.sh [SECONDS]        (default 600)
 #
-# Knobs: SOAK_IPS (distinct addresses, default 1000000), SOAK_CONNECTIONS (default 4),
-# EXPENSIVE (expensive patterns in rev_host.deny.lst, default 1000), TTL (cache lifetime,
+# Knobs: SOAK_IPS (distinct addresses, default 1000000), SOAK_USERS (distinct user names,
+# default 1000000), SOAK_CONNECTIONS (default 4),
+# EXPENSIVE (expensive patterns in rev_host.deny.lst, at most 1013, default 1000), TTL (cache lifetime,
 # default 30 s), SAMPLE_SECS (default 30), RELOAD_SECS (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 export SOAK_IPS=${SOAK_IPS:-1000000}
+export SOAK_USERS=${SOAK_USERS:-1000000}
 connections=${SOAK_CONNECTIONS:-4}
 expensive=${EXPENSIVE:-1000}
 ttl=${TTL:-30}
@@ -66,7 +69,19 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 
 mkdir -p "$work/lists"
 echo "203.0.113.0/24" > "$work/lists/ip_net.deny.lst"
-for i in $(seq "$expensive"); do echo ".-.-.-.-.-.-.-.-.-.-%d  # expensive $i"; done > "$work/lists/rev_host.deny.lst"
+# Expensive patterns like the issue's `.-.-.-.-.-.-.-.-.-.-%d`, each with a different set
+# of digits so that none is a duplicate, and ending in `%.e`: patterns are tried only on the
+# host names that end in their literal suffix, here the long one. (A pattern line has no
+# comment: the whole line is the pattern. Without a literal affix such a pattern would be
+# tried, and spend the whole budget, on every login of the soak; tests/match_budget.rs has
+# that case.)
+python3 - "$expensive" > "$work/lists/rev_host.deny.lst" <<'PY'
+import itertools, sys
+n = int(sys.argv[1])
+sets = (c for k in range(2, 11) for c in itertools.combinations("0123456789", k))
+for digits in itertools.islice(sets, n):
+    print(".-" * 10 + "[" + "".join(digits) + "]%.e")
+PY
 cat > "$work/badclients.toml" <<TOML
 list_path = "lists"
 [http]
@@ -90,15 +105,18 @@ for _ in $(seq 100); do grep -q "ready" "$work/daemon.log" 2>/dev/null && break;
 grep -q "ready" "$work/daemon.log" || { echo "the daemon did not start:" >&2; cat "$work/daemon.log" >&2; exit 1; }
 
 size() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
-# One sample: seconds, decisions so far, RSS (KiB), cache.redb, history.redb, journal (KiB).
+# One sample: seconds, decisions so far, RSS (KiB), cache.redb, history.redb, journal (KiB),
+# the strings the history keeps.
 sample_now() {
-  local decisions rss
-  decisions=$(curl -s -H 'X-API-Key: soak-key' "http://127.0.0.1:$port/metrics" |
-    awk '/^badclients_decisions_total/ {s += $2} END {printf "%d", s}')
+  local metrics decisions strings rss
+  metrics=$(curl -s -H 'X-API-Key: soak-key' "http://127.0.0.1:$port/metrics")
+  decisions=$(awk '/^badclients_decisions_total/ {s += $2} END {printf "%d", s}' <<< "$metrics")
+  strings=$(awk '/^badclients_history_strings / {print $2}' <<< "$metrics")
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$daemon/status")
-  printf '%6d %10s %8s %8s %8s %8s\n' "$1" "$decisions" "$rss" \
+  printf '%6d %10s %8s %8s %8s %8s %8s\n' "$1" "$decisions" "$rss" \
     "$(size "$work/state/cache.redb")" "$(size "$work/state/history.redb")" \
-    "$(find "$work/state" -name '*.journal*' -printf '%k\n' 2>/dev/null | awk '{s += $1} END {print s + 0}')"
+    "$(find "$work/state" -name '*.journal*' -printf '%k\n' 2>/dev/null | awk '{s += $1} END {print s + 0}')" \
+    "${strings:-?}"
 }
 cheap() { # seconds → the p99 of cheap logins, one connection
   SOAK_IP=10.0.0.1 wrk -t1 -c1 -d"${1}s" --latency -s scripts/soak/one.lua "http://127.0.0.1:$port/" |
@@ -111,7 +129,7 @@ SOAK_THREADS=1 wrk -t1 -c"$connections" -d"${seconds}s" -s scripts/soak/distinct
 soak=$!
 ( while sleep "$reload"; do echo "# touched $(date +%s)" >> "$work/lists/ip_net.deny.lst"; kill -HUP $daemon; done ) &
 reloader=$!
-printf '%6s %10s %8s %8s %8s %8s\n' secs decisions rss_kib cache_kib hist_kib journal_kib
+printf '%6s %10s %8s %8s %8s %8s %8s\n' secs decisions rss_kib cache_kib hist_kib journal_kib strings
 start=$(date +%s)
 window_at=$((seconds / 2))
 window_done=0
@@ -121,11 +139,13 @@ while kill -0 $soak 2>/dev/null; do
   sample_now "$now"
   if [ $window_done = 0 ] && [ "$now" -ge "$window_at" ]; then
     window_done=1
+    echo "== cheap logins during the soak (30 s): p99 $(cheap 30)"
     SOAK_IP=7.7.7.7 wrk -t2 -c16 -d40s --latency -s scripts/soak/one.lua "http://127.0.0.1:$port/" > "$work/expensive.out" &
     sleep 5
     echo "== cheap logins next to 16 expensive ones (30 s): p99 $(cheap 30)" | tee "$work/cheap.out"
     wait $!
     grep -E "Requests/sec|99%" "$work/expensive.out" | sed 's/^/   expensive: /'
+    echo "   an expensive login's audit line: $(grep -m1 -F 'ip=7.7.7.7' "$work/daemon.log" | cut -c1-400)"
   fi
 done
 kill $reloader 2>/dev/null || true

@@ -131,8 +131,9 @@ impl Decision {
 pub const DEFAULT_MATCH_BUDGET: u64 = 2_000_000;
 
 /// The sum of worst cases (see [`crate::lists::PatternList::worst_case_steps`]) above
-/// which a decision may be long enough to be run off the async workers: about 0.1 ms.
-const SLOW_MATCHING_STEPS: u64 = 30_000;
+/// which a decision may be long enough to be run off the async workers, and the steps a
+/// first, quick try of such a decision gets ([`Policy::try_quickly`]): about 0.1 ms.
+pub const QUICK_MATCHING_STEPS: u64 = 30_000;
 
 /// Everything a decision needs besides the facts: the lists and the settings.
 #[derive(Debug, Clone)]
@@ -202,23 +203,73 @@ impl Policy {
         .fold(0u64, |sum, list| {
             sum.saturating_add(list.worst_case_steps())
         });
-        total.min(self.match_budget) > SLOW_MATCHING_STEPS
+        total.min(self.match_budget) > QUICK_MATCHING_STEPS
     }
 
     /// Decides one login.
     pub fn decide(&self, user: &str, service: &str, facts: &Facts) -> Decision {
+        self.decide_with(user, service, facts, self.match_budget).0
+    }
+
+    /// Decides one login if its patterns need at most `steps` (and at most
+    /// `match_budget`); otherwise gives back the failures seen so far, for
+    /// [`Policy::decide_after`] to make the decision with the whole budget. The decision is
+    /// the one [`Policy::decide`] makes: a try that ran out of steps is thrown away, never
+    /// used.
+    pub fn try_quickly(
+        &self,
+        user: &str,
+        service: &str,
+        facts: &Facts,
+        steps: u64,
+    ) -> Result<Decision, Vec<MatchFailure>> {
+        let steps = steps.min(self.match_budget);
+        match self.decide_with(user, service, facts, steps) {
+            (decision, false) => Ok(decision),
+            (decision, true) if steps == self.match_budget => Ok(decision),
+            (decision, true) => Err(decision.pattern_failures),
+        }
+    }
+
+    /// [`Policy::decide`] after a [`Policy::try_quickly`] that did not finish: a pattern
+    /// whose first failure since the load happened in that try is still reported as the
+    /// first (so it is logged once).
+    pub fn decide_after(
+        &self,
+        user: &str,
+        service: &str,
+        facts: &Facts,
+        tried: &[MatchFailure],
+    ) -> Decision {
+        let mut decision = self.decide(user, service, facts);
+        for failure in &mut decision.pattern_failures {
+            failure.first |= tried.iter().any(|t| {
+                t.first && t.entry.line == failure.entry.line && t.entry.text == failure.entry.text
+            });
+        }
+        decision
+    }
+
+    /// Decides with a budget of `steps`; also says whether the budget ran out.
+    fn decide_with(
+        &self,
+        user: &str,
+        service: &str,
+        facts: &Facts,
+        steps: u64,
+    ) -> (Decision, bool) {
         let mut m = Matching {
-            budget: Budget::new(self.match_budget),
+            budget: Budget::new(steps),
             failures: Vec::new(),
         };
         let (verdict, reason, log) = self.reason(user, service, facts, &mut m);
-        let failures = m.failures;
-        Decision {
+        let decision = Decision {
             verdict,
             reason,
             log,
-            pattern_failures: failures,
-        }
+            pattern_failures: m.failures,
+        };
+        (decision, m.budget.is_exhausted())
     }
 
     fn reason(

@@ -188,6 +188,7 @@ pub struct StorageSnapshot {
     pub history_lost: u64,
     pub history_commit_errors: u64,
     pub history_journal_bytes: u64,
+    pub history_strings: u64,
     /// The cache store is open; `None` without one (memory only).
     pub cache_up: Option<bool>,
     pub cache_moved_aside: u64,
@@ -330,6 +331,7 @@ pub struct Metrics {
     history_lost: Counter,
     history_commit_errors: Counter,
     history_journal_bytes: Gauge,
+    history_strings: Gauge,
     match_budget_exhausted: Counter,
     pattern_failures: Counter,
 }
@@ -502,6 +504,13 @@ impl Metrics {
             Unit::Bytes,
             history_journal_bytes.clone(),
         );
+        let history_strings = Gauge::default();
+        registry.register(
+            "badclients_history_strings",
+            "Distinct strings (user names, host names, networks…) the kept history uses, as of \
+             the last prune; the ones no kept record uses are dropped when their number doubles",
+            history_strings.clone(),
+        );
         let match_budget_exhausted = Counter::default();
         registry.register(
             "badclients_match_budget_exhausted",
@@ -552,6 +561,7 @@ impl Metrics {
             history_lost,
             history_commit_errors,
             history_journal_bytes,
+            history_strings,
             match_budget_exhausted,
             pattern_failures,
         }
@@ -623,6 +633,8 @@ impl Metrics {
         catch_up(&self.history_commit_errors, snap.history_commit_errors);
         self.history_journal_bytes
             .set(i64::try_from(snap.history_journal_bytes).unwrap_or(i64::MAX));
+        self.history_strings
+            .set(i64::try_from(snap.history_strings).unwrap_or(i64::MAX));
     }
 
     /// Counts one decision for a login to `service`; `enforced` is false in audit mode.

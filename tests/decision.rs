@@ -244,3 +244,63 @@ fn audit_line_cannot_be_forged_by_user_service_or_upstream_values() {
     assert!(line.contains("net_name=<X\\x3e\\x2c net_cc=DE>"), "{line}");
     assert!(line.ends_with(", blocked=True, matched=asn"), "{line}");
 }
+
+/// The daemon first tries a decision with a small step budget and, when that runs out,
+/// makes it again with the whole budget elsewhere: the quick try either gives exactly the
+/// decision `decide` gives, or none.
+#[test]
+fn a_quick_try_gives_the_decision_or_nothing() {
+    let dir = ListDir::new().with(
+        "rev_host.deny.lst",
+        format!("{0}%d\n{0}[0-9]\n.*%.mail%.ru\n", ".-".repeat(10)),
+    );
+    let loaded = LoadedConfig {
+        config: Config {
+            list_path: dir.path().to_path_buf(),
+            ..Config::default()
+        },
+        path: None,
+    };
+    let (policy, report) = loaded.policy(None).unwrap();
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("is expensive")),
+        "{:?}",
+        report.diagnostics
+    );
+    assert!(policy.matching_can_be_slow());
+    let steps = badclients::decision::QUICK_MATCHING_STEPS;
+
+    // A digit first: the expensive patterns stop at once, the next one blocks.
+    let quick = Facts {
+        host: Some("1.mail.ru".into()),
+        ..listed_facts("176.112.169.218")
+    };
+    let tried = policy.try_quickly("u", "imap", &quick, steps).unwrap();
+    let full = policy.decide("u", "imap", &quick);
+    assert_eq!(format!("{tried:?}"), format!("{full:?}"));
+    assert_eq!(tried.verdict, Verdict::Block);
+
+    // No digit in 60 letters: the quick try runs out and gives nothing; the whole budget
+    // runs out too (each expensive pattern fails on its own million steps, which the
+    // shared budget pays), and `decide_after` gives what `decide` gives.
+    let long = Facts {
+        host: Some(format!("{}.mail.ru", "a".repeat(60))),
+        ..listed_facts("176.112.169.218")
+    };
+    let tried = policy
+        .try_quickly("u", "imap", &long, steps)
+        .expect_err("60 letters need more than the quick steps");
+    let after = policy.decide_after("u", "imap", &long, &tried);
+    let full = policy.decide("u", "imap", &long);
+    assert_eq!(after.verdict, full.verdict);
+    assert_eq!(after.reason, full.reason);
+    assert_eq!(after.reason, Reason::MatchBudgetExhausted);
+    // With a quick budget as large as the whole one, the try is the decision.
+    let whole = policy
+        .try_quickly("u", "imap", &long, policy.match_budget)
+        .unwrap();
+    assert_eq!(whole.reason, Reason::MatchBudgetExhausted);
+}

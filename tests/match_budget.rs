@@ -186,6 +186,22 @@ fn the_daemon_answers_cheap_logins_while_expensive_ones_match_and_logs_them_once
         .start();
 
     let before = d.lines().len();
+    // At start, the first 20 expensive patterns are named and the other 980 counted, not
+    // 1,000 warnings at every load.
+    let startup = d.lines();
+    let named = startup
+        .iter()
+        .filter(|l| l.contains("is expensive"))
+        .count();
+    assert_eq!(named, 20, "{}", startup.join("\n"));
+    assert!(
+        startup.iter().any(|l| l.contains(
+            "rev_host.deny.lst: 0 more errors and 980 more warnings not shown \
+             (`badclients lists check` prints them all)"
+        )),
+        "{}",
+        startup.join("\n")
+    );
     let started = Instant::now();
     let finished = AtomicUsize::new(0);
     let (expensive, cheap) = std::thread::scope(|s| {

@@ -27,17 +27,32 @@ pub enum DecodeError {
 }
 
 /// Strings and their ids. Id 0 is reserved for "none".
+///
+/// Ids are never reused: a string that no stored record uses any more is dropped by
+/// [`HistoryStore::prune`](super::store::HistoryStore::prune) (and from here by
+/// [`Strings::forget`]), and its id stays unused, so the table's memory follows the strings
+/// in use, not every string ever seen.
 #[derive(Debug, Default, Clone)]
 pub struct Strings {
     ids: FxHashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    names: FxHashMap<u32, Box<str>>,
+    /// The id the next new string gets.
+    next: u32,
+    /// The count after the last collection (or at load): the next one is due when the
+    /// table has grown to twice this.
+    collected_at: usize,
 }
+
+/// Below this many strings the table is never collected.
+const COLLECT_MIN: usize = 10_000;
 
 impl Strings {
     pub fn new() -> Strings {
         Strings {
             ids: FxHashMap::default(),
-            names: vec![Box::from("")],
+            names: FxHashMap::default(),
+            next: 1,
+            collected_at: 0,
         }
     }
 
@@ -45,16 +60,17 @@ impl Strings {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (u32, String)>) -> Strings {
         let mut s = Strings::new();
         for (id, name) in pairs {
-            let idx = id as usize;
-            if idx == 0 {
+            if id == 0 {
                 continue;
             }
-            if s.names.len() <= idx {
-                s.names.resize(idx + 1, Box::from(""));
-            }
-            s.names[idx] = Box::from(name.as_str());
-            s.ids.insert(Box::from(name.as_str()), id);
+            s.next = s.next.max(id.saturating_add(1));
+            let name: Box<str> = name.into_boxed_str();
+            s.ids.insert(name.clone(), id);
+            s.names.insert(id, name);
         }
+        // Not collected yet in this process: a table an earlier version let grow is
+        // collected at the first prune.
+        s.collected_at = 0;
         s
     }
 
@@ -63,8 +79,9 @@ impl Strings {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
-        let id = self.names.len() as u32;
-        self.names.push(Box::from(name));
+        let id = self.next;
+        self.next = self.next.saturating_add(1);
+        self.names.insert(id, Box::from(name));
         self.ids.insert(Box::from(name), id);
         added.push((id, name.to_string()));
         id
@@ -72,7 +89,7 @@ impl Strings {
 
     /// The string behind `id` (`""` for 0 or an unknown id).
     pub fn get(&self, id: u32) -> &str {
-        self.names.get(id as usize).map(|s| &**s).unwrap_or("")
+        self.names.get(&id).map(|s| &**s).unwrap_or("")
     }
 
     /// The string behind `id`, `None` for 0.
@@ -82,7 +99,7 @@ impl Strings {
 
     /// Number of strings (without the reserved 0).
     pub fn len(&self) -> usize {
-        self.names.len() - 1
+        self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -91,13 +108,42 @@ impl Strings {
 
     /// Ids whose string equals `name` ignoring ASCII case.
     pub fn ids_ignoring_case(&self, name: &str) -> Vec<u32> {
-        self.names
+        let mut ids: Vec<u32> = self
+            .names
             .iter()
-            .enumerate()
-            .skip(1)
             .filter(|(_, n)| n.eq_ignore_ascii_case(name))
-            .map(|(i, _)| i as u32)
+            .map(|(&i, _)| i)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Whether the table has doubled since it was last collected (and is not small), so
+    /// that the strings no record uses should be looked for: each collection reads every
+    /// stored record once, and it comes only after as many new strings as were kept.
+    pub fn collection_due(&self) -> bool {
+        self.len() >= COLLECT_MIN && self.len() >= self.collected_at.saturating_mul(2)
+    }
+
+    /// The ids of the strings that `in_use` does not hold.
+    pub fn unused(&self, in_use: &rustc_hash::FxHashSet<u32>) -> Vec<u32> {
+        self.names
+            .keys()
+            .copied()
+            .filter(|id| !in_use.contains(id))
             .collect()
+    }
+
+    /// Drops the strings `ids` (their records are gone) and marks the table collected.
+    pub fn forget(&mut self, ids: &[u32]) {
+        for id in ids {
+            if let Some(name) = self.names.remove(id) {
+                self.ids.remove(&name);
+            }
+        }
+        self.names.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.collected_at = self.len();
     }
 }
 
@@ -125,6 +171,26 @@ pub struct Row {
 }
 
 impl Row {
+    /// Every string id the row uses (0 for "none" included).
+    pub fn string_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        [
+            self.user,
+            self.service,
+            self.host,
+            self.as_cc,
+            self.as_desc,
+            self.net_name,
+            self.net_cc,
+            self.geo_cc,
+            self.matched,
+            self.matched_entry,
+        ]
+        .into_iter()
+        .chain(self.entities.iter().copied())
+        .chain(self.cloud.iter().copied())
+        .chain(self.lookup_errors.iter().copied())
+    }
+
     pub fn asn(&self) -> Option<u32> {
         self.asn_plus_one.checked_sub(1).map(|a| a as u32)
     }

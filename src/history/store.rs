@@ -583,11 +583,21 @@ impl HistoryStore {
     }
 
     /// Deletes blocks older than `older_than_us`, then the oldest blocks until at most
-    /// `max_records` remain. Returns the records removed.
-    pub fn prune(&self, older_than_us: u64, max_records: u64) -> Result<u64, HistoryError> {
-        let run = || -> Result<u64, redb::Error> {
+    /// `max_records` remain; then, when `strings` is due for it
+    /// ([`Strings::collection_due`]), deletes the strings no remaining record uses, from
+    /// the file and from `strings`, in the same transaction. The caller holds `strings`
+    /// for the whole call, so no batch can use a string while it goes.
+    pub fn prune(
+        &self,
+        older_than_us: u64,
+        max_records: u64,
+        strings: &mut Strings,
+    ) -> Result<Pruned, HistoryError> {
+        let collect = strings.collection_due();
+        let run = || -> Result<(u64, Vec<u32>), redb::Error> {
             let txn = self.db()?.begin_write()?;
             let removed;
+            let mut unused = Vec::new();
             {
                 let mut blocks = txn.open_table(BLOCKS)?;
                 let mut meta = txn.open_table(META)?;
@@ -610,11 +620,26 @@ impl HistoryStore {
                 removed = dropped.min(total);
                 total -= removed;
                 meta.insert(META_RECORDS, total)?;
+                if collect {
+                    let in_use = strings_in_use(&blocks)?;
+                    unused = strings.unused(&in_use);
+                    let mut table = txn.open_table(STRINGS)?;
+                    for id in &unused {
+                        table.remove(*id)?;
+                    }
+                }
             }
             txn.commit()?;
-            Ok(removed)
+            Ok((removed, unused))
         };
-        guarded(run).map_err(self.storage())
+        let (records, unused) = guarded(run).map_err(self.storage())?;
+        if collect {
+            strings.forget(&unused);
+        }
+        Ok(Pruned {
+            records,
+            strings: unused.len() as u64,
+        })
     }
 
     pub fn stats(&self) -> Result<HistoryStats, HistoryError> {
@@ -636,6 +661,33 @@ impl HistoryStore {
         stats.file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         Ok(stats)
     }
+}
+
+/// What [`HistoryStore::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub records: u64,
+    /// Strings no remaining record used.
+    pub strings: u64,
+}
+
+/// The string ids the rows of `blocks` use. A block that cannot be decoded keeps nothing
+/// alive: its rows could not be shown anyway.
+fn strings_in_use(
+    blocks: &impl ReadableTable<u64, &'static [u8]>,
+) -> Result<rustc_hash::FxHashSet<u32>, redb::Error> {
+    let mut in_use = rustc_hash::FxHashSet::default();
+    let mut row = Row::default();
+    for item in blocks.iter()? {
+        let (key, value) = item?;
+        let Ok(mut reader) = BlockReader::new(key.value(), value.value()) else {
+            continue;
+        };
+        while let Ok(true) = reader.next_into(&mut row) {
+            in_use.extend(row.string_ids());
+        }
+    }
+    Ok(in_use)
 }
 
 /// Identical rows (by encoded body, after the chart bucket) and how many.
@@ -846,9 +898,15 @@ mod tests {
         assert_eq!(grouped, seen as u64);
 
         // By age: everything before the 1000th record goes (whole blocks, so a few may stay).
+        let mut strings = b.strings().unwrap();
         let removed = b
-            .prune(1_700_000_000_000_000 + 1000 * 50_000, u64::MAX)
-            .unwrap();
+            .prune(
+                1_700_000_000_000_000 + 1000 * 50_000,
+                u64::MAX,
+                &mut strings,
+            )
+            .unwrap()
+            .records;
         let left = all(&b);
         assert_eq!(removed as usize + left.len(), 3000);
         assert!(left
@@ -856,11 +914,86 @@ mod tests {
             .all(|r| r.time_us.unwrap() >= 1_700_000_000_000_000 + 900 * 50_000));
         assert!(removed >= 900, "{removed}");
         // By size: at most 1,500 stay, the newest (whole blocks of about 1,200 go).
-        b.prune(0, 1500).unwrap();
+        b.prune(0, 1500, &mut strings).unwrap();
         let left = all(&b);
         assert!(left.len() <= 1500 && !left.is_empty(), "{}", left.len());
         assert_eq!(left.last(), records.last());
         assert_eq!(b.stats().unwrap().records, left.len() as u64);
+    }
+
+    /// Every record a new user name and host name, as from password sprayers and
+    /// residential addresses: pruning to a size also drops the strings only the pruned
+    /// records used, once the table has doubled, and what stays reads back the same.
+    #[test]
+    fn prune_drops_strings_no_kept_record_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = HistoryStore::open(&dir.path().join("s.redb")).unwrap();
+        let base = records();
+        let unique = |i: u64| {
+            let mut r = base[(i % 3000) as usize].clone();
+            r.time_us = Some(1_800_000_000_000_000 + i * 1000);
+            r.user = format!("sprayed{i}");
+            r.host = Some(format!("c-{i}.dyn.example.net"));
+            r
+        };
+        let mut strings = store.strings().unwrap();
+        let mut next = 0u64;
+        let mut batch = |store: &HistoryStore, strings: &mut Strings, n: u64| {
+            let records: Vec<Record> = (next..next + n).map(unique).collect();
+            next += n;
+            store.append(&records, strings, None).unwrap();
+            records
+        };
+        batch(&store, &mut strings, 20_000);
+        let with_all = strings.len();
+        assert!(with_all > 40_000, "{with_all}");
+        let pruned = store.prune(0, 5_000, &mut strings).unwrap();
+        assert!(pruned.records >= 15_000, "{pruned:?}");
+        // What stays is exactly the distinct strings of the records kept (whole blocks go,
+        // so somewhat fewer than 5,000 records stay).
+        let kept = strings.len();
+        let left = all(&store);
+        assert!(left.len() > 3_000 && left.len() <= 5_000, "{}", left.len());
+        let mut used = std::collections::HashSet::new();
+        for r in &left {
+            let strs = [&r.user, &r.service].into_iter().chain(
+                [
+                    &r.host,
+                    &r.as_cc,
+                    &r.as_desc,
+                    &r.net_name,
+                    &r.net_cc,
+                    &r.geo_cc,
+                    &r.matched,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            used.extend(strs.chain(&r.entities).chain(&r.cloud).cloned());
+        }
+        assert_eq!(kept, used.len(), "{kept} of {with_all}");
+        assert_eq!(pruned.strings as usize, with_all - kept);
+        assert_eq!(store.stats().unwrap().strings as usize, kept);
+        // The next prune is not due until the table has doubled: nothing more goes now.
+        assert!(!strings.collection_due());
+        assert_eq!(store.prune(0, 5_000, &mut strings).unwrap().strings, 0);
+
+        // New records after the collection get new ids and read back, with the kept ones.
+        let newer = batch(&store, &mut strings, 1_000);
+        let left = all(&store);
+        assert_eq!(&left[left.len() - 1_000..], &newer[..]);
+        let first_kept = left[0].time_us.unwrap();
+        let expected: Vec<Record> = (0..next)
+            .map(unique)
+            .filter(|r| r.time_us.unwrap() >= first_kept)
+            .collect();
+        assert_eq!(left, expected);
+        // The file's table and the writer's agree: a fresh read resolves the same ids.
+        let reread = store.strings().unwrap();
+        assert_eq!(reread.len(), strings.len());
+        for id in 1..40_000u32 {
+            assert_eq!(reread.get(id), strings.get(id), "id {id}");
+        }
     }
 }
 

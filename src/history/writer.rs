@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use super::codec::Strings;
 use super::journal::{self, Segment};
-use super::store::{HistoryError, HistoryStore};
+use super::store::{HistoryError, HistoryStore, Pruned};
 use super::{now_us, Record};
 use crate::cache::store::is_unreadable;
 use crate::redb_guard::{is_io_failure, Backoff};
@@ -59,6 +59,9 @@ pub struct WriterCounters {
     pub lost: AtomicU64,
     /// Bytes the journal holds now (segments on disk and frames in memory).
     pub journal_bytes: AtomicU64,
+    /// Strings the history keeps (user names, host names, networks…), as of the last
+    /// prune.
+    pub strings: AtomicU64,
 }
 
 struct Pending {
@@ -134,6 +137,9 @@ impl HistoryWriter {
         let (last, replayed) = (replay.last_segment, replay.replayed);
         let counters = WriterCounters::default();
         counters.replayed.store(replayed, Ordering::Relaxed);
+        counters
+            .strings
+            .store(strings.len() as u64, Ordering::Relaxed);
         let shared = Shared {
             store: Arc::new(store),
             pending: Mutex::new(Pending {
@@ -459,20 +465,32 @@ impl HistoryWriter {
         self.shared.store.is_open()
     }
 
-    /// Prunes by age and size now.
-    pub async fn prune(&self) -> Result<u64, HistoryError> {
+    /// Prunes by age and size now, and drops the strings no kept record uses when their
+    /// table has doubled since that was last done. Holds the strings (so no batch commits
+    /// meanwhile): the journal takes the decisions that come in the while.
+    pub async fn prune(&self) -> Result<Pruned, HistoryError> {
         let shared = Arc::clone(&self.shared);
         let cutoff = now_us().saturating_sub(shared.settings.retention.as_micros() as u64);
         let max = shared.settings.max_records;
-        let store = Arc::clone(&shared.store);
-        let removed = tokio::task::spawn_blocking(move || store.prune(cutoff, max))
-            .await
-            .map_err(|err| HistoryError::Journal {
-                path: shared.settings.path.clone(),
-                source: std::io::Error::other(err.to_string()),
-            })??;
-        shared.counters.pruned.fetch_add(removed, Ordering::Relaxed);
-        Ok(removed)
+        let job = Arc::clone(&shared);
+        let pruned = tokio::task::spawn_blocking(move || {
+            let mut strings = lock(&job.strings);
+            let pruned = job.store.prune(cutoff, max, &mut strings);
+            job.counters
+                .strings
+                .store(strings.len() as u64, Ordering::Relaxed);
+            pruned
+        })
+        .await
+        .map_err(|err| HistoryError::Journal {
+            path: shared.settings.path.clone(),
+            source: std::io::Error::other(err.to_string()),
+        })??;
+        shared
+            .counters
+            .pruned
+            .fetch_add(pruned.records, Ordering::Relaxed);
+        Ok(pruned)
     }
 
     /// The background loop: batches and prunes until the task is dropped.
@@ -494,8 +512,15 @@ impl HistoryWriter {
             if tokio::time::Instant::now() >= prune_at {
                 prune_at = tokio::time::Instant::now() + Duration::from_secs(60);
                 match self.prune().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "history pruned"),
+                    Ok(Pruned {
+                        records: 0,
+                        strings: 0,
+                    }) => {}
+                    Ok(p) => tracing::info!(
+                        removed = p.records,
+                        strings_dropped = p.strings,
+                        "history pruned"
+                    ),
                     Err(err) => tracing::warn!(error = %err, "history prune failed"),
                 }
             }

@@ -2,8 +2,9 @@
 //! state, write the audit line, count it.
 //!
 //! When the policy's pattern lists can make one decision long (their worst cases measured
-//! at load add up to more than a fraction of a millisecond), the decision runs on tokio's
-//! blocking pool, so the async workers keep answering other logins meanwhile. A pattern
+//! at load add up to more than a fraction of a millisecond), the decision is first tried
+//! with a small step budget; one that needs more finishes on the [`SlowMatching`]
+//! threads, so the async workers keep answering other logins meanwhile. A pattern
 //! that fails while matching is logged once per load of its list; a login whose matching
 //! budget ran out is logged at most once per [`BUDGET_LOG_INTERVAL`] with the number of
 //! others since (the audit line of each says `match_error=budget`).
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use crate::audit::{escape, AuditLine};
 use crate::config::Mode;
-use crate::decision::{Decision, Reason, Verdict};
+use crate::decision::{Decision, Reason, Verdict, QUICK_MATCHING_STEPS};
 use crate::facts::Facts;
 use crate::geoip::maxmind_audit_line;
 use crate::history::now_us;
@@ -22,6 +23,7 @@ use crate::history::writer::HistoryWriter;
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
+use super::slow_matching::SlowMatching;
 use super::state::SharedState;
 
 /// The shortest time between two log lines about logins whose matching budget ran out.
@@ -63,6 +65,8 @@ pub struct Decider {
     /// The history is enabled but could not be opened: the daemon serves without it.
     history_unavailable: bool,
     budget_log: Arc<crate::warn_limit::WarnLimit>,
+    /// Where decisions whose matching is long finish.
+    slow: Arc<SlowMatching>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -90,7 +94,12 @@ impl LoginResult {
 }
 
 impl Decider {
-    pub fn new(state: Arc<SharedState>, lookup: Lookup, metrics: Arc<Metrics>) -> Decider {
+    pub fn new(
+        state: Arc<SharedState>,
+        lookup: Lookup,
+        metrics: Arc<Metrics>,
+        slow: SlowMatching,
+    ) -> Decider {
         Decider {
             state,
             lookup,
@@ -98,6 +107,7 @@ impl Decider {
             history: None,
             history_unavailable: false,
             budget_log: Arc::new(crate::warn_limit::WarnLimit::new(BUDGET_LOG_INTERVAL)),
+            slow: Arc::new(slow),
         }
     }
 
@@ -134,6 +144,7 @@ impl Decider {
             snap.history_lost = c.lost.load(Relaxed);
             snap.history_commit_errors = c.commit_errors.load(Relaxed);
             snap.history_journal_bytes = c.journal_bytes.load(Relaxed);
+            snap.history_strings = c.strings.load(Relaxed);
         }
         if let Some(store) = self.lookup.tiers().store() {
             snap.cache_up = Some(store.is_open());
@@ -171,7 +182,8 @@ impl Decider {
         self.metrics.observe_lookup(&report);
         let active = self.state.load();
         let decision = if active.policy.matching_can_be_slow() {
-            let (decision, facts) = decide_off_workers(&active, user, service, report.facts).await;
+            let (decision, facts) =
+                decide_slow(&self.slow, &active, user, service, report.facts).await;
             report.facts = facts;
             decision
         } else {
@@ -258,25 +270,37 @@ impl Decider {
     }
 }
 
-/// [`crate::decision::Policy::decide`] on tokio's blocking pool (the facts go there and
-/// come back). Should that task fail, the login is refused for now, never allowed.
-async fn decide_off_workers(
+/// [`crate::decision::Policy::decide`] for a policy whose matching can be long: first a
+/// quick try on this async worker; when that runs out of steps, the decision again with
+/// the whole budget on the [`SlowMatching`] threads (the facts go there and come back).
+/// Should that fail, the login is refused for now, never allowed.
+async fn decide_slow(
+    slow: &SlowMatching,
     active: &Arc<super::state::Active>,
     user: &str,
     service: &str,
     facts: Facts,
 ) -> (Decision, Facts) {
+    let tried = match active
+        .policy
+        .try_quickly(user, service, &facts, QUICK_MATCHING_STEPS)
+    {
+        Ok(decision) => return (decision, facts),
+        Err(tried) => tried,
+    };
     let (active, user_owned, service_owned) =
         (Arc::clone(active), user.to_owned(), service.to_owned());
     let fallback = facts.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        let decision = active.policy.decide(&user_owned, &service_owned, &facts);
+    let job = slow.run(move || {
+        let decision = active
+            .policy
+            .decide_after(&user_owned, &service_owned, &facts, &tried);
         (decision, facts)
     });
-    match task.await {
+    match job.await {
         Ok(done) => done,
         Err(e) => {
-            tracing::error!(error = %e, "the decision task failed; the login is refused for now");
+            tracing::error!(error = %e, "the decision failed; the login is refused for now");
             let decision = Decision {
                 verdict: Verdict::TempFail,
                 reason: Reason::LookupFailed,

@@ -114,3 +114,125 @@ pub fn init() {
         eprintln!("badclients: logging was already set up");
     }
 }
+
+/// The problems logged per list file and load; the rest are counted in one line.
+pub const DIAGNOSTICS_PER_FILE: usize = 20;
+
+/// Logs what a load of the lists found: the first [`DIAGNOSTICS_PER_FILE`] problems of each
+/// file, then one line with how many more there are (`badclients lists check` prints them
+/// all), so that a list of a thousand bad lines does not flood the log at every reload.
+pub fn log_diagnostics(diagnostics: &[crate::lists::Diagnostic]) {
+    for line in diagnostic_lines(diagnostics) {
+        match line {
+            DiagnosticLine::Error(text) => tracing::error!("{text}"),
+            DiagnosticLine::Warning(text) => tracing::warn!("{text}"),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum DiagnosticLine {
+    Error(String),
+    Warning(String),
+}
+
+fn diagnostic_lines(diagnostics: &[crate::lists::Diagnostic]) -> Vec<DiagnosticLine> {
+    use crate::lists::Severity;
+    let mut out = Vec::new();
+    // Files in the order their first problem comes.
+    let mut files: Vec<&std::path::Path> = Vec::new();
+    for d in diagnostics {
+        if !files.contains(&d.path.as_path()) {
+            files.push(&d.path);
+        }
+    }
+    for file in files {
+        let of_file = diagnostics.iter().filter(|d| d.path == file);
+        let (mut errors, mut warnings) = (0usize, 0usize);
+        for (i, d) in of_file.enumerate() {
+            match d.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            if i < DIAGNOSTICS_PER_FILE {
+                out.push(match d.severity {
+                    Severity::Error => DiagnosticLine::Error(d.to_string()),
+                    Severity::Warning => DiagnosticLine::Warning(d.to_string()),
+                });
+            }
+        }
+        if errors + warnings > DIAGNOSTICS_PER_FILE {
+            let shown = diagnostics
+                .iter()
+                .filter(|d| d.path == file)
+                .take(DIAGNOSTICS_PER_FILE);
+            let shown_errors = shown.filter(|d| d.severity == Severity::Error).count();
+            let more_errors = errors - shown_errors;
+            let more_warnings = errors + warnings - DIAGNOSTICS_PER_FILE - more_errors;
+            let text = format!(
+                "{}: {more_errors} more errors and {more_warnings} more warnings not shown \
+                 (`badclients lists check` prints them all)",
+                file.display()
+            );
+            out.push(if more_errors > 0 {
+                DiagnosticLine::Error(text)
+            } else {
+                DiagnosticLine::Warning(text)
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::{Diagnostic, Severity};
+
+    fn diag(path: &str, line: usize, severity: Severity) -> Diagnostic {
+        Diagnostic {
+            path: path.into(),
+            line: Some(line),
+            severity,
+            message: format!("problem {line}"),
+        }
+    }
+
+    #[test]
+    fn a_thousand_problems_of_one_file_are_twenty_lines_and_a_count() {
+        let mut all: Vec<Diagnostic> = (1..=1000)
+            .map(|i| {
+                diag(
+                    "lists/rev_host.deny.lst",
+                    i,
+                    if i % 100 == 0 {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
+                )
+            })
+            .collect();
+        all.push(diag("lists/asn.deny.lst", 3, Severity::Error));
+        let lines = diagnostic_lines(&all);
+        assert_eq!(lines.len(), DIAGNOSTICS_PER_FILE + 2);
+        assert_eq!(
+            lines[0],
+            DiagnosticLine::Warning("lists/rev_host.deny.lst:1: warning: problem 1".into())
+        );
+        assert_eq!(
+            lines[DIAGNOSTICS_PER_FILE],
+            DiagnosticLine::Error(
+                "lists/rev_host.deny.lst: 10 more errors and 970 more warnings not shown \
+                 (`badclients lists check` prints them all)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            lines[DIAGNOSTICS_PER_FILE + 1],
+            DiagnosticLine::Error("lists/asn.deny.lst:3: error: problem 3".into())
+        );
+        // A file with few problems has all of them shown and no count.
+        assert_eq!(diagnostic_lines(&all[990..]).len(), 11);
+    }
+}

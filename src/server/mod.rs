@@ -15,6 +15,7 @@ pub mod logging;
 mod postfix_adapter;
 mod restart;
 mod serve_http;
+pub mod slow_matching;
 pub mod state;
 pub mod ui;
 mod watch;
@@ -29,7 +30,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
 use crate::connections::ConnTable;
-use crate::lists::Severity;
 use crate::lookup::build::{build, SetupError};
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};
@@ -64,6 +64,8 @@ pub enum ServeError {
     Bind(#[from] crate::postfix::BindError),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the pattern matching threads: {0}")]
+    Threads(std::io::Error),
     #[error(transparent)]
     History(#[from] crate::history::store::HistoryError),
     #[error(transparent)]
@@ -122,12 +124,7 @@ async fn bind_http(
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let (state, report) = state::initial(config_path.as_deref())?;
-    for d in &report.diagnostics {
-        match d.severity {
-            Severity::Error => tracing::error!("{d}"),
-            Severity::Warning => tracing::warn!("{d}"),
-        }
-    }
+    logging::log_diagnostics(&report.diagnostics);
     let state = Arc::new(state);
     let active = state.load();
     let _instance = instance_lock::InstanceLock::take(&active.config)?;
@@ -144,7 +141,9 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
             "no lists are in force: /healthz says degraded"
         );
     }
-    let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics));
+    let slow = slow_matching::SlowMatching::start(slow_matching::SlowMatching::default_threads())
+        .map_err(ServeError::Threads)?;
+    let mut decider = Decider::new(Arc::clone(&state), lookup, Arc::clone(&metrics), slow);
     let history_task = match open_history(&active.config) {
         Ok(Some(writer)) => {
             decider = decider.with_history(writer.clone());

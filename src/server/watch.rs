@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::state::SharedState;
-use crate::lists::Severity;
 use crate::metrics::Metrics;
 
 /// Quiet time after the last file event before reloading.
@@ -33,12 +32,7 @@ pub fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
     let was_degraded = state.load().list_dir_fault.is_some();
     match state.reload() {
         Ok(outcome) => {
-            for d in &outcome.diagnostics {
-                match d.severity {
-                    Severity::Error => tracing::error!("{d}"),
-                    Severity::Warning => tracing::warn!("{d}"),
-                }
-            }
+            super::logging::log_diagnostics(&outcome.diagnostics);
             for kind in &outcome.kept {
                 tracing::error!(list = %kind, "the list has errors: its previous version stays in use");
             }
