@@ -9,6 +9,7 @@
 
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use super::{Outcome, Record};
 
@@ -34,8 +35,9 @@ pub enum DecodeError {
 /// in use, not every string ever seen.
 #[derive(Debug, Default, Clone)]
 pub struct Strings {
-    ids: FxHashMap<Box<str>, u32>,
-    names: FxHashMap<u32, Box<str>>,
+    /// Both maps share each string (one allocation per string).
+    ids: FxHashMap<Arc<str>, u32>,
+    names: FxHashMap<u32, Arc<str>>,
     /// The id the next new string gets.
     next: u32,
     /// The count after the last collection (or at load): the next one is due when the
@@ -64,8 +66,8 @@ impl Strings {
                 continue;
             }
             s.next = s.next.max(id.saturating_add(1));
-            let name: Box<str> = name.into_boxed_str();
-            s.ids.insert(name.clone(), id);
+            let name: Arc<str> = Arc::from(name);
+            s.ids.insert(Arc::clone(&name), id);
             s.names.insert(id, name);
         }
         // Not collected yet in this process: a table an earlier version let grow is
@@ -81,8 +83,9 @@ impl Strings {
         }
         let id = self.next;
         self.next = self.next.saturating_add(1);
-        self.names.insert(id, Box::from(name));
-        self.ids.insert(Box::from(name), id);
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(id, Arc::clone(&shared));
+        self.ids.insert(shared, id);
         added.push((id, name.to_string()));
         id
     }
