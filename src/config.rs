@@ -32,6 +32,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{path}: ignore_networks: {message}")]
     IgnoreNetworks { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
 }
 
 /// The configuration, as written in the file.
@@ -216,6 +218,9 @@ pub struct HttpSection {
     /// The most connections open at once; at the cap the longest-waiting one is closed
     /// to admit a new one.
     pub max_connections: usize,
+    /// Host names the dashboard and the history may be reached by (the `Host` header),
+    /// besides IP addresses and `localhost`: e.g. a reverse proxy's public name.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpSection {
@@ -232,6 +237,7 @@ impl Default for HttpSection {
             header_timeout_ms: 10_000,
             body_timeout_ms: 10_000,
             max_connections: 512,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -441,10 +447,43 @@ pub struct LoadedConfig {
 impl Config {
     /// Parses TOML text; `path` names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
-        })
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// What serde cannot check: values that parse but cannot work.
+    fn validate(&self) -> Result<(), String> {
+        if let Some(key) = &self.http.api_key {
+            if key.trim().is_empty() {
+                return Err(
+                    "[http] api_key is empty: an empty header would match it; set a key \
+                            or remove the line"
+                        .into(),
+                );
+            }
+            if key.trim() != key {
+                return Err(
+                    "[http] api_key begins or ends with blanks: clients' header values \
+                            are trimmed, so it could never match"
+                        .into(),
+                );
+            }
+        }
+        if self.match_budget == 0 {
+            return Err(
+                "match_budget = 0 would stop every pattern before it starts; the \
+                        default is 2000000"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// Reads `explicit`, or the first file of [`SEARCH_PATH`] that exists, or defaults.
@@ -564,6 +603,26 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c, defaults);
+    }
+
+    #[test]
+    fn an_empty_or_padded_api_key_and_a_zero_budget_are_refused_at_load() {
+        for (text, says) in [
+            ("[http]\napi_key = \"\"\n", "api_key is empty"),
+            ("[http]\napi_key = \"   \"\n", "api_key is empty"),
+            ("[http]\napi_key = \" k \"\n", "begins or ends with blanks"),
+            ("match_budget = 0\n", "match_budget = 0"),
+        ] {
+            let err = Config::parse(text, Path::new("k.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("k.toml: ") && err.contains(says),
+                "{text:?}: {err}"
+            );
+        }
+        let ok = Config::parse("[http]\napi_key = \"k\"\n", Path::new("k.toml")).unwrap();
+        assert_eq!(ok.http.api_key.as_deref(), Some("k"));
     }
 
     #[test]

@@ -8,9 +8,7 @@
 //! - `POST /v1/cache/purge[?ip=…]`: removes every entry, or those for one address, from the
 //!   daemon's memory and the cache file: `{"store": n, "memory": m}`.
 //!
-//! These answers name client addresses (personal data): with an API key configured every
-//! request must carry it; without one, only loopback and unix-socket peers are answered
-//! (403 for anyone else).
+//! These answers name client addresses (personal data): access follows [`Access`].
 
 use std::net::IpAddr;
 
@@ -22,6 +20,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::access::Access;
 use super::decide::Decider;
 use super::serve_http::Peer;
 use crate::config::HttpSection;
@@ -64,26 +63,17 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Whether a request may use these endpoints: the API key when one is set, else a local
-/// peer (`None`: unknown, treated as remote).
+/// Whether a request may use these endpoints ([`Access`]; `peer` `None`: unknown, treated
+/// as remote).
 pub fn allowed(
     peer: Option<&Peer>,
     headers: &HeaderMap,
     http: &HttpSection,
 ) -> Result<(), Refusal> {
-    if http.api_key.is_some() {
-        if super::http::authorized(headers, http) {
-            return Ok(());
-        }
-        return Err((StatusCode::UNAUTHORIZED, "missing or wrong API key"));
+    match Access::of(peer, headers, http) {
+        Access::Allowed => Ok(()),
+        refusal => Err((refusal.status(), refusal.explanation())),
     }
-    if peer.is_some_and(Peer::is_local) {
-        return Ok(());
-    }
-    Err((
-        StatusCode::FORBIDDEN,
-        "the cache endpoints answer only loopback and unix-socket clients unless [http] api_key is set",
-    ))
 }
 
 fn check(
@@ -193,8 +183,9 @@ mod tests {
     fn the_key_when_set_else_only_local_peers() {
         let local = Peer::Tcp("127.0.0.1:4000".parse().unwrap());
         let remote = Peer::Tcp("192.0.2.1:4000".parse().unwrap());
-        let none = HeaderMap::new();
-        let mut keyed = HeaderMap::new();
+        let mut none = HeaderMap::new();
+        none.insert("host", HeaderValue::from_static("127.0.0.1:8670"));
+        let mut keyed = none.clone();
         let section = http(Some("k"));
         keyed.insert(
             section

@@ -1,6 +1,7 @@
 //! The history over HTTP, for `badclients report`/`suggest` while the daemon holds the
 //! history file: `GET /v1/history/report` and `GET /v1/history/suggest`, answering JSON
-//! (a [`Report`] or a list of [`Suggestion`]s). The API key applies as everywhere.
+//! (a [`Report`] or a list of [`Suggestion`]s). They show personal data: access follows
+//! [`Access`].
 //!
 //! Query parameters: `since_us`, `until_us`, `user`, `top`, `by=logins|users`,
 //! `min_users`.
@@ -9,11 +10,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::access::Access;
 use super::decide::Decider;
+use super::serve_http::Peer;
 use crate::history::aggregate::{summarize_store, AggregateOptions, Summary};
 use crate::history::known_good::KnownGood;
 use crate::history::report::{Context, Report, ReportOptions};
@@ -54,13 +57,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// Aggregates in a blocking task; the error response when that is not possible.
 async fn summarize(
     decider: &Decider,
+    peer: Option<&Peer>,
     headers: &HeaderMap,
     filter: Filter,
     for_suggest: bool,
 ) -> Result<Summary, Response> {
     let active = decider.state().load();
-    if !super::http::authorized(headers, &active.config.http) {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong API key"));
+    let access = Access::of(peer, headers, &active.config.http);
+    if access != Access::Allowed {
+        return Err(error(access.status(), access.explanation()));
     }
     let Some(history) = decider.history() else {
         return Err(error(
@@ -92,9 +97,11 @@ fn known_good(decider: &Decider) -> KnownGood {
 async fn report(
     State(decider): State<Decider>,
     Query(params): Query<Params>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
 ) -> Response {
-    let summary = match summarize(&decider, &headers, params.filter(), false).await {
+    let summary = match summarize(&decider, peer.as_deref(), &headers, params.filter(), false).await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -117,9 +124,11 @@ async fn report(
 async fn suggestions(
     State(decider): State<Decider>,
     Query(params): Query<Params>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
 ) -> Response {
-    let summary = match summarize(&decider, &headers, params.filter(), true).await {
+    let summary = match summarize(&decider, peer.as_deref(), &headers, params.filter(), true).await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };

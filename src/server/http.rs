@@ -20,7 +20,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use super::decide::{Decider, LoginResult, Outcome};
 use crate::config::HttpSection;
@@ -78,14 +77,7 @@ async fn not_found() -> Response {
 
 /// Whether the request carries the configured API key (always, when none is set).
 pub(super) fn authorized(headers: &HeaderMap, http: &HttpSection) -> bool {
-    let Some(key) = &http.api_key else {
-        return true;
-    };
-    let Some(value) = headers.get(http.api_header.as_str()) else {
-        return false;
-    };
-    let given = value.as_bytes().trim_ascii();
-    given.ct_eq(key.as_bytes()).into()
+    super::access::has_key(headers, http)
 }
 
 fn finish(decider: &Decider, endpoint: &str, response: Response) -> Response {

@@ -5,6 +5,7 @@
 //! changes) and a graceful stop on SIGTERM/SIGINT (in-flight requests are answered).
 //! Readiness, reloads and the stop are told to systemd (`sd_notify`).
 
+pub mod access;
 pub mod cache_api;
 mod cache_upkeep;
 pub mod decide;
@@ -124,6 +125,14 @@ async fn bind_http(
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let (state, report) = state::initial(config_path.as_deref())?;
+    if access::open_to_the_network_without_a_key(&state.load().config.http) {
+        tracing::warn!(
+            listen = %crate::audit::escape(&state.load().config.http.listen),
+            "[http] listens beyond loopback without api_key: /metrics and the policy endpoints \
+             answer anyone who can connect, and /ui, the history and the cache API refuse \
+             everyone but loopback; set api_key"
+        );
+    }
     logging::log_diagnostics(&report.diagnostics);
     let state = Arc::new(state);
     let active = state.load();

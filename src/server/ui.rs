@@ -10,11 +10,9 @@
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the files of `assets/ui/`, compiled in. The
 //!   script only adds an auto-refresh toggle.
 //!
-//! Access ([`access`]): a loopback or unix-socket peer ([`Peer::is_local`]) is let in; any
-//! other peer needs the API key, in the configured header or as the password of HTTP Basic
-//! auth (any user name), and is answered 401 with a Basic challenge so a browser prompts.
-//! Without an API key a remote peer gets 403. (A reverse proxy on the same host makes every
-//! client a loopback peer: set an API key and let the proxy pass it, or restrict the proxy.)
+//! Access follows [`Access`], as for every endpoint that shows personal data; a request
+//! that needs the key is answered 401 with a Basic challenge, so that a browser asks for it
+//! (any user name, the key as the password).
 //!
 //! Every value shown passes through [`html_escape`]: user names, host names and AS
 //! descriptions come from clients and upstream registries.
@@ -30,13 +28,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
+use super::access::Access;
 use super::decide::Decider;
 use super::serve_http::Peer;
 use super::state::Active;
 use crate::audit::escape;
-use crate::config::HttpSection;
 use crate::history::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
 use crate::history::known_good::KnownGood;
 use crate::history::report::{Context, Report, ReportOptions, Status};
@@ -115,94 +112,12 @@ fn url_value(value: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Access
 
-/// Whether a request may see the dashboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Allowed,
-    /// 401 with a Basic challenge: the API key is missing or wrong.
-    NeedsKey,
-    /// 403: a remote peer and no API key configured.
-    Forbidden,
-}
-
-/// Decides access for a request from `peer` (`None`: unknown, treated as remote).
-pub fn access(peer: Option<&Peer>, headers: &HeaderMap, http: &HttpSection) -> Access {
-    if peer.is_some_and(Peer::is_local) {
-        return Access::Allowed;
-    }
-    let Some(key) = &http.api_key else {
-        return Access::Forbidden;
-    };
-    if super::http::authorized(headers, http) || basic_password(headers, key) {
-        Access::Allowed
-    } else {
-        Access::NeedsKey
-    }
-}
-
-/// Whether the request's `Authorization: Basic` password is `key` (any user name).
-fn basic_password(headers: &HeaderMap, key: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let value = value.trim();
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Some(decoded) = base64_decode(token.trim()) else {
-        return false;
-    };
-    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    decoded[colon + 1..].ct_eq(key.as_bytes()).into()
-}
-
-/// Standard base64 (padding optional); `None` for any other character.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for b in text.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 fn refused(access: Access) -> Response {
-    let (status, text) = match access {
-        Access::NeedsKey => (
-            StatusCode::UNAUTHORIZED,
-            "The dashboard needs the API key: send it in the configured header, or log in \
-             with any user name and the key as the password.",
-        ),
-        _ => (
-            StatusCode::FORBIDDEN,
-            "The dashboard answers only loopback and unix-socket clients unless \
-             [http] api_key is set.",
-        ),
+    let status = match access {
+        Access::NeedsKey => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::FORBIDDEN,
     };
+    let text = access.explanation();
     let mut body = String::new();
     let _ = writeln!(
         body,
@@ -223,7 +138,7 @@ fn refused(access: Access) -> Response {
 /// Checks access: the refusal when not allowed.
 fn check(decider: &Decider, peer: Option<&Peer>, headers: &HeaderMap) -> Option<Response> {
     let active = decider.state().load();
-    match access(peer, headers, &active.config.http) {
+    match Access::of(peer, headers, &active.config.http) {
         Access::Allowed => None,
         refusal => Some(refused(refusal)),
     }
@@ -1460,48 +1375,6 @@ fn user_section(out: &mut String, u: &UserSummary) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
-
-    fn http(key: Option<&str>) -> HttpSection {
-        HttpSection {
-            api_key: key.map(str::to_string),
-            ..HttpSection::default()
-        }
-    }
-
-    fn tcp(addr: &str) -> Peer {
-        Peer::Tcp(addr.parse::<SocketAddr>().expect("socket address"))
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (name, value) in pairs {
-            h.insert(*name, HeaderValue::from_str(value).expect("header value"));
-        }
-        h
-    }
-
-    fn basic(user: &str, password: &str) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let raw = format!("{user}:{password}");
-        let mut out = String::new();
-        for chunk in raw.as_bytes().chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        format!("Basic {out}")
-    }
 
     #[test]
     fn html_escape_escapes_the_five_characters() {
@@ -1514,87 +1387,6 @@ mod tests {
         assert_eq!(html_escape("&amp;"), "&amp;amp;");
         assert_eq!(html_escape("ünï<cödé>"), "ünï&lt;cödé&gt;");
         assert_eq!(H("a\"b").to_string(), "a&quot;b");
-    }
-
-    #[test]
-    fn loopback_and_unix_peers_need_no_key() {
-        let none = HeaderMap::new();
-        for peer in [
-            tcp("127.0.0.1:5000"),
-            tcp("127.8.9.10:1"),
-            tcp("[::1]:5000"),
-            tcp("[::ffff:127.0.0.1]:5000"),
-            Peer::Unix,
-        ] {
-            assert_eq!(
-                access(Some(&peer), &none, &http(Some("k"))),
-                Access::Allowed,
-                "{peer:?}"
-            );
-            assert_eq!(
-                access(Some(&peer), &none, &http(None)),
-                Access::Allowed,
-                "{peer:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn remote_peers_need_the_key() {
-        let remote = tcp("192.0.2.7:40000");
-        let v6 = tcp("[2001:db8::1]:40000");
-        let none = HeaderMap::new();
-        // No key configured: refused outright.
-        assert_eq!(access(Some(&remote), &none, &http(None)), Access::Forbidden);
-        assert_eq!(access(None, &none, &http(None)), Access::Forbidden);
-        // Key configured, not sent: 401.
-        assert_eq!(
-            access(Some(&remote), &none, &http(Some("s3cret"))),
-            Access::NeedsKey
-        );
-        assert_eq!(
-            access(Some(&v6), &none, &http(Some("s3cret"))),
-            Access::NeedsKey
-        );
-        assert_eq!(access(None, &none, &http(Some("s3cret"))), Access::NeedsKey);
-        // The header.
-        let good = headers(&[("x-api-key", " s3cret ")]);
-        assert_eq!(
-            access(Some(&remote), &good, &http(Some("s3cret"))),
-            Access::Allowed
-        );
-        let bad = headers(&[("x-api-key", "nope")]);
-        assert_eq!(
-            access(Some(&remote), &bad, &http(Some("s3cret"))),
-            Access::NeedsKey
-        );
-        // Basic auth: any user, the key as the password.
-        for user in ["admin", "", "jörg"] {
-            let h = headers(&[("authorization", &basic(user, "s3cret"))]);
-            assert_eq!(
-                access(Some(&remote), &h, &http(Some("s3cret"))),
-                Access::Allowed,
-                "{user}"
-            );
-        }
-        for wrong in [
-            basic("admin", "nope"),
-            basic("admin", "s3cret2"),
-            basic("s3cret", ""),
-            "Basic !!!".to_string(),
-            "Bearer s3cret".to_string(),
-            "Basic".to_string(),
-        ] {
-            let h = headers(&[("authorization", &wrong)]);
-            assert_eq!(
-                access(Some(&remote), &h, &http(Some("s3cret"))),
-                Access::NeedsKey,
-                "{wrong}"
-            );
-        }
-        // Basic auth does not open a daemon without a key.
-        let h = headers(&[("authorization", &basic("a", ""))]);
-        assert_eq!(access(Some(&remote), &h, &http(None)), Access::Forbidden);
     }
 
     #[test]
@@ -1612,15 +1404,6 @@ mod tests {
         let r = refused(Access::Forbidden);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
-    }
-
-    #[test]
-    fn base64_decodes_with_and_without_padding() {
-        assert_eq!(base64_decode("YWRtaW46czNjcmV0").unwrap(), b"admin:s3cret");
-        assert_eq!(base64_decode("YTpi").unwrap(), b"a:b");
-        assert_eq!(base64_decode("YTpiYw==").unwrap(), b"a:bc");
-        assert_eq!(base64_decode("YTpiYw").unwrap(), b"a:bc");
-        assert!(base64_decode("YT*i").is_none());
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub struct DaemonConfig {
     sections: String,
     history: String,
     nofile: Option<u64>,
+    /// The address a TCP listener binds (clients still connect to 127.0.0.1).
+    http_bind: &'static str,
 }
 
 impl DaemonConfig {
@@ -185,7 +187,15 @@ impl DaemonConfig {
             sections: internet.config_sections(),
             history: String::new(),
             nofile: None,
+            http_bind: "127.0.0.1",
         }
+    }
+
+    /// HTTP on every address (`0.0.0.0`), for a test that reaches the daemon from a network
+    /// namespace of its own.
+    pub fn http_on_all_addresses(mut self) -> Self {
+        self.http_bind = "0.0.0.0";
+        self
     }
 
     /// Runs the daemon with `RLIMIT_NOFILE` set to `limit` (soft and hard), through
@@ -284,7 +294,9 @@ impl DaemonConfig {
         }
         t.push_str("[http]\n");
         match &self.http {
-            HttpListen::Tcp(port) => t.push_str(&format!("listen = \"127.0.0.1:{port}\"\n")),
+            HttpListen::Tcp(port) => {
+                t.push_str(&format!("listen = \"{}:{port}\"\n", self.http_bind))
+            }
             HttpListen::Unix(path) => {
                 t.push_str(&format!("listen = \"unix:{}\"\n", path.display()));
                 t.push_str("socket_mode = \"0666\"\n");
@@ -326,6 +338,7 @@ impl DaemonConfig {
             postfix_port: self.postfix_port,
             api_key: self.api_key.clone(),
             nofile: self.nofile,
+            http_bind: self.http_bind,
             dir: self.dir,
         };
         daemon.spawn();
@@ -388,6 +401,7 @@ pub struct Daemon {
     postfix_port: Option<u16>,
     api_key: Option<String>,
     nofile: Option<u64>,
+    http_bind: &'static str,
     // Last: removed after the process is gone.
     dir: tempfile::TempDir,
 }
@@ -443,7 +457,7 @@ impl Daemon {
             );
         };
         let expect_http = match &self.http {
-            HttpListen::Tcp(port) => format!("http=127.0.0.1:{port}"),
+            HttpListen::Tcp(port) => format!("http={}:{port}", self.http_bind),
             HttpListen::Unix(path) => format!("http=unix:{}", path.display()),
         };
         assert!(
@@ -639,6 +653,11 @@ impl Daemon {
         request.push_str("\r\n");
         request.push_str(&body);
         self.send(&request, timeout)
+    }
+
+    /// Sends `request` (a whole raw HTTP request) and returns the answer.
+    pub fn send_raw(&self, request: &str) -> HttpAnswer {
+        self.send(request, Duration::from_secs(30))
     }
 
     /// Sends one HTTP request (TCP or unix socket) and reads the answer until the daemon
