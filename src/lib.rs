@@ -21,6 +21,7 @@ pub mod lists;
 pub mod lookup;
 pub mod metrics;
 pub mod postfix;
+pub mod private_files;
 pub mod rdap;
 pub mod redb_guard;
 pub mod reserved;

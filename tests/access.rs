@@ -418,3 +418,96 @@ fn an_empty_api_key_is_refused_at_load_and_a_network_listener_without_one_is_war
         "{log}"
     );
 }
+
+/// Everything the daemon creates holding personal data is closed to other users, even when
+/// it is started with umask 022 (before: history, journal and cache 0644, directories 0755);
+/// a history file left world-readable is pointed out at start.
+#[test]
+fn state_files_are_private_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: umask only changes this process's mask, which the daemon inherits.
+    unsafe {
+        libc::umask(0o022);
+    }
+    let internet = FakeInternet::start();
+    let d = DaemonConfig::new(&internet)
+        .history("path = \"state/history/history.redb\"\nflush_ms = 50")
+        .cache("path = \"state/cache/cache.redb\"")
+        .start();
+    for i in 0..20 {
+        let a = d.policy_allow(&format!("{USER}{i}"), "8.8.8.8", Duration::from_secs(30));
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    let state = d.dir().join("state");
+    // The journal segment and both files exist once a batch is committed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listing = || -> Vec<(std::path::PathBuf, u32)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![state.clone()];
+        while let Some(dir) = dirs.pop() {
+            let meta = std::fs::metadata(&dir).expect("state directory");
+            out.push((dir.clone(), meta.permissions().mode() & 0o7777));
+            for entry in std::fs::read_dir(&dir).expect("read state directory") {
+                let path = entry.expect("entry").path();
+                let meta = std::fs::symlink_metadata(&path).expect("metadata");
+                if meta.is_dir() {
+                    dirs.push(path);
+                } else {
+                    out.push((path, meta.permissions().mode() & 0o7777));
+                }
+            }
+        }
+        out
+    };
+    let names = |l: &[(std::path::PathBuf, u32)]| -> Vec<String> {
+        l.iter()
+            .filter_map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect()
+    };
+    loop {
+        let l = names(&listing());
+        let journal = l.iter().any(|n| n.contains(".journal"));
+        if (l.contains(&"history.redb".to_string())
+            && l.contains(&"cache.redb".to_string())
+            && journal)
+            || Instant::now() > deadline
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let all = listing();
+    let found = names(&all);
+    for wanted in ["history.redb", "cache.redb", "history", "cache", "state"] {
+        assert!(
+            found.contains(&wanted.to_string()),
+            "{wanted} missing: {all:?}"
+        );
+    }
+    assert!(
+        found.iter().any(|n| n.contains(".journal")),
+        "no journal: {all:?}"
+    );
+    for (path, mode) in &all {
+        assert_eq!(mode & 0o007, 0, "{} is mode {mode:04o}", path.display());
+    }
+    drop(d);
+
+    // A history file made world-readable by hand is pointed out at the next start.
+    let internet = FakeInternet::start();
+    let config = DaemonConfig::new(&internet).history("path = \"state/history.redb\"");
+    let mut d = config.start();
+    let history = d.dir().join("state/history.redb");
+    std::fs::set_permissions(&history, std::fs::Permissions::from_mode(0o644))
+        .expect("chmod the history");
+    d.stop();
+    d.restart();
+    let log = d.stderr();
+    assert!(
+        log.contains(&format!(
+            "{} is open to every user of this machine (mode 0644)",
+            history.display()
+        )),
+        "{log}"
+    );
+}

@@ -21,7 +21,7 @@ pub mod state;
 pub mod ui;
 mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -167,6 +167,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
             None
         }
     };
+    warn_about_world_access(&active.config);
     let stop = CancellationToken::new();
     let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
@@ -276,6 +277,30 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
 }
 
 /// Opens the decision history (replaying the journal of an unclean stop), when enabled.
+/// Logs a warning for each state file or directory (history, its journal, cache) that
+/// every user may read: one made before [`crate::private_files::restrict_umask`] was set.
+fn warn_about_world_access(config: &crate::config::Config) {
+    let mut paths = Vec::new();
+    if config.history.enabled {
+        let history = config.history_path();
+        paths.extend(history.parent().map(Path::to_path_buf));
+        paths.push(history);
+    }
+    if !config.cache.memory_only {
+        let cache = config.cache.resolved_path();
+        paths.extend(cache.parent().map(Path::to_path_buf));
+        paths.push(cache);
+    }
+    paths.sort();
+    paths.dedup();
+    for warning in paths
+        .iter()
+        .filter_map(|p| crate::private_files::world_access(p))
+    {
+        tracing::warn!("{}", crate::audit::escape(&warning));
+    }
+}
+
 fn open_history(
     config: &crate::config::Config,
 ) -> Result<Option<crate::history::writer::HistoryWriter>, ServeError> {

@@ -256,7 +256,8 @@ impl DaemonConfig {
         self
     }
 
-    /// More `[history]` lines (the history file is `history.redb` in the daemon's directory).
+    /// More `[history]` lines (the history file is `history.redb` in the daemon's directory
+    /// unless they give a `path`).
     pub fn history(mut self, toml: &str) -> Self {
         self.history.push_str(toml);
         self.history.push('\n');
@@ -317,11 +318,15 @@ impl DaemonConfig {
         } else {
             "flush_ms = 50\n"
         };
-        t.push_str(&format!(
-            "[history]\npath = \"{}\"\n{flush}{}\n",
-            self.dir.path().join("history.redb").display(),
-            self.history
-        ));
+        let path = if self.history.contains("path =") {
+            String::new()
+        } else {
+            format!(
+                "path = \"{}\"\n",
+                self.dir.path().join("history.redb").display()
+            )
+        };
+        t.push_str(&format!("[history]\n{path}{flush}{}\n", self.history));
         t.push_str(&self.sections.replace("@LOOKUP@", &self.lookup));
         t
     }
