@@ -45,6 +45,49 @@ pub struct Strings {
     collected_at: usize,
 }
 
+/// The longest string the history keeps (user names, host names, AS and network names…):
+/// a longer one is cut at a character boundary and ends in `…`, so a client sending a
+/// 20 KB user name costs the history and every report 256 bytes.
+pub const MAX_STRING_BYTES: usize = 256;
+
+/// The most items a record keeps of a list (entities, cloud tags, lookup errors); of a
+/// longer list the last item kept says how many more there were.
+pub const MAX_LIST_ITEMS: usize = 32;
+
+/// `s`, or its first bytes up to [`MAX_STRING_BYTES`] (at a character boundary) with `…`.
+pub fn capped(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_STRING_BYTES {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = MAX_STRING_BYTES - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &s[..end]))
+}
+
+/// Interns the items of a list into `into`, at most [`MAX_LIST_ITEMS`] of them.
+fn intern_list<'s>(
+    items: impl ExactSizeIterator<Item = std::borrow::Cow<'s, str>>,
+    strings: &mut Strings,
+    added: &mut Vec<(u32, String)>,
+    into: &mut Vec<u32>,
+) {
+    into.clear();
+    let n = items.len();
+    let keep = if n > MAX_LIST_ITEMS {
+        MAX_LIST_ITEMS - 1
+    } else {
+        n
+    };
+    for item in items.take(keep) {
+        into.push(strings.intern(&item, added));
+    }
+    if n > keep {
+        into.push(strings.intern(&format!("… {} more", n - keep), added));
+    }
+}
+
 /// Below this many strings the table is never collected.
 const COLLECT_MIN: usize = 10_000;
 
@@ -76,8 +119,10 @@ impl Strings {
         s
     }
 
-    /// The id of `name`, adding it (and reporting it through `added`) when new.
+    /// The id of `name` ([`capped`]), adding it (and reporting it through `added`) when
+    /// new.
     pub fn intern(&mut self, name: &str, added: &mut Vec<(u32, String)>) -> u32 {
+        let name = &*capped(name);
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
@@ -216,7 +261,16 @@ impl Row {
         let geo_cc = opt(&record.geo_cc);
         let matched = opt(&record.matched);
         let matched_entry = opt(&record.matched_entry);
-        let mut many = |v: &[String]| v.iter().map(|s| strings.intern(s, added)).collect();
+        let mut many = |v: &[String]| {
+            let mut ids = Vec::new();
+            intern_list(
+                v.iter().map(|s| s.as_str().into()),
+                strings,
+                added,
+                &mut ids,
+            );
+            ids
+        };
         Row {
             time_us: record.time_us.unwrap_or(0),
             user,
@@ -273,8 +327,14 @@ impl Row {
             (&mut self.cloud, &r.cloud),
             (&mut self.lookup_errors, &r.lookup_errors),
         ] {
-            into.clear();
-            into.extend(from.iter().map(|s| one(s, raw)));
+            let items = from.iter().map(|s| {
+                if raw {
+                    crate::audit::escape_cow(s)
+                } else {
+                    std::borrow::Cow::Borrowed(*s)
+                }
+            });
+            intern_list(items, strings, added, into);
         }
     }
 
@@ -819,6 +879,45 @@ mod tests {
             back.push(row.to_record(&reloaded));
         }
         assert_eq!(back, records);
+    }
+
+    /// A 20 KB user name, a long AS name and 40 entities, interned from a record and from
+    /// its journal frame: each string is cut to 256 bytes with `…`, the list to 32 items.
+    #[test]
+    fn long_strings_and_lists_are_cut_and_the_cut_is_marked() {
+        let mut r = record(1);
+        r.user = "ü".repeat(10_000);
+        r.as_desc = Some(format!("{}, NL", "EXAMPLE-".repeat(100)));
+        r.entities = (0..40).map(|i| format!("ENT-{i}")).collect();
+        let check = |got: &Record| {
+            assert!(got.user.len() <= MAX_STRING_BYTES, "{}", got.user.len());
+            assert!(got.user.ends_with('…') && got.user.starts_with("üüü"));
+            let desc = got.as_desc.as_deref().unwrap();
+            assert!(
+                desc.len() <= MAX_STRING_BYTES && desc.ends_with('…'),
+                "{desc}"
+            );
+            assert_eq!(got.entities.len(), MAX_LIST_ITEMS);
+            assert_eq!(got.entities[30], "ENT-30");
+            assert_eq!(got.entities[31], "… 9 more");
+            assert_eq!(got.service, r.service);
+        };
+        let mut strings = Strings::new();
+        let mut added = Vec::new();
+        let row = Row::intern(&r, &mut strings, &mut added);
+        check(&row.to_record(&strings));
+
+        let mut frame = Vec::new();
+        encode_record(&mut frame, &r);
+        let mut view = RecordRef::default();
+        decode_record_ref(&frame, &mut view).unwrap();
+        let mut row = Row::default();
+        let mut strings = Strings::new();
+        row.intern_ref(&view, &mut strings, &mut added);
+        check(&row.to_record(&strings));
+        // Short strings stay as they are.
+        assert_eq!(capped("a.example"), "a.example");
+        assert_eq!(capped(&"x".repeat(256)).len(), 256);
     }
 
     #[test]
