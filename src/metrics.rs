@@ -63,9 +63,10 @@ pub const SERVICES: [&str; 8] = [
     "doveadm",
 ];
 
-/// The list names a [`crate::decision::Hit`] label can carry as it is (`entity:…` and
-/// `maxmind:geoloc:…` are reduced to `entity` and `maxmind:geoloc`).
-const LISTS: [&str; 15] = [
+/// The list names a [`crate::decision::Hit`] label can carry as it is (`entity:…`,
+/// `dnsbl:…` and `maxmind:geoloc:…` are reduced to `entity`, `dnsbl` and `maxmind:geoloc`).
+/// Every label a decision can carry has its value here: `other` is never one of them.
+const LISTS: [&str; 17] = [
     "service",
     "ignore_networks",
     "ip_net.allow",
@@ -77,6 +78,8 @@ const LISTS: [&str; 15] = [
     "as_dscr",
     "net_cc",
     "net_name",
+    "geo_cc",
+    "cloud",
     "maxmind:as_org",
     "maxmind:geoloc_city",
     "maxmind:geoloc_subdiv",
@@ -839,6 +842,9 @@ fn list_label(label: &str) -> &'static str {
     if label.starts_with("maxmind:geoloc:") {
         return "maxmind:geoloc";
     }
+    if label.starts_with("dnsbl:") {
+        return "dnsbl";
+    }
     LISTS
         .iter()
         .find(|l| **l == label)
@@ -918,6 +924,22 @@ mod tests {
         assert_eq!(list_label("maxmind:geoloc_city"), "maxmind:geoloc_city");
         assert_eq!(list_label("ip_net.allow"), "ip_net.allow");
         assert_eq!(list_label("rev_host"), "rev_host");
+        assert_eq!(list_label("cloud"), "cloud");
+        assert_eq!(list_label("geo_cc"), "geo_cc");
+        assert_eq!(list_label("dnsbl:zen.spamhaus.org"), "dnsbl");
+        // Every deny list's label, as the decision makes it from the file name.
+        for kind in crate::lists::ListKind::ALL {
+            let label = kind.file_name().trim_end_matches(".deny.lst");
+            let label = label.trim_end_matches(".lst");
+            let label = match kind {
+                crate::lists::ListKind::MaxmindAsOrg => "maxmind:as_org",
+                crate::lists::ListKind::MaxmindGeoLoc => "maxmind:geoloc_country",
+                crate::lists::ListKind::MaxmindCoords => "maxmind:geoloc:1,2,3,0.5",
+                crate::lists::ListKind::Entity => "entity:ORG-1",
+                _ => label,
+            };
+            assert_ne!(list_label(label), "other", "{kind:?} ({label})");
+        }
         assert_eq!(list_label("alice@example.org"), "other");
         assert_eq!(list_label(""), "other");
     }

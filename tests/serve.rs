@@ -270,3 +270,30 @@ fn a_reload_names_the_settings_that_wait_for_a_restart() {
     assert_eq!(a.status, 200, "{a:?}");
     assert!(a.body.contains("go away"), "{a:?}");
 }
+
+/// A block by `cloud.deny.lst` is counted as `matched="cloud"` (before: `other`, as were
+/// `geo_cc`, `dnsbl` and the maxmind lists).
+#[test]
+fn a_cloud_block_is_counted_under_its_own_label() {
+    let internet = FakeInternet::start();
+    let ranges = tempfile::tempdir().expect("tempdir");
+    let feed = std::fs::read(common::fixture("cloud/aws-ip-ranges.json")).expect("aws fixture");
+    badclients::cloud::store::FeedStore::new(ranges.path())
+        .update(badclients::cloud::Provider::Aws, &feed, "tests/fixtures")
+        .expect("store the aws feed");
+    let d = DaemonConfig::new(&internet)
+        .extra(&format!("[cloud]\ndir = \"{}\"", ranges.path().display()))
+        .list("cloud.deny.lst", "aws:EC2:.*\n")
+        .start();
+    // 15.181.232.10 is in an EC2 us-east-1 prefix of the feed (tests/ranges.rs).
+    let answer = d.policy_allow("carol", "15.181.232.10", Duration::from_secs(30));
+    assert!(answer.body.contains("\"status\":-1"), "{answer:?}");
+    let m = d.get("/metrics", Some(API_KEY));
+    assert!(
+        m.body.contains(
+            r#"badclients_decisions_total{service="imap",verdict="block",matched="cloud",enforced="true"} 1"#
+        ),
+        "{}",
+        m.body
+    );
+}
