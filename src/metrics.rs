@@ -670,7 +670,7 @@ impl Metrics {
                 Provenance::Cache => Some("hit"),
                 Provenance::Stale => Some("stale"),
                 Provenance::Upstream | Provenance::Failed => Some("miss"),
-                Provenance::Skipped => None,
+                Provenance::Skipped | Provenance::Table => None,
             };
             if matches!(s.provenance, Provenance::Upstream | Provenance::Failed) {
                 self.lookup_duration

@@ -631,6 +631,11 @@ async fn an_offline_asn_table_replaces_team_cymru() {
     let r = l.facts("1.0.0.1".parse().unwrap()).await;
     assert_eq!(r.facts.asn.map(|a| a.0), Some(13335));
     assert_eq!(r.facts.as_desc.as_deref(), Some("Cloudflare, Inc."));
+    // The answer says where it came from: the table, not the cache (as it said before).
+    for source in [Source::Origin, Source::AsName] {
+        let report = r.sources.iter().find(|s| s.source == source).unwrap();
+        assert_eq!(report.provenance, Provenance::Table, "{report:?}");
+    }
     // Team Cymru was never asked.
     assert_eq!(l.upstream_queries(Source::Origin), 0);
     assert_eq!(l.upstream_queries(Source::AsName), 0);

@@ -116,6 +116,9 @@ pub enum Provenance {
     Stale,
     /// Asked upstream now.
     Upstream,
+    /// Read from the offline ASN table (`[lookup] asn_table`), not from the internet nor
+    /// the cache.
+    Table,
     /// Not needed (e.g. no AS number to name).
     Skipped,
     /// Failed: see the error.
@@ -250,11 +253,11 @@ impl<T> Outcome<T> {
         }
     }
 
-    /// An answer from a local source (no upstream).
-    fn local(value: Option<T>) -> Outcome<T> {
+    /// An answer from the offline ASN table (no upstream).
+    fn from_table(value: Option<T>) -> Outcome<T> {
         Outcome {
             value: Some(Arc::new(value)),
-            provenance: Provenance::Cache,
+            provenance: Provenance::Table,
             error: None,
         }
     }
@@ -560,8 +563,8 @@ fn from_asn_table(
         allocated: None,
     });
     let name = entry.and_then(|e| e.description);
-    let origin = Outcome::local(origin);
-    let name = Outcome::local(name);
+    let origin = Outcome::from_table(origin);
+    let name = Outcome::from_table(name);
     (
         origin.report(Source::Origin, started),
         origin,
