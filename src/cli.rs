@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use badclients::audit::AuditLine;
 use badclients::cache::redis::RedisTier;
 use badclients::cache::store::CacheStore;
-use badclients::config::{import_ini, Config};
+use badclients::config::{import_ini, Config, Mode};
 use badclients::decision::{Decision, Policy, Reason, Verdict};
 use badclients::facts::Facts;
 use badclients::lists::LoadReport;
@@ -57,7 +57,9 @@ enum Command {
     /// configured servers and cache.
     ///
     /// Exit status: 0 when the login is allowed, 1 when it is blocked, 2 on an error,
-    /// 3 when the lookups failed and `on_error = "tempfail"`.
+    /// 3 when the lookups failed and `on_error = "tempfail"`, 4 when it would be blocked
+    /// (or refused for now) but `mode` or `[service_modes]` says `audit` for the service:
+    /// the daemon lets it in and logs `enforced=False`, as the audit line printed says.
     ///
     /// Example, with the facts written by hand:
     ///   badclients check 176.112.169.218 --user craig --service imap --facts facts.json
@@ -216,13 +218,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn load_policy(source: &Source) -> Result<(Policy, LoadReport)> {
-    let loaded = Config::load(source.config.as_deref())?;
-    Ok(loaded.policy(source.lists.as_deref())?)
+/// The policy, what loading its lists found, and the configuration it came from: with
+/// `--lists DIR`, the built-in defaults with that list directory, as the option says.
+fn load_policy(source: &Source) -> Result<(Policy, LoadReport, Config)> {
+    let loaded = match &source.lists {
+        Some(_) => badclients::config::LoadedConfig {
+            config: Config::default(),
+            path: None,
+        },
+        None => Config::load(source.config.as_deref())?,
+    };
+    let (policy, report) = loaded.policy(source.lists.as_deref())?;
+    Ok((policy, report, loaded.config))
 }
 
 fn lists_check(source: &Source) -> Result<ExitCode> {
-    let (policy, report) = load_policy(source)?;
+    let (policy, report, _) = load_policy(source)?;
     let mut out = std::io::stdout().lock();
     for d in &report.diagnostics {
         writeln!(out, "{d}")?;
@@ -278,7 +289,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
             looked.swap_remove(0).facts
         }
     };
-    let (policy, report) = load_policy(&args.source)?;
+    let (policy, report, config) = load_policy(&args.source)?;
     for d in &report.diagnostics {
         eprintln!("{d}");
     }
@@ -296,32 +307,50 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
             policy.match_budget
         );
     }
+    // As the daemon: `mode` and `[service_modes]` say whether a refusal is enforced.
+    let enforced = config.mode_for(&args.service) == Mode::Enforce;
     let audit = AuditLine {
         user: &args.user,
         service: &args.service,
         facts: &facts,
         decision: &decision,
-        enforced: true,
+        enforced,
     }
     .to_string();
+    if !decision.log {
+        eprintln!(
+            "note: the daemon would not log this login ({}): no audit line, no history record",
+            match decision.reason {
+                Reason::Reserved(_) => "a reserved address, and log_local is off",
+                _ => "an address of ignore_networks or ip_net.allow.lst",
+            }
+        );
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &check_json(&decision, &audit, &facts))?;
+        serde_json::to_writer_pretty(&mut out, &check_json(&decision, enforced, &audit, &facts))?;
         writeln!(out)?;
     } else {
         writeln!(out, "{audit}")?;
     }
-    Ok(match decision.verdict {
-        Verdict::Allow => ExitCode::SUCCESS,
-        Verdict::Block => ExitCode::from(1),
-        Verdict::TempFail => ExitCode::from(3),
+    Ok(match (decision.verdict, enforced) {
+        (Verdict::Allow, _) => ExitCode::SUCCESS,
+        (Verdict::Block, true) => ExitCode::from(1),
+        (Verdict::TempFail, true) => ExitCode::from(3),
+        (Verdict::Block | Verdict::TempFail, false) => ExitCode::from(4),
     })
 }
 
-fn check_json(decision: &Decision, audit: &str, facts: &Facts) -> serde_json::Value {
+fn check_json(
+    decision: &Decision,
+    enforced: bool,
+    audit: &str,
+    facts: &Facts,
+) -> serde_json::Value {
     let hit = decision.hit();
     serde_json::json!({
         "verdict": decision.verdict,
+        "enforced": enforced,
         "reason": reason_name(decision),
         "matched": hit.map(|h| h.label.clone()),
         "file": hit.and_then(|h| h.file.as_ref()).map(|f| f.display().to_string()),

@@ -297,3 +297,66 @@ fn a_cloud_block_is_counted_under_its_own_label() {
         m.body
     );
 }
+
+/// `badclients check` on the daemon's configuration in audit mode prints the daemon's audit
+/// line for the same login (`enforced=False`) and exits 4, "would block, not enforced"
+/// (before: `blocked=True` without `enforced=False`, exit 1); for an address the daemon
+/// does not log, it says so.
+#[test]
+fn check_in_audit_mode_tells_what_the_daemon_does() {
+    let internet = FakeInternet::start();
+    let d = DaemonConfig::new(&internet)
+        .mode("audit")
+        .extra("ignore_networks = [\"192.0.2.0/24\"]")
+        .list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
+        .start();
+    let answer = d.policy_allow("alice", LISTED_IP, Duration::from_secs(30));
+    assert_eq!(
+        answer.body, "{\"status\":0}",
+        "audit mode lets it in: {answer:?}"
+    );
+    let daemon_line = d
+        .wait_for(Duration::from_secs(20), |l| {
+            l.contains("mail-audit: user=<alice>")
+        })
+        .expect("the daemon's audit line");
+    let daemon_line = &daemon_line[daemon_line.find("mail-audit: ").unwrap_or(0)..];
+    assert!(daemon_line.contains("enforced=False"), "{daemon_line}");
+
+    let config = d.config_path().to_str().expect("utf-8 path").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = common::badclients(
+        &[
+            "check",
+            LISTED_IP,
+            "--user",
+            "alice",
+            "--service",
+            "imap",
+            "--config",
+            &config,
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(common::stdout(&out).trim_end(), daemon_line.trim_end());
+
+    let out = common::badclients(
+        &[
+            "check",
+            "192.0.2.5",
+            "--user",
+            "bob",
+            "--service",
+            "imap",
+            "--config",
+            &config,
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        common::stderr(&out).contains("the daemon would not log this login"),
+        "{out:?}"
+    );
+}
