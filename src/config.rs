@@ -560,7 +560,15 @@ impl LoadedConfig {
             ignore_networks.add(net, entry, |_| {});
         }
         let dir = lists_override.unwrap_or(&self.config.list_path);
-        let (lists, report) = ListSet::load(dir);
+        let (lists, mut report) = ListSet::load(dir);
+        let sources = crate::lists::Sources {
+            geoip_city: self.config.geoip.city.is_some(),
+            geoip_asn: self.config.geoip.asn.is_some(),
+            cloud_feeds: self.stored_cloud_feeds(),
+        };
+        report
+            .diagnostics
+            .extend(crate::lists::unmatchable(&lists, &sources));
         let policy = Policy {
             lists,
             disabled_services: self.config.disabled_services.clone(),
@@ -572,6 +580,16 @@ impl LoadedConfig {
             match_budget: self.config.match_budget,
         };
         Ok((policy, report))
+    }
+
+    /// The cloud providers whose range feed is stored in [`Config::cloud_dir`].
+    fn stored_cloud_feeds(&self) -> Vec<&'static str> {
+        let store = crate::cloud::store::FeedStore::new(&self.config.cloud_dir());
+        crate::cloud::Provider::ALL
+            .into_iter()
+            .filter(|p| store.feed_path(*p).is_file())
+            .map(crate::cloud::Provider::name)
+            .collect()
     }
 }
 

@@ -277,3 +277,49 @@ fn help_teaches() {
     let out = badclients(&["--help"], dir.path());
     assert!(stdout(&out).contains("lists"));
 }
+
+/// Entries that can never match with this configuration are warnings, not "0 warnings": a
+/// `cloud.deny.lst` entry of a provider with no stored feed, a `geo_cc` list without
+/// GeoIP. Once the feed is stored, its entry is quiet.
+#[test]
+fn lists_check_warns_about_entries_their_sources_cannot_match() {
+    let dir = ListDir::new()
+        .with("l/cloud.deny.lst", "aws:EC2:.*\n")
+        .with("l/geo_cc.deny.lst", "RU\n")
+        .with(
+            "badclients.toml",
+            "list_path = \"l\"\n[cache]\nmemory_only = true\n[cloud]\ndir = \"ranges\"\n",
+        );
+    let config = dir.path().join("badclients.toml");
+    let check = || {
+        badclients(
+            &["lists", "check", "--config", config.to_str().unwrap()],
+            dir.path(),
+        )
+    };
+    let out = check();
+    assert_eq!(out.status.code(), Some(0), "warnings only: {out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "cloud.deny.lst:1: warning: aws:EC2:.* cannot match: no aws range feed is stored"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("geo_cc.deny.lst: warning: 1 entries cannot match: GeoIP is off"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 lists, 2 entries, 0 errors, 2 warnings\n"),
+        "{text}"
+    );
+
+    let feed = std::fs::read(fixture("cloud/aws-ip-ranges.json")).unwrap();
+    badclients::cloud::store::FeedStore::new(&dir.path().join("ranges"))
+        .update(badclients::cloud::Provider::Aws, &feed, "tests/fixtures")
+        .unwrap();
+    let text = stdout(&check());
+    assert!(!text.contains("cloud.deny.lst"), "{text}");
+    assert!(text.ends_with("0 errors, 1 warnings\n"), "{text}");
+}

@@ -14,6 +14,7 @@ mod diag;
 mod keyed;
 mod line;
 mod pattern_list;
+mod reach;
 mod users;
 
 use std::fmt;
@@ -25,6 +26,7 @@ pub use diag::{Diagnostic, Severity};
 pub use keyed::{AsnRule, CountryRule, EntityRule, GeoIdRule, KeyRule, KeyedList};
 pub use line::{lines, Line};
 pub use pattern_list::{MatchFailure, PatternList};
+pub use reach::{unmatchable, Sources};
 pub use users::UserAllowList;
 
 use diag::FileReport;

@@ -212,6 +212,11 @@ impl PatternList {
         self.entries.len()
     }
 
+    /// The entries loaded, in file order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     /// Whether the list has no entries.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
