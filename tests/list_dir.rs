@@ -116,6 +116,14 @@ fn a_removed_list_directory_keeps_blocking_degrades_health_and_is_watched_again_
     assert!(body.starts_with("degraded: "), "{body}");
     assert!(!body.contains('/') && !body.contains(LISTED_NET), "{body}");
     assert_eq!(verdict(&d, LISTED_IP), "block", "{}", d.stderr());
+    // The dashboard's list health says so too (the daemon has the API key).
+    let ui = d.get("/ui", Some(common::daemon::API_KEY));
+    assert!(
+        ui.body
+            .contains("degraded: the list directory is missing or cannot be read"),
+        "{}",
+        ui.body
+    );
     let m = metrics(&d);
     assert_eq!(sample(&m, "badclients_lists_degraded"), Some(1.0), "{m}");
     assert!(

@@ -332,6 +332,8 @@ struct Health {
     rows: Vec<ListRow>,
     diagnostics: Vec<Diagnostic>,
     loaded_at_us: u64,
+    /// The last reload found the list directory unusable and kept the lists before it.
+    degraded: Option<&'static str>,
 }
 
 fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnostic]) -> Health {
@@ -363,6 +365,7 @@ fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnostic]
         rows,
         diagnostics,
         loaded_at_us: system_us(active.loaded_at),
+        degraded: active.list_dir_fault.map(|f| f.describe()),
     }
 }
 
@@ -1073,7 +1076,12 @@ fn health_card(out: &mut String, health: &Health, now: u64) -> fmt::Result {
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = health.diagnostics.len() - errors;
-    let (class, text) = if errors > 0 {
+    let (class, text) = if let Some(fault) = health.degraded {
+        (
+            "bad",
+            format!("degraded: {fault}; the lists in force are kept"),
+        )
+    } else if errors > 0 {
         ("bad", format!("{errors} errors, {warnings} warnings"))
     } else if warnings > 0 {
         ("warn", format!("{warnings} warnings"))
