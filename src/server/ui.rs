@@ -1554,6 +1554,7 @@ mod tests {
             }],
             diagnostics: Vec::new(),
             loaded_at_us: 1_764_245_400 * 1_000_000,
+            degraded: None,
         };
         let mut page = String::new();
         render_overview(&mut page, Range::Day, now_us(), &health, None, None).unwrap();
