@@ -23,7 +23,11 @@ const ROUTES: [(&str, &str, Kind); 12] = [
     ("GET", "/v1/history/report", Kind::Personal),
     ("GET", "/v1/history/suggest", Kind::Personal),
     // A user with no records: alice's stay for the other routes.
-    ("POST", "/v1/history/forget?user=nobody.here", Kind::Personal),
+    (
+        "POST",
+        "/v1/history/forget?user=nobody.here",
+        Kind::Personal,
+    ),
     ("GET", "/v1/lookup?ip=192.0.2.1", Kind::Personal),
     ("GET", "/v1/cache/stats", Kind::Personal),
     ("POST", "/v1/cache/purge?ip=192.0.2.1", Kind::Personal),
