@@ -90,6 +90,17 @@ enum Command {
     /// where several users log in and that look like hosting, with the evidence. Prints
     /// list lines with comments; never writes a list.
     Suggest(history::SuggestArgs),
+    /// Change the decision history.
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryCommand {
+    /// Delete every record of one user (ignoring case) from the decision history, through
+    /// the daemon while it runs, else in the file (after committing its journal). Prints
+    /// how many records were removed. Audit log lines in the system log are not touched.
+    Forget(history::ForgetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +226,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(ConfigCommand::ImportIni { file }) => import(&file),
         Command::Report(args) => history::report(&args),
         Command::Suggest(args) => history::suggest(&args),
+        Command::History(HistoryCommand::Forget(args)) => history::forget(&args),
     }
 }
 

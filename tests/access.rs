@@ -17,11 +17,17 @@ use common::daemon::{Daemon, DaemonConfig, FakeInternet, API_KEY};
 const USER: &str = "alice.personal";
 
 /// The routes, how they are asked, and whether they show personal data.
-const ROUTES: [(&str, &str, Kind); 11] = [
+const ROUTES: [(&str, &str, Kind); 12] = [
     ("GET", "/ui", Kind::Personal),
     ("GET", "/ui/user?q=alice.personal", Kind::Personal),
     ("GET", "/v1/history/report", Kind::Personal),
     ("GET", "/v1/history/suggest", Kind::Personal),
+    // A user with no records: alice's stay for the other routes.
+    (
+        "POST",
+        "/v1/history/forget?user=nobody.here",
+        Kind::Personal,
+    ),
     ("GET", "/v1/lookup?ip=192.0.2.1", Kind::Personal),
     ("GET", "/v1/cache/stats", Kind::Personal),
     ("POST", "/v1/cache/purge?ip=192.0.2.1", Kind::Personal),

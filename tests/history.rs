@@ -477,3 +477,157 @@ fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log(
         .count();
     assert_eq!(segments, 0);
 }
+
+/// `report --json --top 0` (through the daemon while it runs): the users with login
+/// sources and the logins.
+fn report_users(config: &str, dir: &std::path::Path) -> (Vec<String>, u64) {
+    let out = common::badclients(&["report", "--config", config, "--json", "--top", "0"], dir);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let mut users: Vec<String> = json["sources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["user"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    users.sort();
+    users.dedup();
+    (users, json["totals"]["logins"].as_u64().unwrap_or(0))
+}
+
+/// A POST to the daemon with `api_key` (if any); the answer.
+fn post(
+    daemon: &common::daemon::Daemon,
+    target: &str,
+    api_key: Option<&str>,
+) -> common::daemon::HttpAnswer {
+    let mut head = format!(
+        "POST {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    if let Some(key) = api_key {
+        head.push_str(&format!("X-API-Key: {key}\r\n"));
+    }
+    head.push_str("\r\n");
+    daemon.send_raw(&head)
+}
+
+#[test]
+fn history_forget_through_the_daemon_removes_one_user_for_good() {
+    let internet = FakeInternet::start();
+    // Nothing is committed in batches: the records wait in the journal until the forget
+    // commits them (and deletes the user's).
+    let mut daemon = DaemonConfig::new(&internet)
+        .list("ip_net.deny.lst", "176.112.168.0/21\n")
+        .history("flush_ms = 600000\nbatch_max = 1000000")
+        .start();
+    let port = daemon.http_port();
+    for (user, ip) in [
+        ("ann", LISTED_IP),
+        ("Ann", UNLISTED_IP),
+        ("ANN", UNLISTED_IP),
+        ("ben", LISTED_IP),
+        ("ben", UNLISTED_IP),
+    ] {
+        assert_eq!(login(port, user, ip), Some(200));
+    }
+    let config = daemon.config_path().to_str().unwrap().to_string();
+
+    // The forget endpoint follows the history API's access rule.
+    assert_eq!(
+        post(&daemon, "/v1/history/forget?user=ann", None).status,
+        401
+    );
+    assert_eq!(
+        post(&daemon, "/v1/history/forget?user=ann", Some("wrong")).status,
+        401
+    );
+    assert_eq!(
+        post(&daemon, "/v1/history/forget", Some(API_KEY)).status,
+        400
+    );
+    // Not from a web page, even with the key (a browser sends a POST to loopback freely).
+    let answer = daemon.send_raw(&format!(
+        "POST /v1/history/forget?user=ann HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Origin: http://attacker.example\r\nContent-Length: 0\r\nX-API-Key: {API_KEY}\r\n\r\n"
+    ));
+    assert_eq!(answer.status, 403, "{}", answer.body);
+
+    let out = common::badclients(
+        &["history", "forget", "--user", "aNN", "--config", &config],
+        daemon.dir(),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert!(text.contains("removed 3 record(s) of user aNN"), "{text}");
+    assert!(text.contains("by the daemon"), "{text}");
+    assert!(
+        daemon
+            .wait_for(Duration::from_secs(10), |l| l
+                .contains("a user's records forgotten on request")
+                && l.contains("aNN"))
+            .is_some(),
+        "{}",
+        daemon.stderr()
+    );
+    assert_eq!(
+        report_users(&config, daemon.dir()),
+        (vec!["ben".to_string()], 2)
+    );
+    // Again: nothing left.
+    let out = common::badclients(
+        &["history", "forget", "--user", "ann", "--config", &config],
+        daemon.dir(),
+    );
+    assert!(
+        common::stdout(&out).contains("removed 0 record(s)"),
+        "{}",
+        common::stdout(&out)
+    );
+
+    // A crash and a start (which replays the journal) do not bring them back.
+    daemon.kill_hard();
+    let stored = stored_users(&daemon.dir().join("history.redb"));
+    assert_eq!(stored.keys().collect::<Vec<_>>(), vec!["ben"], "{stored:?}");
+    daemon.restart();
+    assert_eq!(
+        report_users(&config, daemon.dir()),
+        (vec!["ben".to_string()], 2)
+    );
+    daemon.stop();
+    let (store, _) = HistoryStore::open(&daemon.dir().join("history.redb")).unwrap();
+    assert_eq!(store.stats().unwrap().records, 2);
+    assert!(store.strings().unwrap().ids_ignoring_case("ann").is_empty());
+}
+
+#[test]
+fn history_forget_on_the_file_with_the_daemon_stopped() {
+    let internet = FakeInternet::start();
+    let mut daemon = DaemonConfig::new(&internet)
+        .history("flush_ms = 600000\nbatch_max = 1000000")
+        .start();
+    let port = daemon.http_port();
+    for user in ["ann", "ann", "ben"] {
+        assert_eq!(login(port, user, UNLISTED_IP), Some(200));
+    }
+    // The records are in the journal only.
+    daemon.kill_hard();
+    let config = daemon.config_path().to_str().unwrap().to_string();
+    let out = common::badclients(
+        &["history", "forget", "--user", "ANN", "--config", &config],
+        daemon.dir(),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert!(text.contains("removed 2 record(s) of user ANN"), "{text}");
+    assert!(!text.contains("daemon"), "{text}");
+    let stored = stored_users(&daemon.dir().join("history.redb"));
+    assert_eq!(stored.keys().collect::<Vec<_>>(), vec!["ben"], "{stored:?}");
+    // The journal was committed and removed: a start brings nothing back.
+    daemon.restart();
+    assert_eq!(
+        report_users(&config, daemon.dir()),
+        (vec!["ben".to_string()], 1)
+    );
+}

@@ -1,6 +1,7 @@
 //! `badclients report` and `badclients suggest`: the decision history (read from the
 //! history file, or from the daemon when it holds the file) or audit log lines read from
-//! files or stdin, aggregated and printed.
+//! files or stdin, aggregated and printed; `badclients history forget`: one user's records
+//! deleted, the same two ways.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use badclients::history::auditlog::{self, Clock};
 use badclients::history::codec::{Row, Strings};
 use badclients::history::known_good::KnownGood;
 use badclients::history::report::{Context, InputStats, Report, ReportOptions};
-use badclients::history::store::{HistoryError, HistoryStore};
+use badclients::history::store::{Forgotten, HistoryError, HistoryStore};
 use badclients::history::suggest::{self, SuggestOptions, Suggestion};
 use badclients::history::time::parse_since;
 use badclients::history::{now_us, Filter};
@@ -67,6 +68,16 @@ pub struct ReportArgs {
     /// Rank ASes, clouds and countries by distinct users or by logins.
     #[arg(long, value_enum, default_value_t = RankBy::Users)]
     by: RankBy,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The user whose records go (compared ignoring ASCII case, as `report --user`).
+    #[arg(long)]
+    user: String,
+    /// The configuration file (for the history file and the daemon's address).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -312,5 +323,55 @@ pub fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
     } else {
         out.write_all(suggest::render(&suggestions, options).as_bytes())?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn forget(args: &ForgetArgs) -> Result<ExitCode> {
+    if args.user.is_empty() {
+        bail!("--user must not be empty");
+    }
+    let loaded = Config::load(args.config.as_deref())?;
+    let user = escape(&args.user);
+    let path = loaded.config.history_path();
+    if !path.exists() {
+        bail!(
+            "no decision history at {} (the daemon writes it with [history] enabled)",
+            path.display()
+        );
+    }
+    let (forgotten, how) = match HistoryStore::open(&path) {
+        Ok((store, warning)) => {
+            if let Some(w) = warning {
+                eprintln!("badclients: warning: {w}");
+            }
+            // The daemon is stopped: what its journal still holds is committed first (and
+            // the segments removed), so none of the user's records comes back at its start.
+            let mut strings = store.strings()?;
+            let replay = badclients::history::writer::replay_journal(&store, &mut strings, &path)?;
+            for w in replay.warnings {
+                eprintln!("badclients: {w}");
+            }
+            (store.forget_user(&user, &mut strings)?, "in")
+        }
+        Err(HistoryError::Busy { .. }) => {
+            let answer = super::daemon::request(
+                &loaded.config,
+                super::daemon::Method::Post,
+                "/v1/history/forget",
+                &[("user", user.clone())],
+                "the history file",
+            )?;
+            let forgotten: Forgotten = serde_json::from_value(answer)
+                .context("the daemon's answer to forget has an unknown shape")?;
+            (forgotten, "by the daemon in")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "removed {} record(s) of user {user} ({} string(s) no other record used) {how} {}",
+        forgotten.records,
+        forgotten.strings,
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -184,14 +184,20 @@ impl Strings {
 
     /// Drops the strings `ids` (their records are gone) and marks the table collected.
     pub fn forget(&mut self, ids: &[u32]) {
+        self.remove(ids);
+        self.names.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.collected_at = self.len();
+    }
+
+    /// Drops the strings `ids` (their records are gone: one user's, forgotten) without
+    /// changing when the next collection is due.
+    pub fn remove(&mut self, ids: &[u32]) {
         for id in ids {
             if let Some(name) = self.names.remove(id) {
                 self.ids.remove(&name);
             }
         }
-        self.names.shrink_to_fit();
-        self.ids.shrink_to_fit();
-        self.collected_at = self.len();
     }
 }
 

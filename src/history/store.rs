@@ -642,6 +642,121 @@ impl HistoryStore {
         })
     }
 
+    /// Deletes every record of `user` (its escaped form, as in [`Filter::user`]; ignoring
+    /// ASCII case; cut like a stored name when longer than
+    /// [`codec::MAX_STRING_BYTES`]), in one write transaction: each block holding some of
+    /// its rows is rewritten without them (or deleted when nothing is left), the record
+    /// count lowered by as many, and the strings only those rows used dropped from the file
+    /// and from `strings`. A block that cannot be decoded fails the whole call (nothing is
+    /// changed): it might hold the user's rows. The caller holds `strings` for the whole
+    /// call, so no batch commits meanwhile.
+    pub fn forget_user(
+        &self,
+        user: &str,
+        strings: &mut Strings,
+    ) -> Result<Forgotten, HistoryError> {
+        let users = strings.ids_ignoring_case(&codec::capped(user));
+        if users.is_empty() {
+            return Ok(Forgotten::default());
+        }
+        let run = || -> Result<(u64, Vec<u32>), HistoryError> {
+            let storage = |e: redb::Error| HistoryError::Storage {
+                path: self.path.clone(),
+                source: e,
+            };
+            let txn = self
+                .db()
+                .map_err(storage)?
+                .begin_write()
+                .map_err(|e| storage(e.into()))?;
+            let mut removed = 0u64;
+            // The strings of the removed rows, and those the kept rows use.
+            let mut theirs = rustc_hash::FxHashSet::default();
+            let mut in_use = rustc_hash::FxHashSet::default();
+            {
+                let mut blocks = txn.open_table(BLOCKS).map_err(|e| storage(e.into()))?;
+                let mut from = 0u64;
+                loop {
+                    // At most this many rewritten blocks (about 8 MB) are held at a time.
+                    const CHUNK: usize = 256;
+                    let mut changed: Vec<(u64, Option<Vec<u8>>)> = Vec::new();
+                    let mut next = None;
+                    let mut row = Row::default();
+                    for item in blocks.range(from..).map_err(|e| storage(e.into()))? {
+                        let (key, value) = item.map_err(|e| storage(e.into()))?;
+                        let key = key.value();
+                        if changed.len() >= CHUNK {
+                            next = Some(key);
+                            break;
+                        }
+                        let bytes = value.value();
+                        let mut reader =
+                            BlockReader::new(key, bytes).map_err(|e| self.decode_error(e))?;
+                        let mut kept = Vec::with_capacity(bytes.len());
+                        let (mut n_kept, mut n_gone) = (0u64, 0u64);
+                        while let Some(body) = reader
+                            .next_with_body(&mut row)
+                            .map_err(|e| self.decode_error(e))?
+                        {
+                            if users.contains(&row.user) {
+                                n_gone += 1;
+                                theirs.extend(row.string_ids());
+                            } else {
+                                n_kept += 1;
+                                in_use.extend(row.string_ids());
+                                codec::put_varint(&mut kept, row.time_us - key);
+                                kept.extend_from_slice(body);
+                            }
+                        }
+                        if n_gone > 0 {
+                            removed += n_gone;
+                            let block = (n_kept > 0).then(|| codec::block_from_body(n_kept, &kept));
+                            changed.push((key, block));
+                        }
+                    }
+                    for (key, block) in &changed {
+                        match block {
+                            Some(block) => blocks.insert(*key, block.as_slice()),
+                            None => blocks.remove(*key),
+                        }
+                        .map_err(|e| storage(e.into()))?;
+                    }
+                    match next {
+                        Some(key) => from = key,
+                        None => break,
+                    }
+                }
+                let mut meta = txn.open_table(META).map_err(|e| storage(e.into()))?;
+                let total = meta
+                    .get(META_RECORDS)
+                    .map_err(|e| storage(e.into()))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                meta.insert(META_RECORDS, total.saturating_sub(removed))
+                    .map_err(|e| storage(e.into()))?;
+            }
+            let mut unused: Vec<u32> = theirs
+                .into_iter()
+                .filter(|id| *id != 0 && !in_use.contains(id))
+                .collect();
+            unused.sort_unstable();
+            {
+                let mut table = txn.open_table(STRINGS).map_err(|e| storage(e.into()))?;
+                for id in &unused {
+                    table.remove(*id).map_err(|e| storage(e.into()))?;
+                }
+            }
+            txn.commit().map_err(|e| storage(e.into()))?;
+            Ok((removed, unused))
+        };
+        let (records, unused) = self.contained(run)?;
+        strings.remove(&unused);
+        Ok(Forgotten {
+            records,
+            strings: unused.len() as u64,
+        })
+    }
+
     pub fn stats(&self) -> Result<HistoryStats, HistoryError> {
         let run = || -> Result<HistoryStats, redb::Error> {
             let txn = self.db()?.begin_read()?;
@@ -668,6 +783,14 @@ impl HistoryStore {
 pub struct Pruned {
     pub records: u64,
     /// Strings no remaining record used.
+    pub strings: u64,
+}
+
+/// What [`HistoryStore::forget_user`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Forgotten {
+    pub records: u64,
+    /// Strings only the removed records used.
     pub strings: u64,
 }
 
@@ -919,6 +1042,71 @@ mod tests {
         assert!(left.len() <= 1500 && !left.is_empty(), "{}", left.len());
         assert_eq!(left.last(), records.last());
         assert_eq!(b.stats().unwrap().records, left.len() as u64);
+    }
+
+    /// Forgetting one user (ignoring case) rewrites the blocks without its rows, lowers
+    /// the count, drops the strings only its rows used and leaves every other record as it
+    /// was.
+    #[test]
+    fn forget_user_removes_its_rows_counts_and_strings_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = HistoryStore::open(&dir.path().join("f.redb")).unwrap();
+        let mut records = records();
+        // user3's records, some spelled in capitals, some with a host no one else has.
+        for (i, r) in records.iter_mut().enumerate() {
+            if r.user == "user3" && i % 2 == 0 {
+                r.user = "USER3".into();
+            }
+            if r.user.eq_ignore_ascii_case("user3") && i % 3 == 1 {
+                r.host = Some(format!("only-user3-{i}.example.net"));
+            }
+        }
+        let mut strings = store.strings().unwrap();
+        store.append(&records, &mut strings, None).unwrap();
+        let before = store.stats().unwrap();
+        let theirs = records
+            .iter()
+            .filter(|r| r.user.eq_ignore_ascii_case("user3"))
+            .count() as u64;
+        assert!(theirs > 400, "{theirs}");
+        let own_hosts = records
+            .iter()
+            .filter(|r| r.host.as_ref().is_some_and(|h| h.starts_with("only-")))
+            .count() as u64;
+
+        let forgotten = store.forget_user("User3", &mut strings).unwrap();
+        assert_eq!(forgotten.records, theirs);
+        // Both spellings of the name and the hosts only user3 used.
+        assert_eq!(forgotten.strings, 2 + own_hosts);
+        let after = store.stats().unwrap();
+        assert_eq!(after.records, before.records - theirs);
+        assert_eq!(after.strings, before.strings - forgotten.strings);
+        assert_eq!(strings.len() as u64, after.strings);
+        let expected: Vec<Record> = records
+            .iter()
+            .filter(|r| !r.user.eq_ignore_ascii_case("user3"))
+            .cloned()
+            .collect();
+        assert_eq!(all(&store), expected);
+        // The file's table and the caller's agree.
+        let reread = store.strings().unwrap();
+        assert_eq!(reread.len(), strings.len());
+        assert!(reread.ids_ignoring_case("user3").is_empty());
+
+        // Again: nothing left to remove; an unknown user neither.
+        assert_eq!(store.forget_user("user3", &mut strings).unwrap().records, 0);
+        assert_eq!(
+            store.forget_user("nobody", &mut strings).unwrap().records,
+            0
+        );
+        // Every record of every user: the blocks are gone, the count is 0.
+        for u in 0..7 {
+            store
+                .forget_user(&format!("user{u}"), &mut strings)
+                .unwrap();
+        }
+        let empty = store.stats().unwrap();
+        assert_eq!((empty.records, empty.blocks), (0, 0));
     }
 
     /// Every record a new user name and host name, as from password sprayers and

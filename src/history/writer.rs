@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use super::codec::Strings;
 use super::journal::{self, Segment};
-use super::store::{HistoryError, HistoryStore, Pruned};
+use super::store::{Forgotten, HistoryError, HistoryStore, Pruned};
 use super::{now_us, Record};
 use crate::cache::store::is_unreadable;
 use crate::redb_guard::{is_io_failure, Backoff};
@@ -90,6 +90,9 @@ struct Shared {
     settings: WriterSettings,
     pending: Mutex<Pending>,
     strings: Mutex<Strings>,
+    /// Held for a whole flush (taking the pending batch and committing it), so that a
+    /// forget commits after every batch taken before it.
+    flushing: tokio::sync::Mutex<()>,
     wake: Notify,
     counters: WriterCounters,
     /// When the closed store may be reopened, and the back-off after that.
@@ -151,6 +154,7 @@ impl HistoryWriter {
                 spare: Vec::new(),
             }),
             strings: Mutex::new(strings),
+            flushing: tokio::sync::Mutex::new(()),
             settings,
             wake: Notify::new(),
             counters,
@@ -320,6 +324,12 @@ impl HistoryWriter {
     /// number; once committed they are zeroed and kept for reuse (or removed). When a commit fails, the segments not committed
     /// (and the in-memory frames) go back to the front of the pending batch.
     pub async fn flush(&self) -> Result<usize, HistoryError> {
+        let _turn = self.shared.flushing.lock().await;
+        self.flush_locked().await
+    }
+
+    /// [`HistoryWriter::flush`] with the flush lock held.
+    async fn flush_locked(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
         if !shared.store.is_open() {
             self.try_reopen().await?;
@@ -457,6 +467,32 @@ impl HistoryWriter {
                 Err(err)
             }
         }
+    }
+
+    /// Deletes every record of `user` (escaped form, ignoring ASCII case): see
+    /// [`HistoryStore::forget_user`]. What is pending is committed first, under the flush
+    /// lock, so no record of the user taken before this call is committed after it, and the
+    /// journal segments that held them are zeroed (for reuse) or removed. Fails, changing
+    /// nothing, when that commit fails.
+    pub async fn forget(&self, user: &str) -> Result<Forgotten, HistoryError> {
+        let shared = Arc::clone(&self.shared);
+        let _turn = shared.flushing.lock().await;
+        self.flush_locked().await?;
+        let job = Arc::clone(&shared);
+        let user = user.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut strings = lock(&job.strings);
+            let forgotten = job.store.forget_user(&user, &mut strings);
+            job.counters
+                .strings
+                .store(strings.len() as u64, Ordering::Relaxed);
+            forgotten
+        })
+        .await
+        .map_err(|err| HistoryError::Journal {
+            path: shared.settings.path.clone(),
+            source: std::io::Error::other(err.to_string()),
+        })?
     }
 
     /// Whether the history is committing (its store open); false while it waits to be

@@ -1,15 +1,17 @@
-//! The history over HTTP, for `badclients report`/`suggest` while the daemon holds the
-//! history file: `GET /v1/history/report` and `GET /v1/history/suggest`, answering JSON
-//! (a [`Report`] or a list of [`Suggestion`]s). They show personal data: access follows
-//! [`Access`].
+//! The history over HTTP, for `badclients report`/`suggest`/`history forget` while the
+//! daemon holds the history file: `GET /v1/history/report` and `GET /v1/history/suggest`,
+//! answering JSON (a [`Report`] or a list of [`Suggestion`]s), and
+//! `POST /v1/history/forget?user=U`, deleting every record of one user (answering
+//! `{"user", "records", "strings"}`: how many records and strings went). They show or
+//! change personal data: access follows [`Access`].
 //!
-//! Query parameters: `since_us`, `until_us`, `user`, `top`, `by=logins|users`,
-//! `min_users`.
+//! Query parameters: `since_us`, `until_us`, `user` (its audit-line form, ignoring ASCII
+//! case), `top`, `by=logins|users`, `min_users`.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +19,7 @@ use serde_json::json;
 use super::access::Access;
 use super::decide::Decider;
 use super::serve_http::Peer;
+use crate::audit::escape;
 use crate::history::aggregate::{summarize_store, AggregateOptions, Summary};
 use crate::history::known_good::KnownGood;
 use crate::history::report::{Context, Report, ReportOptions};
@@ -28,6 +31,7 @@ pub fn routes() -> Router<Decider> {
     Router::new()
         .route("/v1/history/report", get(report))
         .route("/v1/history/suggest", get(suggestions))
+        .route("/v1/history/forget", post(forget))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,4 +148,60 @@ async fn suggestions(
             .unwrap_or(SuggestOptions::default().min_users),
     };
     Json(suggest(&summary, &cx, options)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ForgetParams {
+    user: Option<String>,
+}
+
+/// Deletes every record of one user (after committing what the journal holds).
+async fn forget(
+    State(decider): State<Decider>,
+    Query(params): Query<ForgetParams>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+) -> Response {
+    let active = decider.state().load();
+    let access = Access::of(peer.as_deref(), &headers, &active.config.http);
+    if access != Access::Allowed {
+        return error(access.status(), access.explanation());
+    }
+    // A web page can send a POST to loopback (a request without a body needs no CORS
+    // preflight); browsers name its origin, the commands send none.
+    if headers.contains_key(axum::http::header::ORIGIN) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "a request with an Origin header (from a web page) may not forget",
+        );
+    }
+    let Some(user) = params.user.filter(|u| !u.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "user= is required");
+    };
+    let Some(history) = decider.history() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the decision history is off ([history] enabled = false)",
+        );
+    };
+    match history.forget(&user).await {
+        Ok(forgotten) => {
+            tracing::info!(
+                user = %escape(&user),
+                records = forgotten.records,
+                strings = forgotten.strings,
+                "history: a user's records forgotten on request"
+            );
+            Json(json!({
+                "user": user,
+                "records": forgotten.records,
+                "strings": forgotten.strings,
+            }))
+            .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(user = %escape(&user), error = %e, "history: forgetting a user failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+    }
 }
