@@ -867,13 +867,19 @@ fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("—")
 }
 
-fn status_badge(status: Status) -> String {
+/// A status as a badge; `why`, when not empty, as its tooltip.
+fn status_badge(status: Status, why: &str) -> String {
     let name = status.name();
     let class = match status {
         Status::Unknown => "unknown",
         _ => name,
     };
-    format!("<span class=\"badge st-{class}\">{}</span>", H(name))
+    let title = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" title=\"{}\"", H(why))
+    };
+    format!("<span class=\"badge st-{class}\"{title}>{}</span>", H(name))
 }
 
 fn empty_row(out: &mut String, cols: usize, text: &str) -> fmt::Result {
@@ -913,7 +919,7 @@ fn asn_table(out: &mut String, report: &Report) -> fmt::Result {
             a.users,
             a.logins,
             a.matched,
-            status_badge(a.status),
+            status_badge(a.status, ""),
             H(&a.why)
         )?;
     }
@@ -925,16 +931,16 @@ fn cloud_table(out: &mut String, report: &Report) -> fmt::Result {
     out.push_str(
         "<section class=\"card\" id=\"top-clouds\">\n<h2>Top clouds</h2>\n<table>\n\
          <thead><tr><th>cloud service</th><th class=\"num\">users</th><th class=\"num\">logins</th>\
-         <th class=\"num\">matched</th><th>status</th><th>why</th></tr></thead>\n<tbody>\n",
+         <th class=\"num\">matched</th><th>status</th></tr></thead>\n<tbody>\n",
     );
     if report.clouds.is_empty() {
-        empty_row(out, 6, "no logins from a known cloud range")?;
+        empty_row(out, 5, "no logins from a known cloud range")?;
     }
     for c in &report.clouds {
         writeln!(
             out,
             "<tr{}><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td>{}</td></tr>",
             if c.status == Status::Candidate {
                 " class=\"candidate\""
             } else {
@@ -944,8 +950,7 @@ fn cloud_table(out: &mut String, report: &Report) -> fmt::Result {
             c.users,
             c.logins,
             c.matched,
-            status_badge(c.status),
-            H(&c.why)
+            status_badge(c.status, &c.why)
         )?;
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
@@ -1525,7 +1530,7 @@ mod tests {
     }
 
     #[test]
-    fn the_top_asns_say_why_a_row_is_a_candidate_or_not() {
+    fn the_top_asns_and_clouds_say_why_a_row_is_a_candidate_or_not() {
         use crate::history::report::AsnRow;
         let row = |asn: u32, status: Status, why: &str| AsnRow {
             asn: Some(asn),
@@ -1547,10 +1552,25 @@ mod tests {
                 row(7922, Status::Unlisted, "consumer host names (hsd)"),
                 row(24940, Status::Candidate, "hosting AS name (HETZNER) <&>"),
             ],
-            clouds: vec![],
+            clouds: vec![crate::history::report::CloudRow {
+                cloud: "aws:EC2".into(),
+                logins: 3,
+                users: 3,
+                matched: 0,
+                status: Status::Candidate,
+                why: "cloud ranges aws:EC2:eu-central-1".into(),
+            }],
             countries: vec![],
             input: None,
         };
+        let mut clouds = String::new();
+        cloud_table(&mut clouds, &report).unwrap();
+        assert!(
+            clouds.contains(
+                "<span class=\"badge st-candidate\" title=\"cloud ranges aws:EC2:eu-central-1\">"
+            ),
+            "{clouds}"
+        );
         let mut out = String::new();
         asn_table(&mut out, &report).unwrap();
         let line = |asn: &str| {
