@@ -185,6 +185,28 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
         "{json}"
     );
 
+    // The daemon's statuses use suggest's hosting evidence and say why.
+    let out = common::badclients(
+        &["report", "--config", &config, "--top", "0", "--json"],
+        daemon.dir(),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let google = json["asns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asn"] == 15169)
+        .unwrap_or_else(|| panic!("no AS15169: {json}"));
+    assert_eq!(google["status"], "candidate", "{json}");
+    assert!(
+        google["why"]
+            .as_str()
+            .unwrap()
+            .contains("hosting AS name (GOOGLE)"),
+        "{json}"
+    );
+
     // Without the API key the daemon refuses.
     let answer = daemon.get("/v1/history/report", None);
     assert_eq!(answer.status, 401);

@@ -71,6 +71,50 @@ const M365: Net = Net {
     cloud: &["m365:Exchange"],
 };
 
+/// A residential ISP: many users, dynamic-looking host names.
+const COMCAST: Net = Net {
+    ip: "73.12.34.56",
+    host: Some("c-73-12-34-56.hsd1.ma.comcast.net"),
+    asn: 7922,
+    as_cc: "US",
+    as_desc: "COMCAST-7922, US",
+    net_name: "BOSTON-5",
+    entities: &["CCCS"],
+    cloud: &[],
+};
+const COMCAST_B: Net = Net {
+    ip: "73.12.34.57",
+    host: Some("c-73-12-34-57.hsd1.ma.comcast.net"),
+    ..COMCAST
+};
+/// A residential ISP whose AS name says nothing: only its host names tell.
+const FIBER_ISP: Net = Net {
+    ip: "198.51.100.23",
+    host: Some("dynamic-198-51-100-23.res.example-isp.net"),
+    asn: 64500,
+    as_cc: "US",
+    as_desc: "EXNET-AS Example Networks, US",
+    net_name: "EXNET-RES",
+    entities: &["EXNET-ARIN"],
+    cloud: &[],
+};
+const FIBER_ISP_B: Net = Net {
+    ip: "198.51.100.24",
+    host: Some("198-51-100-24.pool.example-isp.net"),
+    ..FIBER_ISP
+};
+/// A hosting network outside any published cloud range.
+const HETZNER: Net = Net {
+    ip: "88.198.10.20",
+    host: Some("static.20.10.198.88.clients.your-server.de"),
+    asn: 24940,
+    as_cc: "DE",
+    as_desc: "HETZNER-AS, DE",
+    net_name: "HETZNER-NET",
+    entities: &["HOAC1-RIPE"],
+    cloud: &[],
+};
+
 fn record(hour: u64, user: &str, net: &Net, outcome: Outcome, matched: Option<&str>) -> Record {
     Record {
         time_us: Some(DAY0 + hour * HOUR),
@@ -125,6 +169,11 @@ impl WithTime for Record {
 
 /// A config, lists and a history file in `dir`.
 fn setup(dir: &Path) -> String {
+    setup_with(dir, &history())
+}
+
+/// A config, lists and a history file holding `records` in `dir`.
+fn setup_with(dir: &Path, records: &[Record]) -> String {
     let lists = ListDir::new()
         .with("ip_net.deny.lst", "176.112.168.0/21\n")
         .with("cloud.deny.lst", "m365:Exchange\n")
@@ -133,7 +182,7 @@ fn setup(dir: &Path) -> String {
     {
         let (store, _) = HistoryStore::open(&history_file).unwrap();
         let mut strings = Strings::new();
-        store.append(&history(), &mut strings, None).unwrap();
+        store.append(records, &mut strings, None).unwrap();
     }
     let config = dir.join("badclients.toml");
     std::fs::write(
@@ -173,15 +222,15 @@ erin   AS8075   MICROSOFT-CORP-MSN-AS-BLOCK, US                     1        1  
 frank  AS3320   DTAG Internet service provider operations, DE       1        0  DTAG-DIAL25  p5dc00101.dip0.t-ipconnect.de                                              -
 
 ASNS
-asn      as_desc                                        cc  users  logins  matched  status
-AS14618  AMAZON-AES, US                                 US      3       4        0  candidate
+asn      as_desc                                        cc  users  logins  matched  status      why
+AS14618  AMAZON-AES, US                                 US      3       4        0  candidate   cloud ranges aws:EC2:us-east-1; hosting AS name (AMAZON); server host names (compute, amazonaws)
 AS3320   DTAG Internet service provider operations, DE  DE      3       3        0  known-good
 AS8075   MICROSOFT-CORP-MSN-AS-BLOCK, US                US      2       2        2  caught
 AS47764  VK-AS, RU                                      RU      1       2        2  caught
 
 CLOUDS
-cloud          users  logins  matched  status
-aws:EC2            3       4        0  candidate
+cloud          users  logins  matched  status     why
+aws:EC2            3       4        0  candidate  cloud ranges aws:EC2:us-east-1
 m365:Exchange      2       2        2  listed
 ";
 
@@ -231,7 +280,7 @@ honey-gmail-smtp  AS15169  GOOGLE, US                                        3  
 honey-sugar       AS63949  AKAMAI-LINODE-AP Akamai Connected Cloud, SG       2        1  EU-LINODE-20141229    node-eu-0001.email2-cloud.com  -
 
 ASNS
-asn      as_desc                                      cc  users  logins  matched  status
+asn      as_desc                                      cc  users  logins  matched  status  why
 AS15169  GOOGLE, US                                   US      2       6        1  partly
 AS47764  VK-AS, RU                                    RU      1       3        1  partly
 None     IANA-RESERVED                                ZZ      1       2        0  -
@@ -315,11 +364,11 @@ fn report_as_csv_has_one_header_per_section_and_defuses_formulas() {
         "{text}"
     );
     assert!(
-        lines.contains(&"asn,AS14618,\"AMAZON-AES, US\",US,3,4,0,candidate"),
+        lines.contains(&"asn,AS14618,\"AMAZON-AES, US\",US,3,4,0,candidate,\"cloud ranges aws:EC2:us-east-1; hosting AS name (AMAZON); server host names (compute, amazonaws)\""),
         "{text}"
     );
     assert!(
-        lines.contains(&"cloud,m365:Exchange,2,2,2,listed"),
+        lines.contains(&"cloud,m365:Exchange,2,2,2,listed,"),
         "{text}"
     );
 }
@@ -392,3 +441,202 @@ aws:EC2:.*
 #   e.g. ec2-3-80-1-2.compute-1.amazonaws.com ec2-3-81-7-9.compute-1.amazonaws.com
 AT-88-Z
 ";
+
+/// Residential ISPs with many users next to hosting networks: the report calls only the
+/// hosting ones candidates, says why, and agrees with `suggest`.
+fn mixed_history() -> Vec<Record> {
+    use Outcome::Allowed;
+    let mut records = Vec::new();
+    let mut hour = 0;
+    let mut add = |user: &str, net: &Net| {
+        records.push(record(hour, user, net, Allowed, None));
+        hour += 1;
+    };
+    for (i, user) in ["ann", "ben", "cat", "dan", "eve", "fay"]
+        .iter()
+        .enumerate()
+    {
+        add(user, if i % 2 == 0 { &COMCAST } else { &COMCAST_B });
+        add(user, &COMCAST);
+    }
+    for (i, user) in ["gus", "hal", "ivy", "jon"].iter().enumerate() {
+        add(user, if i % 2 == 0 { &FIBER_ISP } else { &FIBER_ISP_B });
+    }
+    for user in ["ann", "kim", "lou"] {
+        add(user, &HETZNER);
+    }
+    for user in ["ben", "kim", "mia"] {
+        add(user, &EC2);
+        add(user, &EC2_B);
+    }
+    records
+}
+
+#[test]
+fn report_calls_only_hosting_networks_candidates_says_why_and_agrees_with_suggest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup_with(dir.path(), &mixed_history());
+    let run = |args: &[&str]| {
+        let out = badclients(args, dir.path());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let report: serde_json::Value = serde_json::from_str(&run(&[
+        "report", "--config", &config, "--top", "0", "--json",
+    ]))
+    .unwrap();
+    let asn = |n: u64| {
+        report["asns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["asn"] == n)
+            .unwrap_or_else(|| panic!("AS{n} missing: {report}"))
+            .clone()
+    };
+
+    // The residential ISPs: no list caught them, but they are no candidates, and say why.
+    let comcast = asn(7922);
+    assert_eq!(comcast["users"], 6, "{comcast}");
+    assert_eq!(comcast["status"], "unlisted", "{comcast}");
+    assert_eq!(
+        comcast["why"], "consumer AS name (COMCAST); consumer host names (hsd)",
+        "{comcast}"
+    );
+    let fiber = asn(64500);
+    assert_eq!(fiber["status"], "unlisted", "{fiber}");
+    assert_eq!(
+        fiber["why"], "consumer host names (pool, dynamic)",
+        "{fiber}"
+    );
+    // The hosting networks are, with their evidence.
+    let hetzner = asn(24940);
+    assert_eq!(hetzner["status"], "candidate", "{hetzner}");
+    assert_eq!(
+        hetzner["why"], "hosting AS name (HETZNER); server host names (static, server)",
+        "{hetzner}"
+    );
+    let ec2 = asn(14618);
+    assert_eq!(ec2["status"], "candidate", "{ec2}");
+    assert_eq!(
+        ec2["why"],
+        "cloud ranges aws:EC2:us-east-1; hosting AS name (AMAZON); server host names (compute, amazonaws)",
+        "{ec2}"
+    );
+    assert_eq!(report["clouds"][0]["status"], "candidate", "{report}");
+    assert_eq!(
+        report["clouds"][0]["why"], "cloud ranges aws:EC2:us-east-1",
+        "{report}"
+    );
+
+    // The text and the CSV say the same.
+    let text = run(&["report", "--config", &config, "--top", "0"]);
+    let row = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} row:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("AS7922 ")
+            .ends_with("unlisted   consumer AS name (COMCAST); consumer host names (hsd)"),
+        "{text}"
+    );
+    assert!(
+        row("AS24940 ")
+            .ends_with("candidate  hosting AS name (HETZNER); server host names (static, server)"),
+        "{text}"
+    );
+    let csv = run(&["report", "--config", &config, "--top", "0", "--csv"]);
+    assert!(
+        csv.contains("asn,AS7922,\"COMCAST-7922, US\",US,6,12,0,unlisted,consumer AS name (COMCAST); consumer host names (hsd)\r\n"),
+        "{csv}"
+    );
+
+    // The same logins read from a journal export (`journalctl -o cat`): the same verdicts.
+    let journal: String = mixed_history().iter().map(audit_line).collect();
+    let out = common::badclients_stdin(
+        &["report", "--config", &config, "--top", "0", "--json", "-"],
+        dir.path(),
+        journal.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_journal: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(from_journal["input"]["records"], 25, "{from_journal}");
+    assert_eq!(from_journal["asns"], report["asns"], "{from_journal}");
+
+    // What the report calls a candidate (with enough users) is what suggest proposes.
+    let suggestions: serde_json::Value =
+        serde_json::from_str(&run(&["suggest", "--config", &config, "--json"])).unwrap();
+    let proposed = |kind: &str| {
+        let mut v: Vec<String> = suggestions
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == kind)
+            .map(|s| s["subject"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let candidates = |section: &str, subject: &dyn Fn(&serde_json::Value) -> String| {
+        let mut v: Vec<String> = report[section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "candidate" && r["users"].as_u64().unwrap() >= 3)
+            .map(subject)
+            .collect();
+        v.sort();
+        v
+    };
+    let asn_subject = |r: &serde_json::Value| {
+        format!("AS{} {}", r["asn"], r["as_desc"].as_str().unwrap_or("None"))
+    };
+    let cloud_subject = |r: &serde_json::Value| format!("cloud {}", r["cloud"].as_str().unwrap());
+    assert_eq!(
+        proposed("asn"),
+        ["AS14618 AMAZON-AES, US", "AS24940 HETZNER-AS, DE"],
+        "{suggestions}"
+    );
+    assert_eq!(
+        candidates("asns", &asn_subject),
+        proposed("asn"),
+        "{report}"
+    );
+    assert_eq!(proposed("cloud"), ["cloud aws:EC2"], "{suggestions}");
+    assert_eq!(
+        candidates("clouds", &cloud_subject),
+        proposed("cloud"),
+        "{report}"
+    );
+    // Neither proposes the residential ISPs' host shapes or entities.
+    let text = suggestions.to_string();
+    for isp in ["comcast", "example-isp", "CCCS", "EXNET"] {
+        assert!(!text.contains(isp), "{isp}: {text}");
+    }
+}
+
+/// An allowed login's `mail-audit:` line, as `journalctl -o cat` prints it.
+fn audit_line(r: &Record) -> String {
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "None".into());
+    let mut line = format!(
+        "mail-audit: user=<{}>, service={}, ip={}, host={}, asn=AS{}, as_cc={}, as_desc=<{}>, net_name=<{}>, net_cc=None",
+        r.user,
+        r.service,
+        r.ip,
+        r.host.clone().unwrap_or_else(|| "<>".into()),
+        r.asn.unwrap(),
+        or_none(&r.as_cc),
+        or_none(&r.as_desc),
+        or_none(&r.net_name),
+    );
+    for e in &r.entities {
+        line.push_str(&format!(", entity={e}"));
+    }
+    for c in &r.cloud {
+        line.push_str(&format!(", cloud={c}"));
+    }
+    line.push('\n');
+    line
+}

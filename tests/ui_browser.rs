@@ -113,7 +113,7 @@ const LINODE: Source = Source {
     cloud: &["linode:NL:NL-NH"],
     hit: Some(("asn", "asn.deny.lst:1: AS63949")),
 };
-/// A consumer ISP no list names: shows up as a candidate.
+/// A consumer ISP no list names: `unlisted`, no candidate (its AS name says Broadband).
 const ISP: Source = Source {
     ip: "192.0.2.44",
     host: "p5b0c2c.dip0.example-isp.net",

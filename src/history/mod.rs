@@ -13,11 +13,13 @@
 //! - [`writer`]: `HistoryWriter`, the request-side handle and the background batcher;
 //! - [`auditlog`]: `mail-audit:` lines (ours and the older tool's) read back as records;
 //! - [`aggregate`]: one pass over records into the counts every view needs;
-//! - [`report`], [`suggest`], [`known_good`]: what the commands and the dashboard show.
+//! - [`report`], [`suggest`], [`known_good`]: what the commands and the dashboard show;
+//! - [`hosting`]: whether a group of logins looks like hosting (report and suggest agree).
 
 pub mod aggregate;
 pub mod auditlog;
 pub mod codec;
+pub mod hosting;
 pub mod journal;
 pub mod known_good;
 pub mod report;

@@ -4,14 +4,17 @@
 //!
 //! A group's status says how the lists treat it: `listed` (its AS is in `asn.deny.lst`, or
 //! a tag matches `cloud.deny.lst`), `caught` (every login matched some list), `partly`
-//! (some did), `known-good` (in `known_good.lst`), or `candidate` (no list caught any
-//! login: worth a look).
+//! (some did), `known-good` (in `known_good.lst`); when no list caught any login, it is a
+//! `candidate` (worth a look) if it looks like hosting by [`super::hosting`] — the same
+//! evidence `suggest` proposes entries on — and `unlisted` otherwise (a consumer ISP). Both
+//! say why in the row's `why`.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::aggregate::{AsnSummary, CloudSummary, Counts, Summary};
+use super::hosting::Evidence;
 use super::known_good::KnownGood;
 use super::time::format_minute;
 use crate::facts::Asn;
@@ -25,9 +28,12 @@ pub enum Status {
     Caught,
     Partly,
     KnownGood,
+    /// No list caught any login, and it looks like hosting: worth a look.
     Candidate,
     /// No AS number known: nothing to list.
     Unknown,
+    /// No list caught any login, but nothing says hosting (a consumer ISP, say).
+    Unlisted,
 }
 
 impl Status {
@@ -39,17 +45,53 @@ impl Status {
             Status::KnownGood => "known-good",
             Status::Candidate => "candidate",
             Status::Unknown => "-",
+            Status::Unlisted => "unlisted",
+        }
+    }
+}
+
+/// A group's status and, when no list caught any of its logins, the hosting evidence that
+/// made it a `candidate` or left it `unlisted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: Status,
+    pub evidence: Option<Evidence>,
+}
+
+impl Verdict {
+    fn plain(status: Status) -> Verdict {
+        Verdict {
+            status,
+            evidence: None,
         }
     }
 
-    fn of_counts(c: &Counts) -> Status {
+    /// By the counts, and for a group no list caught, by `judge`'s hosting evidence.
+    fn of_counts(c: &Counts, judge: impl FnOnce() -> Evidence) -> Verdict {
         if c.matched == 0 {
-            Status::Candidate
+            let evidence = judge();
+            let status = if evidence.looks_like_hosting() {
+                Status::Candidate
+            } else {
+                Status::Unlisted
+            };
+            Verdict {
+                status,
+                evidence: Some(evidence),
+            }
         } else if c.matched == c.logins {
-            Status::Caught
+            Verdict::plain(Status::Caught)
         } else {
-            Status::Partly
+            Verdict::plain(Status::Partly)
         }
+    }
+
+    /// Why: the evidence in a few words (empty when the lists decided).
+    pub fn why(&self) -> String {
+        self.evidence
+            .as_ref()
+            .map(Evidence::short)
+            .unwrap_or_default()
     }
 }
 
@@ -62,33 +104,44 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     pub fn asn_status(&self, a: &AsnSummary) -> Status {
+        self.asn_verdict(a).status
+    }
+
+    pub fn asn_verdict(&self, a: &AsnSummary) -> Verdict {
         let Some(asn) = a.asn else {
-            return Status::Unknown;
+            return Verdict::plain(Status::Unknown);
         };
         if let Some(kg) = self.known_good {
             let hosts_good = !a.hosts.is_empty()
                 && a.logins_without_host == 0
                 && a.hosts.iter().all(|h| kg.has_host(h));
             if kg.has_asn(asn) || hosts_good {
-                return Status::KnownGood;
+                return Verdict::plain(Status::KnownGood);
             }
         }
         if self.lists.is_some_and(|l| l.asn.get(&Asn(asn)).is_some()) {
-            return Status::Listed;
+            return Verdict::plain(Status::Listed);
         }
-        Status::of_counts(&a.counts)
+        Verdict::of_counts(&a.counts, || {
+            let descs: Vec<&str> = a.as_desc.as_deref().into_iter().collect();
+            Evidence::judge(&descs, &a.hosts, &a.clouds)
+        })
     }
 
     pub fn cloud_status(&self, c: &CloudSummary) -> Status {
+        self.cloud_verdict(c).status
+    }
+
+    pub fn cloud_verdict(&self, c: &CloudSummary) -> Verdict {
         if let Some(lists) = self.lists {
             if c.tags
                 .iter()
                 .any(|t| lists.cloud.find_alone(t.as_bytes()).is_some())
             {
-                return Status::Listed;
+                return Verdict::plain(Status::Listed);
             }
         }
-        Status::of_counts(&c.counts)
+        Verdict::of_counts(&c.counts, || Evidence::judge(&[], &[], &c.tags))
     }
 }
 
@@ -172,6 +225,9 @@ pub struct AsnRow {
     pub users: usize,
     pub matched: u64,
     pub status: Status,
+    /// Why a `candidate` or `unlisted` row is one (the hosting evidence); empty otherwise.
+    #[serde(default)]
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -181,6 +237,9 @@ pub struct CloudRow {
     pub users: usize,
     pub matched: u64,
     pub status: Status,
+    /// Why a `candidate` or `unlisted` row is one (the hosting evidence); empty otherwise.
+    #[serde(default)]
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -277,14 +336,18 @@ impl Report {
         let mut asns: Vec<AsnRow> = summary
             .asns
             .iter()
-            .map(|a| AsnRow {
-                asn: a.asn,
-                as_desc: a.as_desc.clone(),
-                as_cc: a.as_cc.clone(),
-                logins: a.counts.logins,
-                users: a.users,
-                matched: a.counts.matched,
-                status: cx.asn_status(a),
+            .map(|a| {
+                let verdict = cx.asn_verdict(a);
+                AsnRow {
+                    asn: a.asn,
+                    as_desc: a.as_desc.clone(),
+                    as_cc: a.as_cc.clone(),
+                    logins: a.counts.logins,
+                    users: a.users,
+                    matched: a.counts.matched,
+                    status: verdict.status,
+                    why: verdict.why(),
+                }
             })
             .collect();
         rank(
@@ -297,12 +360,16 @@ impl Report {
         let mut clouds: Vec<CloudRow> = summary
             .clouds
             .iter()
-            .map(|c| CloudRow {
-                cloud: c.service.clone(),
-                logins: c.counts.logins,
-                users: c.users,
-                matched: c.counts.matched,
-                status: cx.cloud_status(c),
+            .map(|c| {
+                let verdict = cx.cloud_verdict(c);
+                CloudRow {
+                    cloud: c.service.clone(),
+                    logins: c.counts.logins,
+                    users: c.users,
+                    matched: c.counts.matched,
+                    status: verdict.status,
+                    why: verdict.why(),
+                }
             })
             .collect();
         rank(
@@ -418,7 +485,7 @@ impl Report {
             &mut out,
             "ASNS",
             &[
-                "asn", "as_desc", "cc", "users", "logins", "matched", "status",
+                "asn", "as_desc", "cc", "users", "logins", "matched", "status", "why",
             ],
             self.asns.iter().map(|a| {
                 vec![
@@ -429,13 +496,14 @@ impl Report {
                     a.logins.to_string(),
                     a.matched.to_string(),
                     a.status.name().into(),
+                    a.why.clone(),
                 ]
             }),
         );
         section(
             &mut out,
             "CLOUDS",
-            &["cloud", "users", "logins", "matched", "status"],
+            &["cloud", "users", "logins", "matched", "status", "why"],
             self.clouds.iter().map(|c| {
                 vec![
                     c.cloud.clone(),
@@ -443,6 +511,7 @@ impl Report {
                     c.logins.to_string(),
                     c.matched.to_string(),
                     c.status.name().into(),
+                    c.why.clone(),
                 ]
             }),
         );
@@ -514,6 +583,7 @@ impl Report {
             "logins".into(),
             "matched".into(),
             "status".into(),
+            "why".into(),
         ]);
         for a in &self.asns {
             row(vec![
@@ -525,6 +595,7 @@ impl Report {
                 a.logins.to_string(),
                 a.matched.to_string(),
                 a.status.name().into(),
+                a.why.clone(),
             ]);
         }
         row(vec![
@@ -534,6 +605,7 @@ impl Report {
             "logins".into(),
             "matched".into(),
             "status".into(),
+            "why".into(),
         ]);
         for c in &self.clouds {
             row(vec![
@@ -543,6 +615,7 @@ impl Report {
                 c.logins.to_string(),
                 c.matched.to_string(),
                 c.status.name().into(),
+                c.why.clone(),
             ]);
         }
         out
@@ -634,5 +707,83 @@ fn section(
     line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     for r in &rows {
         line(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asn(n: u32, desc: &str, hosts: &[&str], users: usize, matched: u64) -> AsnSummary {
+        AsnSummary {
+            asn: Some(n),
+            as_desc: Some(desc.into()),
+            as_cc: Some("US".into()),
+            users,
+            counts: Counts {
+                logins: 10,
+                matched,
+                first_us: 1,
+                last_us: 2,
+            },
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            logins_without_host: 0,
+            clouds: vec![],
+        }
+    }
+
+    #[test]
+    fn only_what_looks_like_hosting_is_a_candidate_and_says_why() {
+        let cx = Context::default();
+        let isp = asn(
+            7922,
+            "COMCAST-7922, US",
+            &[
+                "c-73-12-34-56.hsd1.ma.comcast.net",
+                "dynamic-73-12-34-57.example.net",
+            ],
+            40,
+            0,
+        );
+        let v = cx.asn_verdict(&isp);
+        assert_eq!(v.status, Status::Unlisted);
+        assert_eq!(
+            v.why(),
+            "consumer AS name (COMCAST); consumer host names (hsd, dynamic)"
+        );
+        let quiet = asn(64500, "EXNET-AS, US", &[], 40, 0);
+        assert_eq!(cx.asn_verdict(&quiet).status, Status::Unlisted);
+        assert_eq!(cx.asn_verdict(&quiet).why(), "no hosting evidence");
+
+        let hosting = asn(
+            24940,
+            "HETZNER-AS, DE",
+            &["static.1.2.3.4.clients.your-server.de"],
+            1,
+            0,
+        );
+        let v = cx.asn_verdict(&hosting);
+        assert_eq!(v.status, Status::Candidate);
+        assert_eq!(
+            v.why(),
+            "hosting AS name (HETZNER); server host names (static, server)"
+        );
+        // Once a list catches a login, the lists decide and there is nothing to explain.
+        let v = cx.asn_verdict(&asn(24940, "HETZNER-AS, DE", &[], 3, 4));
+        assert_eq!((v.status, v.why().as_str()), (Status::Partly, ""));
+        assert_eq!(
+            serde_json::to_value(Status::Unlisted).unwrap(),
+            serde_json::json!("unlisted")
+        );
+    }
+
+    #[test]
+    fn a_report_row_without_why_still_reads() {
+        let row: AsnRow = serde_json::from_value(serde_json::json!({
+            "asn": 1, "as_desc": null, "as_cc": null, "logins": 1, "users": 1,
+            "matched": 0, "status": "candidate"
+        }))
+        .unwrap();
+        assert_eq!(row.why, "");
     }
 }

@@ -7,124 +7,18 @@
 //! the same matcher the daemon uses against every host it stands for) and an RDAP entity
 //! (`entity.deny.lst`).
 //!
-//! Hosting evidence: cloud ranges holding the addresses, the AS description (`AMAZON`,
-//! `HOSTING`, `CLOUD`, …) and host names shaped like servers (`ec2-…`, `…compute…`,
-//! `node-…`); consumer evidence (`TELEKOM`, `CABLE`, `dsl`, `dyn`, `pool`, …) counts
-//! against it.
+//! Whether something looks like hosting is [`super::hosting`]'s judgement, the same one
+//! that makes an AS or a cloud a `candidate` in `report`: an AS is proposed exactly when
+//! the report calls it a candidate and enough users log in from it.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::aggregate::{Counts, EvidenceSummary, Summary};
+use super::hosting::Evidence;
 use super::report::{Context, Status};
 use super::time::format_minute;
-
-/// Words in an AS description that say "hosting or cloud".
-const HOSTING_WORDS: &[&str] = &[
-    "AMAZON",
-    "AWS",
-    "GOOGLE",
-    "MICROSOFT",
-    "AZURE",
-    "DIGITALOCEAN",
-    "LINODE",
-    "AKAMAI",
-    "OVH",
-    "HETZNER",
-    "ORACLE",
-    "CLOUD",
-    "HOSTING",
-    "HOSTER",
-    "SERVER",
-    "DATACENTER",
-    "DATA CENTER",
-    "DATA-CENTER",
-    "COLO",
-    "VULTR",
-    "CHOOPA",
-    "LEASEWEB",
-    "CONTABO",
-    "SCALEWAY",
-    "IONOS",
-    "ALIBABA",
-    "TENCENT",
-    "PROTON",
-    "VK-AS",
-    "MAIL-RU",
-    "MAILRU",
-    "EDGE",
-    "CDN",
-    "VPS",
-];
-
-/// Words in an AS description that say "consumer access network".
-const CONSUMER_WORDS: &[&str] = &[
-    "TELEKOM",
-    "TELECOM",
-    "TELEFONICA",
-    "CABLE",
-    "KABEL",
-    "BROADBAND",
-    "DSL",
-    "MOBILE",
-    "WIRELESS",
-    "VODAFONE",
-    "COMCAST",
-    "VERIZON",
-    "ORANGE",
-    "T-MOBILE",
-    "FIBER",
-    "FIBRE",
-    "RESIDENTIAL",
-    "CUSTOMER",
-];
-
-/// Host name parts that say "server".
-const SERVER_HOST_WORDS: &[&str] = &[
-    "ec2",
-    "compute",
-    "cloud",
-    "node",
-    "server",
-    "vps",
-    "host",
-    "googleusercontent",
-    "linode",
-    "static",
-    "mail",
-    "smtp",
-    "imap",
-    "mx",
-    "amazonaws",
-];
-
-/// Host name parts that say "consumer line".
-const CONSUMER_HOST_WORDS: &[&str] = &[
-    "dsl",
-    "adsl",
-    "vdsl",
-    "dyn",
-    "dynamic",
-    "pool",
-    "dialup",
-    "dial",
-    "cable",
-    "dhcp",
-    "ppp",
-    "pppoe",
-    "ftth",
-    "fttx",
-    "fttc",
-    "customer",
-    "cust",
-    "broadband",
-    "mobile",
-    "wireless",
-    "residential",
-    "home",
-    "catv",
-];
 
 /// Second-level labels under which a registrable domain has three labels (`co.uk`).
 const SECOND_LEVEL: &[&str] = &[
@@ -241,86 +135,6 @@ impl Default for SuggestOptions {
     }
 }
 
-fn words_in(text: &str, words: &[&str]) -> Vec<String> {
-    let upper = text.to_ascii_uppercase();
-    words
-        .iter()
-        .filter(|w| contains_word(&upper, w))
-        .map(|w| w.to_string())
-        .collect()
-}
-
-/// Whether `word` occurs in `text` not inside a longer alphanumeric word.
-fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().last();
-        let after = text[i + word.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphabetic())
-            && !after.is_some_and(|c| c.is_ascii_alphabetic())
-    })
-}
-
-fn host_words(hosts: &[String], words: &[&str]) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    for host in hosts {
-        for token in host.split(|c: char| !c.is_ascii_alphabetic()) {
-            let token = token.to_ascii_lowercase();
-            if words.contains(&token.as_str()) && !found.contains(&token) {
-                found.push(token);
-            }
-        }
-    }
-    found
-}
-
-/// Hosting evidence and a score (≥ 2 proposes).
-fn judge(as_descs: &[&str], hosts: &[String], clouds: &[String]) -> (i32, Vec<String>) {
-    let mut score = 0;
-    let mut why = Vec::new();
-    if !clouds.is_empty() {
-        score += 3;
-        why.push(format!(
-            "cloud ranges: {}",
-            clouds.iter().take(3).cloned().collect::<Vec<_>>().join(" ")
-        ));
-    }
-    for desc in as_descs {
-        let hosting = words_in(desc, HOSTING_WORDS);
-        if !hosting.is_empty() {
-            score += 2;
-            why.push(format!(
-                "AS description {desc:?} names {}",
-                hosting.join(", ")
-            ));
-        }
-        let consumer = words_in(desc, CONSUMER_WORDS);
-        if !consumer.is_empty() {
-            score -= 3;
-            why.push(format!(
-                "but AS description {desc:?} names {} (consumer ISP?)",
-                consumer.join(", ")
-            ));
-        }
-    }
-    let server = host_words(hosts, SERVER_HOST_WORDS);
-    if !server.is_empty() {
-        score += 1;
-        why.push(format!(
-            "host names look like servers ({})",
-            server.join(", ")
-        ));
-    }
-    let consumer = host_words(hosts, CONSUMER_HOST_WORDS);
-    if !consumer.is_empty() {
-        score -= 2;
-        why.push(format!(
-            "but host names look like consumer lines ({})",
-            consumer.join(", ")
-        ));
-    }
-    (score, why)
-}
-
 /// The proposals in `summary` (aggregated with `for_suggest`), strongest first.
 pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> Vec<Suggestion> {
     let kg = cx.known_good;
@@ -345,15 +159,15 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
     };
 
     for a in &summary.asns {
-        if a.users < options.min_users || cx.asn_status(a) != Status::Candidate {
+        if a.users < options.min_users {
+            continue;
+        }
+        let verdict = cx.asn_verdict(a);
+        if verdict.status != Status::Candidate {
             continue;
         }
         let Some(asn) = a.asn else { continue };
-        let descs: Vec<&str> = a.as_desc.as_deref().into_iter().collect();
-        let (score, why) = judge(&descs, &a.hosts, &a.clouds);
-        if score < 2 {
-            continue;
-        }
+        let why = verdict.evidence.map(|e| e.sentences()).unwrap_or_default();
         out.push(proposal(
             Kind::Asn,
             format!("AS{asn}"),
@@ -429,10 +243,11 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
             continue;
         }
         let descs: Vec<&str> = shape.asns.iter().filter_map(|&a| desc_of(a)).collect();
-        let (score, why) = judge(&descs, &shape.hosts, &shape.clouds);
-        if score < 2 {
+        let evidence = Evidence::judge(&descs, &shape.hosts, &shape.clouds);
+        if !evidence.looks_like_hosting() {
             continue;
         }
+        let why = evidence.sentences();
         out.push(proposal(
             Kind::RevHost,
             shape.key.clone(),
@@ -467,10 +282,11 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
             continue;
         }
         let descs: Vec<&str> = e.asns.iter().filter_map(|&a| desc_of(a)).collect();
-        let (score, why) = judge(&descs, &e.hosts, &e.clouds);
-        if score < 2 {
+        let evidence = Evidence::judge(&descs, &e.hosts, &e.clouds);
+        if !evidence.looks_like_hosting() {
             continue;
         }
+        let why = evidence.sentences();
         out.push(proposal(
             Kind::Entity,
             e.key.clone(),
@@ -598,28 +414,5 @@ mod tests {
         }
         assert_eq!(host_shape("localhost"), None);
         assert_eq!(host_shape("a..b"), None);
-    }
-
-    #[test]
-    fn hosting_and_consumer_evidence() {
-        let (score, why) = judge(
-            &["AMAZON-02, US"],
-            &["ec2-1-2-3-4.compute-1.amazonaws.com".into()],
-            &["aws:EC2".into()],
-        );
-        assert!(score >= 5, "{score} {why:?}");
-        let (score, _) = judge(
-            &["DTAG Internet service provider operations, DE"],
-            &["p5b0c1d2.dip0.t-ipconnect.de".into()],
-            &[],
-        );
-        assert!(score < 2);
-        let (score, why) = judge(
-            &["VODAFONE-DE Kabel, DE"],
-            &["ip-1-2-3-4.hsi.kabel.de".into()],
-            &[],
-        );
-        assert!(score < 0, "{why:?}");
-        assert!(!contains_word("MICROSOFTWARE", "MICROSOFT"));
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `GET /ui?range=1h|24h|7d|30d` (default 24h): decisions over time as an inline SVG
 //!   stacked bar chart (allowed / blocked / audit-only would-block), the top ASNs (with the
-//!   report's status, candidates highlighted), clouds and countries, the latest blocked
+//!   report's status and why, candidates highlighted), clouds and countries, the latest blocked
 //!   logins with *why* (the list file, line and entry), list health and history sizes;
 //! - `GET /ui/user?q=NAME`: one user's login sources (per AS: networks, hosts, clouds) and
 //!   latest decisions, over the whole history;
@@ -870,13 +870,19 @@ fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("—")
 }
 
-fn status_badge(status: Status) -> String {
+/// A status as a badge; `why`, when not empty, as its tooltip.
+fn status_badge(status: Status, why: &str) -> String {
     let name = status.name();
     let class = match status {
         Status::Unknown => "unknown",
         _ => name,
     };
-    format!("<span class=\"badge st-{class}\">{}</span>", H(name))
+    let title = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" title=\"{}\"", H(why))
+    };
+    format!("<span class=\"badge st-{class}\"{title}>{}</span>", H(name))
 }
 
 fn empty_row(out: &mut String, cols: usize, text: &str) -> fmt::Result {
@@ -891,18 +897,20 @@ fn asn_table(out: &mut String, report: &Report) -> fmt::Result {
     out.push_str(
         "<section class=\"card\" id=\"top-asns\">\n<h2>Top ASNs</h2>\n\
          <p class=\"hint\">by distinct users; <span class=\"badge st-candidate\">candidate</span> \
-         rows: no list caught any of their logins — worth a look</p>\n\
+         rows: no list caught any of their logins and they look like hosting (the same evidence \
+         <code>badclients suggest</code> uses) — worth a look; <span class=\"badge st-unlisted\">unlisted</span>: \
+         no list caught them either, but nothing says hosting</p>\n\
          <table>\n<thead><tr><th>AS</th><th>name</th><th>cc</th><th class=\"num\">users</th>\
-         <th class=\"num\">logins</th><th class=\"num\">matched</th><th>status</th></tr></thead>\n<tbody>\n",
+         <th class=\"num\">logins</th><th class=\"num\">matched</th><th>status</th><th>why</th></tr></thead>\n<tbody>\n",
     );
     if report.asns.is_empty() {
-        empty_row(out, 7, "no logins in this range")?;
+        empty_row(out, 8, "no logins in this range")?;
     }
     for a in &report.asns {
         writeln!(
             out,
             "<tr{}><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             if a.status == Status::Candidate {
                 " class=\"candidate\""
             } else {
@@ -914,7 +922,8 @@ fn asn_table(out: &mut String, report: &Report) -> fmt::Result {
             a.users,
             a.logins,
             a.matched,
-            status_badge(a.status)
+            status_badge(a.status, ""),
+            H(&a.why)
         )?;
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
@@ -944,7 +953,7 @@ fn cloud_table(out: &mut String, report: &Report) -> fmt::Result {
             c.users,
             c.logins,
             c.matched,
-            status_badge(c.status)
+            status_badge(c.status, &c.why)
         )?;
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
@@ -1526,6 +1535,67 @@ mod tests {
         assert!(!page.contains("<i>"), "{page}");
         assert!(page.contains("value=\"&lt;i&gt;&quot;x&quot;&lt;/i&gt;\""));
         assert!(page.contains("history is off"));
+    }
+
+    #[test]
+    fn the_top_asns_and_clouds_say_why_a_row_is_a_candidate_or_not() {
+        use crate::history::report::AsnRow;
+        let row = |asn: u32, status: Status, why: &str| AsnRow {
+            asn: Some(asn),
+            as_desc: Some(format!("AS-{asn}")),
+            as_cc: None,
+            logins: 9,
+            users: 6,
+            matched: 0,
+            status,
+            why: why.into(),
+        };
+        let report = Report {
+            since_us: None,
+            user: None,
+            totals: Default::default(),
+            blocked_users: vec![],
+            sources: vec![],
+            asns: vec![
+                row(7922, Status::Unlisted, "consumer host names (hsd)"),
+                row(24940, Status::Candidate, "hosting AS name (HETZNER) <&>"),
+            ],
+            clouds: vec![crate::history::report::CloudRow {
+                cloud: "aws:EC2".into(),
+                logins: 3,
+                users: 3,
+                matched: 0,
+                status: Status::Candidate,
+                why: "cloud ranges aws:EC2:eu-central-1".into(),
+            }],
+            countries: vec![],
+            input: None,
+        };
+        let mut clouds = String::new();
+        cloud_table(&mut clouds, &report).unwrap();
+        assert!(
+            clouds.contains(
+                "<span class=\"badge st-candidate\" title=\"cloud ranges aws:EC2:eu-central-1\">"
+            ),
+            "{clouds}"
+        );
+        let mut out = String::new();
+        asn_table(&mut out, &report).unwrap();
+        let line = |asn: &str| {
+            out.lines()
+                .find(|l| l.contains(asn))
+                .unwrap_or_else(|| panic!("no {asn} row: {out}"))
+        };
+        let isp = line(">AS7922<");
+        assert!(!isp.contains("class=\"candidate\""), "{isp}");
+        assert!(isp.contains("st-unlisted"), "{isp}");
+        assert!(isp.contains("<td>consumer host names (hsd)</td>"), "{isp}");
+        let hosting = line(">AS24940<");
+        assert!(hosting.starts_with("<tr class=\"candidate\">"), "{hosting}");
+        assert!(
+            hosting.contains("<td>hosting AS name (HETZNER) &lt;&amp;&gt;</td>"),
+            "{hosting}"
+        );
     }
 
     #[test]
