@@ -407,8 +407,11 @@ impl HistoryWriter {
     }
 
     /// Commits what is pending and removes the segments kept for reuse: for a clean stop.
+    /// Waits for a flush of the background task that is under way (its segments come back
+    /// zeroed, to be removed here too); stop that task only after this.
     pub async fn close(&self) -> Result<usize, HistoryError> {
-        let committed = self.flush().await?;
+        let _turn = self.shared.flushing.lock().await;
+        let committed = self.flush_locked().await?;
         let spare = std::mem::take(&mut lock(&self.shared.pending).spare);
         for segment in spare {
             remove_segment(&self.shared, segment);

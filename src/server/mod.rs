@@ -264,13 +264,16 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let _ = local_task.await;
     let _ = upkeep_task.await;
     decider_flush(&decider).await;
-    if let Some(task) = history_task {
-        task.abort();
-    }
+    // Closing waits for a batch the background task is committing, then commits the rest
+    // and removes the journal; only then is the task stopped (stopping it first would drop
+    // a commit under way and leave its segment behind).
     if let Some(history) = decider.history() {
         if let Err(err) = history.close().await {
             tracing::error!(error = %err, "history: the last batch stays in the journal for the next start");
         }
+    }
+    if let Some(task) = history_task {
+        task.abort();
     }
     tracing::info!("stopped");
     Ok(())
