@@ -141,18 +141,8 @@ fn summarize(
             path.display()
         );
     }
-    match HistoryStore::open(&path) {
-        Ok((store, warning)) => {
-            if let Some(w) = warning {
-                eprintln!("badclients: warning: {w}");
-            }
-            // The daemon is stopped (it would hold the file): what its journal still holds
-            // is committed first, as the next start would.
-            let mut strings = store.strings()?;
-            let replay = badclients::history::writer::replay_journal(&store, &mut strings, &path)?;
-            for w in replay.warnings {
-                eprintln!("badclients: {w}");
-            }
+    match open_stopped(&path) {
+        Ok((store, _)) => {
             let summary = summarize_store(&store, &filter, options)?;
             Ok(Summarized::Local(Box::new(summary), None))
         }
@@ -326,6 +316,22 @@ pub fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the history file itself — `Busy` while the daemon holds it — and commits what
+/// its journal still holds, as the daemon's next start would; gives the store and its
+/// strings.
+fn open_stopped(path: &std::path::Path) -> Result<(HistoryStore, Strings), HistoryError> {
+    let (store, warning) = HistoryStore::open(path)?;
+    if let Some(w) = warning {
+        eprintln!("badclients: warning: {w}");
+    }
+    let mut strings = store.strings()?;
+    let replay = badclients::history::writer::replay_journal(&store, &mut strings, path)?;
+    for w in replay.warnings {
+        eprintln!("badclients: {w}");
+    }
+    Ok((store, strings))
+}
+
 pub fn forget(args: &ForgetArgs) -> Result<ExitCode> {
     if args.user.is_empty() {
         bail!("--user must not be empty");
@@ -339,20 +345,10 @@ pub fn forget(args: &ForgetArgs) -> Result<ExitCode> {
             path.display()
         );
     }
-    let (forgotten, how) = match HistoryStore::open(&path) {
-        Ok((store, warning)) => {
-            if let Some(w) = warning {
-                eprintln!("badclients: warning: {w}");
-            }
-            // The daemon is stopped: what its journal still holds is committed first (and
-            // the segments removed), so none of the user's records comes back at its start.
-            let mut strings = store.strings()?;
-            let replay = badclients::history::writer::replay_journal(&store, &mut strings, &path)?;
-            for w in replay.warnings {
-                eprintln!("badclients: {w}");
-            }
-            (store.forget_user(&user, &mut strings)?, "in")
-        }
+    let (forgotten, how) = match open_stopped(&path) {
+        // The journal's records were committed (and its segments removed) by the open, so
+        // none of the user's records comes back at the daemon's next start.
+        Ok((store, mut strings)) => (store.forget_user(&user, &mut strings)?, "in"),
         Err(HistoryError::Busy { .. }) => {
             let answer = super::daemon::request(
                 &loaded.config,
