@@ -481,19 +481,31 @@ impl HistoryWriter {
         let shared = Arc::clone(&self.shared);
         let _turn = shared.flushing.lock().await;
         self.flush_locked().await?;
-        let job = Arc::clone(&shared);
         let user = user.to_string();
+        self.with_strings(move |store, strings| store.forget_user(&user, strings))
+            .await
+    }
+
+    /// Runs `job` on the blocking pool with the store and the strings held (so no batch
+    /// commits meanwhile), then records how many strings the history keeps.
+    async fn with_strings<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&HistoryStore, &mut Strings) -> Result<T, HistoryError> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        let shared = Arc::clone(&self.shared);
+        let path = shared.settings.path.clone();
         tokio::task::spawn_blocking(move || {
-            let mut strings = lock(&job.strings);
-            let forgotten = job.store.forget_user(&user, &mut strings);
-            job.counters
+            let mut strings = lock(&shared.strings);
+            let result = job(&shared.store, &mut strings);
+            shared
+                .counters
                 .strings
                 .store(strings.len() as u64, Ordering::Relaxed);
-            forgotten
+            result
         })
         .await
         .map_err(|err| HistoryError::Journal {
-            path: shared.settings.path.clone(),
+            path,
             source: std::io::Error::other(err.to_string()),
         })?
     }
@@ -511,20 +523,9 @@ impl HistoryWriter {
         let shared = Arc::clone(&self.shared);
         let cutoff = now_us().saturating_sub(shared.settings.retention.as_micros() as u64);
         let max = shared.settings.max_records;
-        let job = Arc::clone(&shared);
-        let pruned = tokio::task::spawn_blocking(move || {
-            let mut strings = lock(&job.strings);
-            let pruned = job.store.prune(cutoff, max, &mut strings);
-            job.counters
-                .strings
-                .store(strings.len() as u64, Ordering::Relaxed);
-            pruned
-        })
-        .await
-        .map_err(|err| HistoryError::Journal {
-            path: shared.settings.path.clone(),
-            source: std::io::Error::other(err.to_string()),
-        })??;
+        let pruned = self
+            .with_strings(move |store, strings| store.prune(cutoff, max, strings))
+            .await?;
         shared
             .counters
             .pruned

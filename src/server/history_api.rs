@@ -54,6 +54,18 @@ impl Params {
     }
 }
 
+/// The refusal when [`Access`] does not let the request in.
+fn refusal(
+    http: &crate::config::HttpSection,
+    peer: Option<&Peer>,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    match Access::of(peer, headers, http) {
+        Access::Allowed => None,
+        refused => Some(error(refused.status(), refused.explanation())),
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -67,9 +79,8 @@ async fn summarize(
     for_suggest: bool,
 ) -> Result<Summary, Response> {
     let active = decider.state().load();
-    let access = Access::of(peer, headers, &active.config.http);
-    if access != Access::Allowed {
-        return Err(error(access.status(), access.explanation()));
+    if let Some(refused) = refusal(&active.config.http, peer, headers) {
+        return Err(refused);
     }
     let Some(history) = decider.history() else {
         return Err(error(
@@ -163,9 +174,8 @@ async fn forget(
     headers: HeaderMap,
 ) -> Response {
     let active = decider.state().load();
-    let access = Access::of(peer.as_deref(), &headers, &active.config.http);
-    if access != Access::Allowed {
-        return error(access.status(), access.explanation());
+    if let Some(refused) = refusal(&active.config.http, peer.as_deref(), &headers) {
+        return refused;
     }
     // A web page can send a POST to loopback (a request without a body needs no CORS
     // preflight); browsers name its origin, the commands send none.
