@@ -23,7 +23,7 @@ use badclients::history::aggregate::{summarize_store, AggregateOptions};
 use badclients::history::journal::{self, Segment};
 use badclients::history::store::HistoryStore;
 use badclients::history::writer::{HistoryWriter, WriterSettings};
-use badclients::history::{encode_decision, now_us, Filter, Record};
+use badclients::history::{encode_decision, now_us, Filter, Outcome, Record};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn facts() -> Facts {
@@ -64,7 +64,9 @@ fn decision() -> Decision {
 fn bench(c: &mut Criterion) {
     let facts = facts();
     let decision = decision();
-    let record = || Record::of_decision(now_us(), "honey-craig", "imap", &facts, &decision, true);
+    let outcome = Outcome::of(decision.verdict, true, true);
+    let record =
+        || Record::of_decision(now_us(), "honey-craig", "imap", &facts, &decision, outcome);
     c.bench_function("history/record_of_decision", |b| {
         b.iter(|| black_box(record()))
     });
@@ -78,7 +80,7 @@ fn bench(c: &mut Criterion) {
                     "imap",
                     &facts,
                     &decision,
-                    true,
+                    outcome,
                 )
             }))
         })
@@ -119,7 +121,7 @@ fn bench(c: &mut Criterion) {
     let mut n = 0u64;
     c.bench_function("history/writer_record", |b| {
         b.iter(|| {
-            writer.record_decision(now_us(), "honey-craig", "imap", &facts, &decision, true);
+            writer.record_decision(now_us(), "honey-craig", "imap", &facts, &decision, outcome);
             n += 1;
             // Keep the pending batch (and its segment) from growing without end.
             if n.is_multiple_of(50_000) {

@@ -116,6 +116,10 @@ pub struct AuditLine<'a> {
     /// Whether a block or temporary failure is enforced (`false` in audit mode, which
     /// appends `enforced=False`).
     pub enforced: bool,
+    /// Whether the mail server had checked the password before it asked (`false` for the
+    /// Lua shim ahead of the password passdb, which appends `password_checked=False` to a
+    /// block or temporary failure: such a refusal may be a password guess).
+    pub password_checked: bool,
 }
 
 struct Escaped<'a>(&'a str);
@@ -190,6 +194,9 @@ impl fmt::Display for AuditLine<'_> {
         }
         if !self.enforced {
             f.write_str(", enforced=False")?;
+        }
+        if !self.password_checked {
+            f.write_str(", password_checked=False")?;
         }
         Ok(())
     }
@@ -322,18 +329,21 @@ mod tests {
             log: true,
             pattern_failures: Vec::new(),
         };
-        let line = |enforced| {
+        let line = |enforced, password_checked| {
             AuditLine {
                 user: "u",
                 service: "imap",
                 facts: &facts,
                 decision: &decision,
                 enforced,
+                password_checked,
             }
             .to_string()
         };
-        assert!(line(true).ends_with(", entity=None, blocked=True, matched=ip_net"));
-        assert!(line(false).ends_with(", blocked=True, matched=ip_net, enforced=False"));
+        assert!(line(true, true).ends_with(", entity=None, blocked=True, matched=ip_net"));
+        assert!(line(false, true).ends_with(", blocked=True, matched=ip_net, enforced=False"));
+        assert!(line(true, false)
+            .ends_with(", entity=None, blocked=True, matched=ip_net, password_checked=False"));
         // An allowed login says nothing about enforcement.
         let allow = Decision::unlogged_allow();
         let text = AuditLine {
@@ -342,6 +352,7 @@ mod tests {
             facts: &facts,
             decision: &allow,
             enforced: false,
+            password_checked: true,
         }
         .to_string();
         assert!(text.ends_with("entity=None"), "{text}");

@@ -327,6 +327,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         facts: &facts,
         decision: &decision,
         enforced,
+        password_checked: true,
     }
     .to_string();
     if !decision.log {
@@ -722,6 +723,7 @@ impl std::fmt::Display for FactsLine<'_> {
             facts: self.0,
             decision: &Decision::unlogged_allow(),
             enforced: true,
+            password_checked: true,
         }
         .to_string();
         let fields = line

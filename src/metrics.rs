@@ -352,8 +352,9 @@ impl Metrics {
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "badclients_decisions",
-            "Logins decided, by service, verdict, the list that matched and whether the \
-             verdict was enforced (false in audit mode)",
+            "Logins decided, by service, verdict (allow, block, tempfail, or unverified: a \
+             deny list matched a login whose password had not been checked yet), the list \
+             that matched and whether the verdict was enforced (false in audit mode)",
             decisions.clone(),
         );
         let lookup_duration: HistogramFamily<SourceLabels> =
@@ -641,10 +642,23 @@ impl Metrics {
     }
 
     /// Counts one decision for a login to `service`; `enforced` is false in audit mode.
-    pub fn observe_decision(&self, service: &str, decision: &Decision, enforced: bool) {
+    /// Counts one decision. A block of a login whose password nobody had checked (the Lua
+    /// shim ahead of the password passdb) is counted as `verdict="unverified"`, never as a
+    /// block: it may be a password guess.
+    pub fn observe_decision(
+        &self,
+        service: &str,
+        decision: &Decision,
+        enforced: bool,
+        password_checked: bool,
+    ) {
+        let verdict = match decision.verdict {
+            Verdict::Block if !password_checked => "unverified",
+            v => verdict_label(v),
+        };
         let labels = DecisionLabels {
             service: service_label(service),
-            verdict: verdict_label(decision.verdict),
+            verdict,
             matched: matched_label(decision),
             enforced: if enforced { "true" } else { "false" },
         };

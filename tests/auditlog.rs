@@ -179,7 +179,14 @@ fn contract_lines_read_back_as_their_facts() {
         let ParsedLine::Record(record) = parse_line(&line, &clock()) else {
             panic!("{line}");
         };
-        let want = Record::of_decision(0, user, service, &facts, &Decision::unlogged_allow(), true);
+        let want = Record::of_decision(
+            0,
+            user,
+            service,
+            &facts,
+            &Decision::unlogged_allow(),
+            Outcome::Allowed,
+        );
         assert_eq!(
             record,
             Record {

@@ -219,6 +219,7 @@ fn audit_line_cannot_be_forged_by_user_service_or_upstream_values() {
         facts: &facts,
         decision: &d,
         enforced: true,
+        password_checked: true,
     }
     .to_string();
     assert!(!line.contains('\n') && !line.contains('\r'), "{line}");

@@ -140,15 +140,15 @@ fn label_values(text: &str, metric: &str, label: &str) -> BTreeSet<String> {
 fn a_decision_is_one_exact_counter_line() {
     let m = Metrics::new();
     let d = listed("entity:MAIL-RU");
-    m.observe_decision("imap", &d, true);
+    m.observe_decision("imap", &d, true, true);
     let text = encode(&m);
     assert_line(
         &text,
         r#"badclients_decisions_total{service="imap",verdict="block",matched="entity",enforced="true"} 1"#,
     );
     assert_line(&text, "# TYPE badclients_decisions counter");
-    m.observe_decision("IMAP", &d, true);
-    m.observe_decision("imap", &d, false);
+    m.observe_decision("IMAP", &d, true, true);
+    m.observe_decision("imap", &d, false, true);
     let text = encode(&m);
     assert_line(
         &text,
@@ -157,6 +157,17 @@ fn a_decision_is_one_exact_counter_line() {
     assert_line(
         &text,
         r#"badclients_decisions_total{service="imap",verdict="block",matched="entity",enforced="false"} 1"#,
+    );
+    // A block of a login whose password nobody had checked yet is not a block.
+    m.observe_decision("imap", &d, true, false);
+    let text = encode(&m);
+    assert_line(
+        &text,
+        r#"badclients_decisions_total{service="imap",verdict="unverified",matched="entity",enforced="true"} 1"#,
+    );
+    assert_line(
+        &text,
+        r#"badclients_decisions_total{service="imap",verdict="block",matched="entity",enforced="true"} 2"#,
     );
     assert!(!text.contains("MAIL-RU"));
     assert_parses(&text);
@@ -224,7 +235,7 @@ fn matched_is_the_list_name_only() {
     }
     let m = Metrics::new();
     for (d, _) in &cases {
-        m.observe_decision("smtp", d, true);
+        m.observe_decision("smtp", d, true, true);
     }
     let text = encode(&m);
     assert_parses(&text);
@@ -296,7 +307,7 @@ fn decisions_of_the_real_policy_map_to_list_names() {
 
     let m = Metrics::new();
     for d in [&by_entity, &by_coords, &allowed, &local] {
-        m.observe_decision("imap", d, false);
+        m.observe_decision("imap", d, false, true);
     }
     let text = encode(&m);
     assert_parses(&text);
@@ -325,10 +336,10 @@ fn services_are_a_bounded_set() {
     let m = Metrics::new();
     let d = decision(Verdict::Allow, Reason::NoMatch);
     for i in 0..500 {
-        m.observe_decision(&format!("svc-{i}"), &d, true);
+        m.observe_decision(&format!("svc-{i}"), &d, true, true);
     }
     for s in SERVICES {
-        m.observe_decision(&s.to_ascii_uppercase(), &d, true);
+        m.observe_decision(&s.to_ascii_uppercase(), &d, true, true);
     }
     let text = encode(&m);
     assert_parses(&text);
@@ -350,8 +361,8 @@ fn client_input_never_reaches_a_label() {
     let m = Metrics::new();
     let evil_service = "x\"} 1\nfake_metric 2";
     let d = listed("entity:EVIL-USER-HANDLE");
-    m.observe_decision(evil_service, &d, true);
-    m.observe_decision("imap", &listed("EVIL-USER-HANDLE"), true);
+    m.observe_decision(evil_service, &d, true, true);
+    m.observe_decision("imap", &listed("EVIL-USER-HANDLE"), true, true);
     m.observe_http(evil_service, 200);
     m.observe_postfix(evil_service);
     m.observe_postfix("REJECT EVIL-USER-HANDLE is not welcome");
@@ -761,7 +772,7 @@ fn shared_across_threads_counts_every_observation() {
             let d = d.clone();
             std::thread::spawn(move || {
                 for _ in 0..250 {
-                    m.observe_decision("pop3", &d, true);
+                    m.observe_decision("pop3", &d, true, true);
                 }
             })
         })
@@ -793,7 +804,7 @@ fn exposition_is_openmetrics_text() {
     assert!(text.starts_with("# HELP "));
 
     let all = Metrics::new();
-    all.observe_decision("imap", &listed("asn"), true);
+    all.observe_decision("imap", &listed("asn"), true, true);
     all.observe_lookup(&lookup(vec![source(
         Source::Rdap,
         Provenance::Failed,

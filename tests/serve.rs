@@ -151,6 +151,66 @@ fn report_calls_are_audited_without_a_lookup() {
     );
 }
 
+/// Dovecot 2.4's report, with its default `auth_policy_request_attributes` (no `user`,
+/// `fail_type` present): the fail type is the report's result.
+#[test]
+fn a_dovecot_24_report_names_why_the_login_failed() {
+    let internet = FakeInternet::start();
+    let d = daemon(&internet, "");
+    let cases = [
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"credentials""#,
+            "credentials",
+        ),
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"account""#,
+            "account",
+        ),
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"expired""#,
+            "expired",
+        ),
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"disabled""#,
+            "disabled",
+        ),
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"internal""#,
+            "internal",
+        ),
+        (
+            r#""success":false,"policy_reject":true,"fail_type":"policy""#,
+            "policy_reject",
+        ),
+        (
+            r#""success":true,"policy_reject":false,"fail_type":"""#,
+            "success",
+        ),
+        (
+            r#""success":false,"policy_reject":false,"fail_type":"new-kind""#,
+            "failure",
+        ),
+    ];
+    for (i, (tail, result)) in cases.iter().enumerate() {
+        let user = format!("carol{i}");
+        let body = format!(
+            r#"{{"login":"{user}","pwhash":"0cd2","remote":"139.162.133.252","device_id":"","protocol":"imap","session_id":"s{i}",{tail},"tls":false}}"#
+        );
+        let req = format!(
+            "POST /?command=report HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = parse_http(&raw(d.http_port(), req.as_bytes()));
+        assert_eq!(answer.status, 200, "{body}: {answer:?}");
+        let want = format!(
+            "mail-audit-report: user=<{user}>, service=imap, ip=139.162.133.252, result={result}"
+        );
+        let line = d.wait_for(Duration::from_secs(3), |l| l == want);
+        assert!(line.is_some(), "no {want:?} in\n{}", d.stderr());
+    }
+    assert_eq!(internet.origin_queries("139.162.133.252"), 0);
+}
+
 #[test]
 fn metrics_count_decisions_without_users_or_addresses() {
     let internet = FakeInternet::start();

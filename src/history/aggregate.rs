@@ -94,7 +94,7 @@ struct AsnGroup {
 #[derive(Debug, Default)]
 struct Source {
     counts: Counts,
-    outcomes: [u64; 4],
+    outcomes: [u64; OUTCOMES],
     as_desc: u32,
     nets: FxHashSet<u32>,
     hosts: FxHashSet<u32>,
@@ -106,7 +106,7 @@ struct Source {
 #[derive(Debug, Default)]
 struct UserAgg {
     counts: Counts,
-    outcomes: [u64; 4],
+    outcomes: [u64; OUTCOMES],
     matched: FxHashMap<u32, u64>,
     last_matched_us: u64,
     sources: FxHashMap<u64, Source>,
@@ -139,7 +139,7 @@ impl Evidence {
 pub struct Aggregator {
     options: AggregateOptions,
     totals: Counts,
-    outcomes: [u64; 4],
+    outcomes: [u64; OUTCOMES],
     users: FxHashMap<u32, UserAgg>,
     asns: FxHashMap<u64, AsnGroup>,
     /// Cloud services (`provider:service`) with their groups and the tags seen.
@@ -148,7 +148,7 @@ pub struct Aggregator {
     /// Tag id → index into `clouds`.
     cloud_service_of: FxHashMap<u32, usize>,
     countries: FxHashMap<u32, Group>,
-    buckets: BTreeMap<u64, [u64; 4]>,
+    buckets: BTreeMap<u64, [u64; OUTCOMES]>,
     shapes: FxHashMap<Box<str>, Evidence>,
     shape_of: FxHashMap<u32, Option<Box<str>>>,
     entities: FxHashMap<u32, Evidence>,
@@ -427,6 +427,9 @@ pub fn cloud_service(tag: &str) -> &str {
     }
 }
 
+/// How many outcomes there are (the length of the per-outcome count arrays).
+const OUTCOMES: usize = Outcome::ALL.len();
+
 /// Logins by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutcomeCounts {
@@ -434,15 +437,18 @@ pub struct OutcomeCounts {
     pub blocked: u64,
     pub would_block: u64,
     pub tempfail: u64,
+    /// Refusals of logins whose password nobody had checked ([`Outcome::Unverified`]).
+    pub unverified: u64,
 }
 
-impl From<[u64; 4]> for OutcomeCounts {
-    fn from(c: [u64; 4]) -> Self {
+impl From<[u64; OUTCOMES]> for OutcomeCounts {
+    fn from(c: [u64; OUTCOMES]) -> Self {
         OutcomeCounts {
             allowed: c[usize::from(Outcome::Allowed.code())],
             blocked: c[usize::from(Outcome::Blocked.code())],
             would_block: c[usize::from(Outcome::WouldBlock.code())],
             tempfail: c[usize::from(Outcome::TempFail.code())],
+            unverified: c[usize::from(Outcome::Unverified.code())],
         }
     }
 }

@@ -48,7 +48,8 @@
 //!   the line malformed.
 //! - `entity=`, `cloud=`, `lookup_error=` accumulate in order; `entity=None` adds nothing.
 //! - `blocked=True` is [`Outcome::Blocked`] with the `matched=` label, or
-//!   [`Outcome::WouldBlock`] with `enforced=False`; `tempfail=True` is
+//!   [`Outcome::WouldBlock`] with `enforced=False`, or [`Outcome::Unverified`] with
+//!   `password_checked=False` (whatever `enforced` says); `tempfail=True` is
 //!   [`Outcome::TempFail`]; otherwise [`Outcome::Allowed`] (and `matched` is `None`).
 //! - A field of the above repeated (other than the lists) makes the line malformed.
 //! - Unknown keys (`dnsbl=`, anything newer) are ignored.
@@ -70,6 +71,7 @@ use std::net::IpAddr;
 use super::time::{civil_from_days, days_from_civil};
 use super::{Outcome, Record};
 use crate::audit::escape;
+use crate::decision::Verdict;
 use crate::facts::Asn;
 
 /// The longest line [`read_lines`] reads (without its line break); longer ones are malformed.
@@ -316,6 +318,7 @@ struct RawFields<'a> {
     blocked: Option<&'a str>,
     matched: Option<&'a str>,
     enforced: Option<&'a str>,
+    password_checked: Option<&'a str>,
     tempfail: Option<&'a str>,
     entities: Vec<&'a str>,
     cloud: Vec<&'a str>,
@@ -346,6 +349,7 @@ impl<'a> RawFields<'a> {
                 "blocked" => &mut raw.blocked,
                 "matched" => &mut raw.matched,
                 "enforced" => &mut raw.enforced,
+                "password_checked" => &mut raw.password_checked,
                 "tempfail" => &mut raw.tempfail,
                 "entity" => {
                     raw.entities.push(value);
@@ -418,14 +422,11 @@ fn parse_audit(prefix: &str, fields: &str, clock: &Clock) -> Result<Record, Stri
     let blocked = flag("blocked", raw.blocked, false)?;
     let tempfail = flag("tempfail", raw.tempfail, false)?;
     let enforced = flag("enforced", raw.enforced, true)?;
+    let password_checked = flag("password_checked", raw.password_checked, true)?;
     let (outcome, matched) = match (blocked, tempfail) {
         (true, true) => return Err("both blocked=True and tempfail=True".to_string()),
         (true, false) => {
-            let outcome = if enforced {
-                Outcome::Blocked
-            } else {
-                Outcome::WouldBlock
-            };
+            let outcome = Outcome::of(Verdict::Block, enforced, password_checked);
             (outcome, opt("matched", raw.matched)?.flatten())
         }
         (false, true) => (Outcome::TempFail, None),
@@ -1395,7 +1396,8 @@ mod tests {
         for facts in &all_facts {
             for (verdict, reason) in &decisions {
                 for user in users {
-                    for enforced in [true, false] {
+                    for (enforced, password_checked) in [(true, true), (false, true), (true, false)]
+                    {
                         let decision = Decision {
                             verdict: *verdict,
                             reason: reason.clone(),
@@ -1408,13 +1410,15 @@ mod tests {
                             facts,
                             decision: &decision,
                             enforced,
+                            password_checked,
                         }
                         .to_string();
+                        let outcome = Outcome::of(decision.verdict, enforced, password_checked);
                         let want = Record {
                             time_us: None,
                             matched_entry: None,
                             geo_cc: None,
-                            ..Record::of_decision(0, user, "imap", facts, &decision, enforced)
+                            ..Record::of_decision(0, user, "imap", facts, &decision, outcome)
                         };
                         assert_eq!(record(&line), want, "{line}");
                         let prefixed = format!("2026-11-27T12:00:00Z mx1 mail-audit[9]: {line}");
@@ -1430,7 +1434,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 3 * 6 * 4 * 2);
+        assert_eq!(n, 3 * 6 * 4 * 3);
     }
 
     #[test]

@@ -47,20 +47,27 @@ pub enum Outcome {
     WouldBlock,
     /// The lookups failed and `on_error = "tempfail"` refused the login for now.
     TempFail,
+    /// A deny list matched a login whose password nobody had checked yet (the Lua shim
+    /// asked ahead of the passdb that checks it): refused when the service is enforced, but
+    /// it may be a password guess, so it is never counted as a blocked user.
+    Unverified,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Allowed,
         Outcome::Blocked,
         Outcome::WouldBlock,
         Outcome::TempFail,
+        Outcome::Unverified,
     ];
 
-    /// The outcome of a decision under the service's mode.
-    pub fn of(verdict: Verdict, enforced: bool) -> Outcome {
+    /// The outcome of a decision under the service's mode, for a login whose password
+    /// the mail server had (`password_checked`) or had not yet checked.
+    pub fn of(verdict: Verdict, enforced: bool, password_checked: bool) -> Outcome {
         match (verdict, enforced) {
             (Verdict::Allow, _) => Outcome::Allowed,
+            (Verdict::Block, _) if !password_checked => Outcome::Unverified,
             (Verdict::Block, true) => Outcome::Blocked,
             (Verdict::Block, false) => Outcome::WouldBlock,
             (Verdict::TempFail, _) => Outcome::TempFail,
@@ -73,10 +80,12 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::WouldBlock => "would_block",
             Outcome::TempFail => "tempfail",
+            Outcome::Unverified => "unverified",
         }
     }
 
-    /// Whether a deny list matched (enforced or not).
+    /// Whether a deny list matched (enforced or not) a login whose password was right or
+    /// not in question: what makes a blocked user. [`Outcome::Unverified`] is not one.
     pub fn matched_a_list(self) -> bool {
         matches!(self, Outcome::Blocked | Outcome::WouldBlock)
     }
@@ -87,6 +96,7 @@ impl Outcome {
             Outcome::Blocked => 1,
             Outcome::WouldBlock => 2,
             Outcome::TempFail => 3,
+            Outcome::Unverified => 4,
         }
     }
 
@@ -154,7 +164,7 @@ impl Record {
         service: &str,
         facts: &Facts,
         decision: &Decision,
-        enforced: bool,
+        outcome: Outcome,
     ) -> Record {
         let opt = |v: &Option<String>| v.as_deref().map(escape);
         let hit = decision
@@ -179,7 +189,7 @@ impl Record {
                 .and_then(|g| g.country.as_ref())
                 .and_then(|c| c.code.as_deref())
                 .map(escape),
-            outcome: Outcome::of(decision.verdict, enforced),
+            outcome,
             matched: hit.map(|h| escape(&h.label)),
             matched_entry: hit.map(matched_entry),
             lookup_errors: facts.lookup_errors.iter().map(|e| escape(e)).collect(),
@@ -218,7 +228,7 @@ pub fn encode_decision(
     service: &str,
     facts: &Facts,
     decision: &Decision,
-    enforced: bool,
+    outcome: Outcome,
 ) {
     let hit = decision
         .hit()
@@ -243,7 +253,7 @@ pub fn encode_decision(
             .as_ref()
             .and_then(|g| g.country.as_ref())
             .and_then(|c| c.code.as_deref()),
-        outcome: Outcome::of(decision.verdict, enforced),
+        outcome,
         matched: hit.map(|h| h.label.as_str()),
         matched_entry: entry.as_deref(),
         lookup_errors: &facts.lookup_errors,
@@ -348,9 +358,14 @@ mod tests {
             log: true,
             pattern_failures: Vec::new(),
         };
-        for (decision, enforced) in [(blocked, false), (Decision::unlogged_allow(), true)] {
+        for (decision, enforced, checked) in [
+            (blocked.clone(), false, true),
+            (blocked, true, false),
+            (Decision::unlogged_allow(), true, true),
+        ] {
+            let outcome = Outcome::of(decision.verdict, enforced, checked);
             for user in ["plain", "x>, service=imap\r\n", "müller\u{2028}"] {
-                let record = Record::of_decision(42, user, "imap", &facts, &decision, enforced);
+                let record = Record::of_decision(42, user, "imap", &facts, &decision, outcome);
                 // Its values are escaped, the host's newline included.
                 assert!(record
                     .values()
@@ -361,7 +376,7 @@ mod tests {
                 let mut via_record = Vec::new();
                 codec::encode_record(&mut via_record, &record);
                 let mut direct = Vec::new();
-                encode_decision(&mut direct, 42, user, "imap", &facts, &decision, enforced);
+                encode_decision(&mut direct, 42, user, "imap", &facts, &decision, outcome);
                 // The decision's frame holds raw strings, escaped when read back.
                 assert_ne!(direct, via_record, "{user:?}");
                 assert_eq!(codec::decode_record(&direct), Ok(record.clone()));

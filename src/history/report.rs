@@ -188,6 +188,10 @@ pub struct Totals {
     pub blocked: u64,
     pub would_block: u64,
     pub tempfail: u64,
+    /// Logins a list matched before their password was checked (the Lua shim ahead of
+    /// the password passdb): maybe password guesses, so not among the blocked users.
+    #[serde(default)]
+    pub unverified: u64,
     pub first_us: u64,
     pub last_us: u64,
 }
@@ -295,6 +299,7 @@ impl Report {
             blocked: summary.outcomes.blocked,
             would_block: summary.outcomes.would_block,
             tempfail: summary.outcomes.tempfail,
+            unverified: summary.outcomes.unverified,
             first_us: summary.counts.first_us,
             last_us: summary.counts.last_us,
         };
@@ -433,6 +438,14 @@ impl Report {
             "logins {}  users {}  allowed {}  blocked {}  would-block {}  tempfail {}",
             t.logins, t.users, t.allowed, t.blocked, t.would_block, t.tempfail
         );
+        if t.unverified > 0 {
+            let _ = writeln!(
+                out,
+                "unverified {}: a list matched before the password was checked (the Lua shim \
+                 ahead of the password passdb); maybe password guesses, not counted as blocked users",
+                t.unverified
+            );
+        }
         if let Some(input) = &self.input {
             let _ = writeln!(
                 out,

@@ -194,10 +194,10 @@ impl HistoryWriter {
         service: &str,
         facts: &crate::facts::Facts,
         decision: &crate::decision::Decision,
-        enforced: bool,
+        outcome: super::Outcome,
     ) {
         self.queue(journal::frame(|out| {
-            super::encode_decision(out, time_us, user, service, facts, decision, enforced)
+            super::encode_decision(out, time_us, user, service, facts, decision, outcome)
         }));
     }
 

@@ -18,8 +18,8 @@ use crate::config::Mode;
 use crate::decision::{Decision, Reason, Verdict, QUICK_MATCHING_STEPS};
 use crate::facts::Facts;
 use crate::geoip::maxmind_audit_line;
-use crate::history::now_us;
 use crate::history::writer::HistoryWriter;
+use crate::history::{now_us, Outcome as HistoryOutcome};
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
@@ -75,20 +75,64 @@ impl std::fmt::Debug for Decider {
     }
 }
 
-/// What a Dovecot `report` call says happened to a login.
+/// What a Dovecot `report` call says happened to a login: its `mail-audit-report` result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginResult {
     Success,
-    Failure,
+    /// badclients (or another policy) refused it (`policy_reject`, 2.4's `fail_type=policy`).
     PolicyReject,
+    /// It failed; why, when Dovecot 2.4 says so in `fail_type`.
+    Failure(Option<FailType>),
+}
+
+/// Dovecot 2.4's `fail_type` of a failed login (other than `policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailType {
+    /// A wrong password.
+    Credentials,
+    /// No such user.
+    Account,
+    /// The password has expired.
+    Expired,
+    /// The account is disabled.
+    Disabled,
+    /// A passdb failed.
+    Internal,
+}
+
+impl FailType {
+    /// The `fail_type` value Dovecot sends; `None` for `policy`, empty and unknown values.
+    pub fn parse(value: &str) -> Option<FailType> {
+        Some(match value {
+            "credentials" => FailType::Credentials,
+            "account" => FailType::Account,
+            "expired" => FailType::Expired,
+            "disabled" => FailType::Disabled,
+            "internal" => FailType::Internal,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailType::Credentials => "credentials",
+            FailType::Account => "account",
+            FailType::Expired => "expired",
+            FailType::Disabled => "disabled",
+            FailType::Internal => "internal",
+        }
+    }
 }
 
 impl LoginResult {
+    /// `success`, `policy_reject`, the fail type (`credentials`, `account`, `expired`,
+    /// `disabled`, `internal`), or `failure` when Dovecot did not say why (2.3).
     pub fn name(self) -> &'static str {
         match self {
             LoginResult::Success => "success",
-            LoginResult::Failure => "failure",
             LoginResult::PolicyReject => "policy_reject",
+            LoginResult::Failure(Some(why)) => why.name(),
+            LoginResult::Failure(None) => "failure",
         }
     }
 }
@@ -177,7 +221,17 @@ impl Decider {
     }
 
     /// Looks `ip` up, decides, logs and counts.
-    pub async fn decide(&self, user: &str, service: &str, ip: IpAddr) -> Outcome {
+    /// Decides one login. `password_checked` says whether the mail server had checked its
+    /// password before it asked (the policy server after auth, Postfix after SASL, the
+    /// Lua shim behind the password passdb): a block of a login whose password nobody
+    /// checked is kept as [`HistoryOutcome::Unverified`], never as a blocked user.
+    pub async fn decide(
+        &self,
+        user: &str,
+        service: &str,
+        ip: IpAddr,
+        password_checked: bool,
+    ) -> Outcome {
         let mut report = self.lookup.facts(ip).await;
         self.metrics.observe_lookup(&report);
         let active = self.state.load();
@@ -218,6 +272,7 @@ impl Decider {
                 facts: &report.facts,
                 decision: &decision,
                 enforced,
+                password_checked,
             }
             .to_string();
             let matched = decision.hit().map(|h| h.label.as_str()).unwrap_or("");
@@ -239,11 +294,12 @@ impl Decider {
                     service,
                     &report.facts,
                     &decision,
-                    enforced,
+                    HistoryOutcome::of(decision.verdict, enforced, password_checked),
                 );
             }
         }
-        self.metrics.observe_decision(service, &decision, enforced);
+        self.metrics
+            .observe_decision(service, &decision, enforced, password_checked);
         Outcome {
             decision,
             enforced,

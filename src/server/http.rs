@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::decide::{Decider, LoginResult, Outcome};
+use super::decide::{Decider, FailType, LoginResult, Outcome};
 use crate::config::HttpSection;
 use crate::decision::Verdict;
 use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
@@ -109,14 +109,16 @@ impl PolicyRequest {
             .unwrap_or("")
     }
 
+    /// 2.3 says `success` and `policy_reject`; 2.4 adds `fail_type` (when it is among the
+    /// request attributes, as it is by default), which names why a login failed.
     fn result(&self) -> LoginResult {
-        let by_fail_type = self.fail_type.as_deref() == Some("policy");
-        if self.policy_reject == Some(true) || by_fail_type {
+        let fail_type = self.fail_type.as_deref().map(str::trim).unwrap_or("");
+        if self.policy_reject == Some(true) || fail_type == "policy" {
             LoginResult::PolicyReject
         } else if self.success == Some(true) {
             LoginResult::Success
         } else {
-            LoginResult::Failure
+            LoginResult::Failure(FailType::parse(fail_type))
         }
     }
 }
@@ -200,7 +202,9 @@ async fn policy_response(
     let service = request.protocol.as_deref().unwrap_or("");
     match command {
         "allow" => {
-            let outcome = decider.decide(request.user(), service, ip).await;
+            // Asked after the password was checked (auth_policy_check_after_auth = yes,
+            // the documented setup).
+            let outcome = decider.decide(request.user(), service, ip, true).await;
             dovecot_answer(&outcome)
         }
         "report" => {
@@ -231,6 +235,9 @@ struct CheckQuery {
     user: String,
     service: String,
     ip: String,
+    /// `yes` when an earlier passdb has checked the password, `no` when nobody has yet
+    /// (the shim ahead of the password passdb). Absent: `yes`, as before it existed.
+    verified: Option<String>,
 }
 
 async fn shim_check(
@@ -257,7 +264,14 @@ async fn shim_response(
     let Ok(ip) = q.ip.trim().parse::<IpAddr>() else {
         return error(StatusCode::BAD_REQUEST, "ip must be an IP address");
     };
-    let outcome = decider.decide(&q.user, &q.service, ip).await;
+    let password_checked = match q.verified.as_deref().map(str::trim) {
+        None | Some("yes") => true,
+        Some("no") => false,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "verified must be yes or no"),
+    };
+    let outcome = decider
+        .decide(&q.user, &q.service, ip, password_checked)
+        .await;
     let verdict = match outcome.decision.verdict {
         Verdict::Allow => "allow",
         Verdict::Block => "block",

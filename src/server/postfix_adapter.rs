@@ -29,7 +29,9 @@ impl PolicyHandler for PostfixAdapter {
             (None, true) => String::new(),
             (None, false) => return PolicyAction::Dunno,
         };
-        let outcome = self.decider.decide(&user, "smtp", ip).await;
+        // Postfix asks after SASL authentication succeeded (or, with
+        // check_unauthenticated, about a session without a password at all).
+        let outcome = self.decider.decide(&user, "smtp", ip, true).await;
         let action = if outcome.refused() {
             PolicyAction::Reject(settings.reject_message)
         } else if outcome.tempfail() {

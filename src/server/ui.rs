@@ -668,21 +668,36 @@ fn totals(out: &mut String, report: &Report, range: Range) -> fmt::Result {
     if t.tempfail > 0 {
         card("tempfail", "tempfail", t.tempfail.to_string())?;
     }
+    if t.unverified > 0 {
+        card(
+            "unverified",
+            "refused before the password was checked",
+            t.unverified.to_string(),
+        )?;
+    }
     card("candidate", "candidate ASes", candidates.to_string())?;
     out.push_str("</section>\n");
     Ok(())
 }
 
 /// The chart's series, bottom to top: name, CSS class, colour.
-const SERIES: [(&str, &str, &str); 4] = [
+/// The last two are shown in the legend only when they happened.
+const SERIES: [(&str, &str, &str); 5] = [
     ("allowed", "allowed", "#2f9e62"),
     ("would-block", "would-block", "#e3a008"),
     ("blocked", "blocked", "#d9463e"),
     ("tempfail", "tempfail", "#8b95a5"),
+    ("unverified", "unverified", "#b9a3e3"),
 ];
 
-fn series_values(c: &OutcomeCounts) -> [u64; 4] {
-    [c.allowed, c.would_block, c.blocked, c.tempfail]
+fn series_values(c: &OutcomeCounts) -> [u64; 5] {
+    [
+        c.allowed,
+        c.would_block,
+        c.blocked,
+        c.tempfail,
+        c.unverified,
+    ]
 }
 
 /// The smallest step of 1, 2 or 5 × 10^k with `ticks` steps reaching `max`.
@@ -714,7 +729,7 @@ fn chart_card(
     out.push_str(&svg);
     out.push_str("<ul class=\"legend\">");
     for (i, (name, class, _)) in SERIES.iter().enumerate() {
-        if i == 3 && sums[3] == 0 {
+        if i >= 3 && sums[i] == 0 {
             continue;
         }
         write!(
@@ -731,7 +746,7 @@ fn chart_card(
 }
 
 /// The stacked bar chart of `buckets` over `range` ending `now`, and each series' sum.
-fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (String, [u64; 4]) {
+fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (String, [u64; 5]) {
     const W: f64 = 960.0;
     const H_: f64 = 280.0;
     const LEFT: f64 = 56.0;
@@ -743,14 +758,14 @@ fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (Strin
     let first = range.since_us(now) / width;
     let last = (now / width).max(first);
     let n = (last - first + 1) as usize;
-    let mut values = vec![[0u64; 4]; n];
+    let mut values = vec![[0u64; 5]; n];
     for (start, c) in buckets {
         let b = start / width;
         if (first..=last).contains(&b) {
             values[(b - first) as usize] = series_values(c);
         }
     }
-    let mut sums = [0u64; 4];
+    let mut sums = [0u64; 5];
     for v in &values {
         for (s, x) in sums.iter_mut().zip(v) {
             *s += x;
@@ -796,7 +811,7 @@ fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (Strin
         let total: u64 = v.iter().sum();
         let _ = write!(
             s,
-            "<g class=\"bucket\"><title>{} UTC: {} logins — allowed {}, blocked {}, would-block {}{}</title>",
+            "<g class=\"bucket\"><title>{} UTC: {} logins — allowed {}, blocked {}, would-block {}{}{}</title>",
             H(&format_minute(start)),
             total,
             v[0],
@@ -804,6 +819,11 @@ fn chart_svg(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> (Strin
             v[1],
             if v[3] > 0 {
                 format!(", tempfail {}", v[3])
+            } else {
+                String::new()
+            },
+            if v[4] > 0 {
+                format!(", unverified {}", v[4])
             } else {
                 String::new()
             }
@@ -989,6 +1009,10 @@ fn outcome_badge(outcome: Outcome) -> &'static str {
         Outcome::Blocked => "<span class=\"badge o-blocked\">blocked</span>",
         Outcome::WouldBlock => "<span class=\"badge o-would-block\">would-block</span>",
         Outcome::TempFail => "<span class=\"badge o-tempfail\">tempfail</span>",
+        Outcome::Unverified => {
+            "<span class=\"badge o-unverified\" title=\"a list matched before the password \
+             was checked: maybe a password guess\">unverified</span>"
+        }
     }
 }
 
@@ -1464,6 +1488,7 @@ mod tests {
                     blocked: 1,
                     would_block: 2,
                     tempfail: 0,
+                    unverified: 3,
                 },
             ),
             (
@@ -1483,8 +1508,9 @@ mod tests {
             ),
         ];
         let (svg, sums) = chart_svg(&buckets, Range::Day, now);
-        assert_eq!(sums, [4, 2, 1, 0]);
-        assert_eq!(svg.matches("<rect class=\"bar ").count(), 4);
+        assert_eq!(sums, [4, 2, 1, 0, 3]);
+        assert_eq!(svg.matches("<rect class=\"bar ").count(), 5);
+        assert!(svg.contains("class=\"bar unverified\""));
         assert_eq!(svg.matches("<g class=\"bucket\">").count(), 24);
         assert!(svg.contains("class=\"bar blocked\""));
         assert!(svg.contains("class=\"bar would-block\""));
