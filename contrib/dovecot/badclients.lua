@@ -3,7 +3,15 @@
 -- (Debian package lua-socket).
 --
 -- The script never sees or checks passwords: it is a gate. It asks the daemon
---   GET /v1/check?user=<user>&service=<service>&ip=<client ip>
+--   GET /v1/check?user=<user>&service=<service>&ip=<client ip>&verified=<yes|no>
+-- where verified says whether an earlier passdb has already checked the password
+-- (req.skip_password_check): a refusal of a login whose password nobody checked may be a
+-- password guess, and the daemon does not count it as a blocked user.
+--
+-- Dovecot 2.3 and 2.4 name the request's variables differently (2.3: service, rip;
+-- 2.4: protocol, remote_ip); the script reads whichever the running Dovecot has. 2.4 wants the
+-- extra fields of an OK result as a table (2.3 takes a table too), and a string or nil with
+-- every other result.
 -- and maps the answer (lines verdict=, enforced=, matched=, message=) to a passdb result:
 --   verdict=block and enforced=yes -> result_block (USER_DISABLED by default)
 --   verdict=allow, or not enforced -> result_success (NEXT by default)
@@ -290,9 +298,9 @@ local function get_tcp(target)
 end
 
 -- Asks the daemon. Returns a table {verdict=, enforced=, matched=, message=} or nil, err.
-local function ask(user, service, ip)
+local function ask(user, service, ip, verified)
   local target = "/v1/check?user=" .. urlencode(user) .. "&service=" .. urlencode(service) ..
-    "&ip=" .. urlencode(ip)
+    "&ip=" .. urlencode(ip) .. "&verified=" .. (verified and "yes" or "no")
   local status, body
   local path = settings.daemon:match("^unix:(.+)$")
   if path then
@@ -323,7 +331,7 @@ local function success(req)
   local mode = settings.result_success
   if mode == "ok" then
     if req.skip_password_check then
-      return R.PASSDB_RESULT_OK, ""
+      return R.PASSDB_RESULT_OK, {}
     end
     -- OK without a password would fail the login: only an earlier passdb can vouch for it
     return R.PASSDB_RESULT_USER_UNKNOWN, "badclients: allowed"
@@ -353,16 +361,34 @@ local function unknown_user(req)
   return settings.result_success == "ok" and not req.skip_password_check
 end
 
+-- The first of the request's variables `names` that is set and not empty, or "".
+-- (An unknown name is nil on both releases.)
+local function variable(req, names)
+  for _, name in ipairs(names) do
+    local value = req[name]
+    if value ~= nil and value ~= "" then
+      return tostring(value)
+    end
+  end
+  return ""
+end
+
+-- 2.4 first: on 2.3 `protocol` and `remote_ip` are nil, on 2.4 `service` and `rip` are.
+local SERVICE_NAMES = { "protocol", "service" }
+local IP_NAMES = { "remote_ip", "rip" }
+local USER_NAMES = { "user" }
+
 function auth_passdb_lookup(req)
   if not settings.process_unknown and unknown_user(req) then
     return R.PASSDB_RESULT_USER_UNKNOWN, "badclients: not checked (no earlier passdb knows the user)"
   end
-  local ip = req.remote_ip or req.rip
-  if ip == nil or ip == "" then
+  local ip = variable(req, IP_NAMES)
+  if ip == "" then
     -- a local lookup without a client address (e.g. doveadm without rip): nothing to check
     return success(req)
   end
-  local answer, err = ask(req.user or "", req.service or "", ip)
+  local answer, err = ask(variable(req, USER_NAMES), variable(req, SERVICE_NAMES), ip,
+    req.skip_password_check == true)
   if not answer then
     return daemon_down(req, err)
   end
