@@ -232,9 +232,9 @@ impl Release {
             self.name(),
             match self.root() {
                 Some(root) => format!(
-                    ": {} is not a Debian 13 root; remove it and run ./scripts/test.sh, \
-                     which builds it",
-                    root.display()
+                    ": {root} is not a Debian 13 root; point BADCLIENTS_TRIXIE_ROOT at one, or \
+                     remove {root}/.badclients-stamp and run ./scripts/test.sh, which rebuilds it",
+                    root = root.display()
                 ),
                 None => String::new(),
             }
