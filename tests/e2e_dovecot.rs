@@ -1,9 +1,12 @@
-//! End to end: a real Dovecot 2.3 asks the badclients daemon as its auth policy server
+//! End to end: a real Dovecot asks the badclients daemon as its auth policy server
 //! (`auth_policy_server_url`, the settings of docs/dovecot.md); the tests assert what the mail
 //! client sees. The daemon's lookups go to testworld's fake DNS and RDAP on 127.0.0.1.
 //!
-//! Needs root and the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d (the tests fail
-//! with an install hint otherwise).
+//! Every test runs twice: `debian12::NAME` on the host's Dovecot 2.3 and `debian13::NAME` on
+//! Dovecot 2.4 in the Debian 13 root (see tests/common/release.rs).
+//!
+//! Needs root, the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d and the Debian 13
+//! root that scripts/test.sh builds (the tests fail with a hint otherwise).
 
 mod common;
 
@@ -15,12 +18,16 @@ use common::daemon::{
 };
 use common::dovecot::{Dovecot, Gate, PASSWORD};
 use common::mail_clients::Forge;
+use common::release::Release;
 
-fn policy_dovecot(daemon: &Daemon) -> Dovecot {
-    Dovecot::start(Gate::Policy {
-        url: format!("{}/", daemon.http_url()),
-        api_key: API_KEY.into(),
-    })
+fn policy_dovecot(release: Release, daemon: &Daemon) -> Dovecot {
+    Dovecot::start(
+        release,
+        Gate::Policy {
+            url: format!("{}/", daemon.http_url()),
+            api_key: API_KEY.into(),
+        },
+    )
 }
 
 fn listed(internet: &FakeInternet) -> DaemonConfig {
@@ -59,11 +66,10 @@ fn settled_audit_lines(daemon: &Daemon, ip: &str, n: usize) -> Vec<String> {
     count()
 }
 
-#[test]
-fn imap_login_from_a_listed_network_is_refused_with_the_configured_message() {
+fn imap_login_from_a_listed_network_is_refused_with_the_configured_message(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     // Client address forged with a PROXY v1 header from a trusted loopback peer.
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
@@ -120,11 +126,10 @@ fn imap_login_from_a_listed_network_is_refused_with_the_configured_message() {
     }
 }
 
-#[test]
-fn pop3_login_from_a_listed_network_is_refused_with_the_configured_message() {
+fn pop3_login_from_a_listed_network_is_refused_with_the_configured_message(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     let reply = dv.pop3_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert_eq!(
@@ -154,11 +159,10 @@ fn pop3_login_from_a_listed_network_is_refused_with_the_configured_message() {
     );
 }
 
-#[test]
-fn doveadm_auth_test_fails_with_77_for_a_listed_network() {
+fn doveadm_auth_test_fails_with_77_for_a_listed_network(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     let out = dv.doveadm_auth_test(LISTED_IP, "imap", "alice", PASSWORD);
     let text = format!(
@@ -186,11 +190,10 @@ fn doveadm_auth_test_fails_with_77_for_a_listed_network() {
     assert!(text.contains("auth succeeded"), "{text}");
 }
 
-#[test]
-fn audit_mode_lets_everything_through_and_logs_the_would_be_block() {
+fn audit_mode_lets_everything_through_and_logs_the_would_be_block(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).mode("audit").start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert!(
@@ -213,13 +216,14 @@ fn audit_mode_lets_everything_through_and_logs_the_would_be_block() {
     }
 }
 
-#[test]
-fn a_list_edited_while_the_daemon_runs_takes_effect_and_a_broken_edit_keeps_the_old_entries() {
+fn a_list_edited_while_the_daemon_runs_takes_effect_and_a_broken_edit_keeps_the_old_entries(
+    release: Release,
+) {
     let internet = FakeInternet::start();
     let daemon = DaemonConfig::new(&internet)
         .list("ip_net.deny.lst", "# nothing listed yet\n")
         .start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert!(
@@ -271,11 +275,10 @@ fn a_list_edited_while_the_daemon_runs_takes_effect_and_a_broken_edit_keeps_the_
     );
 }
 
-#[test]
-fn sighup_reloads_the_configuration() {
+fn sighup_reloads_the_configuration(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
 
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert_eq!(reply, imap_refusal(), "{}", context(&daemon, &dv));
@@ -305,12 +308,11 @@ fn sighup_reloads_the_configuration() {
     );
 }
 
-#[test]
-fn with_the_daemon_down_dovecot_lets_logins_through() {
+fn with_the_daemon_down_dovecot_lets_logins_through(release: Release) {
     // auth_policy_reject_on_fail = no: an unreachable policy server does not lock users out.
     let internet = FakeInternet::start();
     let mut daemon = listed(&internet).start();
-    let dv = policy_dovecot(&daemon);
+    let dv = policy_dovecot(release, &daemon);
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert_eq!(reply, imap_refusal(), "{}", context(&daemon, &dv));
 
@@ -327,3 +329,13 @@ fn with_the_daemon_down_dovecot_lets_logins_through() {
         context(&daemon, &dv)
     );
 }
+
+on_both_releases!(
+    imap_login_from_a_listed_network_is_refused_with_the_configured_message,
+    pop3_login_from_a_listed_network_is_refused_with_the_configured_message,
+    doveadm_auth_test_fails_with_77_for_a_listed_network,
+    audit_mode_lets_everything_through_and_logs_the_would_be_block,
+    a_list_edited_while_the_daemon_runs_takes_effect_and_a_broken_edit_keeps_the_old_entries,
+    sighup_reloads_the_configuration,
+    with_the_daemon_down_dovecot_lets_logins_through,
+);

@@ -1,9 +1,13 @@
-//! End to end: a real Dovecot 2.3 with the shipped Lua passdb shim
+//! End to end: a real Dovecot with the shipped Lua passdb shim
 //! (contrib/dovecot/badclients.lua, no auth policy server configured) asking the badclients
 //! daemon over HTTP (TCP and unix socket); the tests assert what the mail client sees.
 //!
-//! Needs root and the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d,
-//! dovecot-auth-lua, lua-socket (the tests fail with an install hint otherwise).
+//! Every test that starts Dovecot runs twice: `debian12::NAME` on the host's Dovecot 2.3 and
+//! `debian13::NAME` on Dovecot 2.4 in the Debian 13 root (see tests/common/release.rs).
+//!
+//! Needs root, the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d,
+//! dovecot-auth-lua, lua-socket, lua5.4 and the Debian 13 root that scripts/test.sh builds (the
+//! tests fail with a hint otherwise).
 
 mod common;
 
@@ -15,6 +19,7 @@ use common::daemon::{
 };
 use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
 use common::mail_clients::Forge;
+use common::release::Release;
 
 /// Linode (the contract's third login); its DNS is made to fail.
 const LINODE_IP: &str = "139.162.133.252";
@@ -25,19 +30,22 @@ fn listed(internet: &FakeInternet) -> DaemonConfig {
     DaemonConfig::new(internet).list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
 }
 
-/// The shim's settings file pointing at `daemon`.
-fn shim_settings(daemon: &Daemon, extra: &str) -> String {
+/// The shim's settings file pointing at `daemon` (as reached from `release`).
+fn shim_settings(release: Release, daemon: &Daemon, extra: &str) -> String {
     format!(
         "# badclients Lua passdb settings (test)\ndaemon = {}\napi_key = {API_KEY}\n{extra}",
-        daemon.http_url()
+        daemon.http_url_in(release)
     )
 }
 
-fn lua_dovecot(daemon: &Daemon, position: LuaPosition, extra: &str) -> Dovecot {
-    Dovecot::start(Gate::Lua {
-        settings: shim_settings(daemon, extra),
-        position,
-    })
+fn lua_dovecot(release: Release, daemon: &Daemon, position: LuaPosition, extra: &str) -> Dovecot {
+    Dovecot::start(
+        release,
+        Gate::Lua {
+            settings: shim_settings(release, daemon, extra),
+            position,
+        },
+    )
 }
 
 fn context(daemon: &Daemon, dv: &Dovecot) -> String {
@@ -109,11 +117,13 @@ fn check_endpoint_answers_in_the_shims_format() {
     assert_eq!(daemon.get("/metrics", key).status, 200);
 }
 
-#[test]
-fn shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_down() {
+fn shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_down(
+    release: Release,
+) {
     let internet = FakeInternet::start();
     let mut daemon = listed(&internet).lookup("on_error = \"tempfail\"").start();
     let dv = lua_dovecot(
+        release,
         &daemon,
         LuaPosition::First,
         "result_block = disabled\non_daemon_down = allow\n",
@@ -208,11 +218,13 @@ fn shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_
     );
 }
 
-#[test]
-fn shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down() {
+fn shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down(
+    release: Release,
+) {
     let internet = FakeInternet::start();
-    let mut daemon = listed(&internet).http_unix().start();
+    let mut daemon = listed(&internet).http_unix_in(release).start();
     let dv = lua_dovecot(
+        release,
         &daemon,
         LuaPosition::First,
         "result_block = expired\non_daemon_down = tempfail\n",
@@ -258,11 +270,17 @@ fn shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemo
     );
 }
 
-#[test]
-fn shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_be_block() {
+fn shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_be_block(
+    release: Release,
+) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).mode("audit").start();
-    let dv = lua_dovecot(&daemon, LuaPosition::First, "result_block = disabled\n");
+    let dv = lua_dovecot(
+        release,
+        &daemon,
+        LuaPosition::First,
+        "result_block = disabled\n",
+    );
 
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert!(
@@ -282,11 +300,11 @@ fn shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_b
     );
 }
 
-#[test]
-fn shim_last_with_result_success_ok_after_a_continue_ok_passdb() {
+fn shim_last_with_result_success_ok_after_a_continue_ok_passdb(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
     let dv = lua_dovecot(
+        release,
         &daemon,
         LuaPosition::Last,
         "result_success = ok\nresult_block = disabled\nprocess_unknown = no\n",
@@ -346,7 +364,7 @@ fn script_init_outside_dovecot(file_text: Option<&str>) -> String {
 
 #[test]
 fn shim_settings_file_takes_comments_quotes_and_the_older_tools_ini() {
-    common::dovecot::require_lua();
+    common::dovecot::require_lua(Release::Debian12);
     let out = script_init_outside_dovecot(Some(
         "[general]\n\
          ; the older tool's INI keeps working\n\
@@ -386,7 +404,7 @@ fn shim_settings_file_takes_comments_quotes_and_the_older_tools_ini() {
 
 #[test]
 fn shim_refuses_to_start_when_its_settings_file_is_missing() {
-    common::dovecot::require_lua();
+    common::dovecot::require_lua(Release::Debian12);
     let out = script_init_outside_dovecot(None);
     assert!(out.contains("script_init=-1"), "{out}");
     assert!(
@@ -394,3 +412,10 @@ fn shim_refuses_to_start_when_its_settings_file_is_missing() {
         "{out}"
     );
 }
+
+on_both_releases!(
+    shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_down,
+    shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down,
+    shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_be_block,
+    shim_last_with_result_success_ok_after_a_continue_ok_passdb,
+);

@@ -1,11 +1,15 @@
-//! End to end through a real Postfix 3.7: SMTP AUTH goes through Dovecot SASL to the
+//! End to end through a real Postfix: SMTP AUTH goes through Dovecot SASL to the
 //! badclients auth-policy endpoint, and badclients as Postfix policy service
 //! (`check_policy_service inet:127.0.0.1:PORT`) refuses authenticated sessions from listed
 //! networks at RCPT TO. The client address is forged with Postfix XCLIENT ADDR=; the tests
 //! assert the SMTP replies the client sees.
 //!
-//! Needs root and the Debian packages postfix, dovecot-core (the tests fail with an install hint
-//! otherwise).
+//! Every test that starts Postfix runs twice: `debian12::NAME` on the host's Postfix 3.7 and
+//! Dovecot 2.3, and `debian13::NAME` on Postfix 3.10 and Dovecot 2.4 in the Debian 13 root (see
+//! tests/common/release.rs).
+//!
+//! Needs root, the Debian packages postfix, dovecot-core and the Debian 13 root that
+//! scripts/test.sh builds (the tests fail with a hint otherwise).
 
 mod common;
 
@@ -15,6 +19,7 @@ use common::daemon::{
 use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
 use common::mail_clients::{base64, Forge};
 use common::postfix::Postfix;
+use common::release::Release;
 
 fn context(daemon: &Daemon, dv: &Dovecot, pf: &Postfix) -> String {
     format!(
@@ -43,13 +48,12 @@ fn auth_plain_is_base64() {
     assert_eq!(base64(b"fooba"), "Zm9vYmE=");
 }
 
-#[test]
-fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl() {
+fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
     // Dovecot before Postfix; Postfix is dropped first (declared last).
-    let dv = Dovecot::start(policy_gate(&daemon));
-    let pf = Postfix::start(dv.auth_port, None);
+    let dv = Dovecot::start(release, policy_gate(&daemon));
+    let pf = Postfix::start(release, dv.auth_port, None);
 
     let mut s = pf.connect();
     s.ehlo();
@@ -105,13 +109,12 @@ fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl() {
     assert!(internet.origin_queries(UNLISTED_IP2) >= 1);
 }
 
-#[test]
-fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt() {
+fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).postfix().start();
     // Dovecot only authenticates (no policy server): SMTP AUTH succeeds everywhere.
-    let dv = Dovecot::start(Gate::None);
-    let pf = Postfix::start(dv.auth_port, Some(daemon.postfix_addr()));
+    let dv = Dovecot::start(release, Gate::None);
+    let pf = Postfix::start(release, dv.auth_port, Some(daemon.postfix_addr()));
 
     let mut s = pf.connect();
     s.ehlo();
@@ -185,18 +188,20 @@ fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt
     );
 }
 
-#[test]
-fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network() {
+fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = Dovecot::start(Gate::Lua {
-        settings: format!(
-            "daemon = {}\napi_key = {API_KEY}\nresult_block = disabled\n",
-            daemon.http_url()
-        ),
-        position: LuaPosition::First,
-    });
-    let pf = Postfix::start(dv.auth_port, None);
+    let dv = Dovecot::start(
+        release,
+        Gate::Lua {
+            settings: format!(
+                "daemon = {}\napi_key = {API_KEY}\nresult_block = disabled\n",
+                daemon.http_url()
+            ),
+            position: LuaPosition::First,
+        },
+    );
+    let pf = Postfix::start(release, dv.auth_port, None);
 
     let mut s = pf.connect();
     s.ehlo();
@@ -239,15 +244,14 @@ fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network() {
     );
 }
 
-#[test]
-fn smtp_in_audit_mode_passes_while_imap_stays_enforced() {
+fn smtp_in_audit_mode_passes_while_imap_stays_enforced(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet)
         .service_mode("smtp", "audit")
         .postfix()
         .start();
-    let dv = Dovecot::start(policy_gate(&daemon));
-    let pf = Postfix::start(dv.auth_port, Some(daemon.postfix_addr()));
+    let dv = Dovecot::start(release, policy_gate(&daemon));
+    let pf = Postfix::start(release, dv.auth_port, Some(daemon.postfix_addr()));
 
     let mut s = pf.connect();
     s.ehlo();
@@ -289,3 +293,10 @@ fn smtp_in_audit_mode_passes_while_imap_stays_enforced() {
         context(&daemon, &dv, &pf)
     );
 }
+
+on_both_releases!(
+    smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl,
+    policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt,
+    smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network,
+    smtp_in_audit_mode_passes_while_imap_stays_enforced,
+);

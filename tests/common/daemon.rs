@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::release::{InstanceDir, Release};
 use testworld::{
     contract_world, cymru_origin_name, reverse_name, Fault, RdapFault, Reply, RrType, RunningWorld,
 };
@@ -161,6 +162,8 @@ pub struct DaemonConfig {
     nofile: Option<u64>,
     /// The address a TCP listener binds (clients still connect to 127.0.0.1).
     http_bind: &'static str,
+    /// The directory of a unix socket kept outside `dir` (see [`DaemonConfig::http_unix_in`]).
+    socket_dir: Option<InstanceDir>,
 }
 
 impl DaemonConfig {
@@ -188,6 +191,7 @@ impl DaemonConfig {
             history: String::new(),
             nofile: None,
             http_bind: "127.0.0.1",
+            socket_dir: None,
         }
     }
 
@@ -226,6 +230,19 @@ impl DaemonConfig {
     /// HTTP on a unix socket inside the daemon's directory.
     pub fn http_unix(mut self) -> Self {
         self.http = HttpListen::Unix(self.dir.path().join("http.sock"));
+        self
+    }
+
+    /// HTTP on a unix socket that programs in `release` reach: the daemon's directory on
+    /// Debian 12, a temporary directory under the root's /tmp on Debian 13 (see
+    /// [`Daemon::http_url_in`]).
+    pub fn http_unix_in(mut self, release: Release) -> Self {
+        if release.root().is_none() {
+            return self.http_unix();
+        }
+        let dir = release.instance_dir("bcd");
+        self.http = HttpListen::Unix(dir.host().join("http.sock"));
+        self.socket_dir = Some(dir);
         self
     }
 
@@ -344,6 +361,7 @@ impl DaemonConfig {
             api_key: self.api_key.clone(),
             nofile: self.nofile,
             http_bind: self.http_bind,
+            socket_dir: self.socket_dir,
             dir: self.dir,
         };
         daemon.spawn();
@@ -408,6 +426,7 @@ pub struct Daemon {
     nofile: Option<u64>,
     http_bind: &'static str,
     // Last: removed after the process is gone.
+    socket_dir: Option<InstanceDir>,
     dir: tempfile::TempDir,
 }
 
@@ -530,6 +549,16 @@ impl Daemon {
         match &self.http {
             HttpListen::Tcp(port) => format!("http://127.0.0.1:{port}"),
             HttpListen::Unix(path) => format!("unix:{}", path.display()),
+        }
+    }
+
+    /// The HTTP address as a program in `release` reaches it: [`Daemon::http_url`], with a unix
+    /// socket's path as seen inside the Debian 13 root (start the daemon with
+    /// [`DaemonConfig::http_unix_in`]).
+    pub fn http_url_in(&self, release: Release) -> String {
+        match &self.http {
+            HttpListen::Tcp(_) => self.http_url(),
+            HttpListen::Unix(path) => format!("unix:{}", release.inside_path(path).display()),
         }
     }
 

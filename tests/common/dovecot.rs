@@ -1,22 +1,26 @@
-//! A throwaway Dovecot 2.3 instance per test, from the templates in `tests/e2e/dovecot/`.
+//! A throwaway Dovecot instance per test, from the templates in `tests/e2e/dovecot/` (Dovecot
+//! 2.3, Debian 12, the host's packages) or `tests/e2e/dovecot-2.4/` (Dovecot 2.4, Debian 13, in
+//! the trixie root with `chroot ROOT …`; see [`Release`]).
 //!
 //! Runs `dovecot -F -c DIR/dovecot.conf` as root with every path inside a temporary directory
-//! under /tmp (unix socket paths must stay short) and every listener on a free 127.0.0.1 port:
-//! IMAP, IMAP with PROXY protocol, POP3, POP3 with PROXY protocol, and the auth-client service
-//! for Postfix SASL. Dropping a [`Dovecot`] sends SIGTERM to the master (which stops every
-//! child, ~1 s) and removes the directory.
+//! under /tmp (`ROOT/tmp` for Debian 13; unix socket paths must stay short) and every listener on
+//! a free 127.0.0.1 port: IMAP, IMAP with PROXY protocol, POP3, POP3 with PROXY protocol, and the
+//! auth-client service for Postfix SASL. Everything Dovecot reads (the users file, the Lua shim,
+//! its settings file) is copied into that directory. Dropping a [`Dovecot`] sends SIGTERM to the
+//! master (which stops every child, ~1 s) and removes the directory.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::daemon::{free_ports, require_root, set_mode, terminate};
 use super::mail_clients::{self, Forge};
+use super::release::{InstanceDir, Release};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
-const DOVEADM: &str = "/usr/bin/doveadm";
 const LUA_MODULE: &str = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so";
+const LUASOCKET_HTTP: &str = "/usr/share/lua/5.4/socket/http.lua";
 const INSTALL_HINT: &str =
     "install the Debian packages: apt-get install -y --no-install-recommends \
      dovecot-core dovecot-imapd dovecot-pop3d dovecot-auth-lua lua-socket \
@@ -26,9 +30,9 @@ const INSTALL_HINT: &str =
 pub const USERS: [&str; 2] = ["alice", "bob"];
 pub const PASSWORD: &str = "secret";
 
-/// The template directory.
-pub fn templates() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dovecot")
+/// The passwd-file of both releases (`tests/e2e/dovecot/users`).
+pub fn users_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dovecot/users")
 }
 
 /// The shipped Lua shim.
@@ -36,34 +40,24 @@ pub fn shim_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib/dovecot/badclients.lua")
 }
 
-fn template(name: &str) -> String {
-    let path = templates().join(name);
+fn template(release: Release, name: &str) -> String {
+    let path = release.dovecot_templates().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// Fails (never skips) when Dovecot is not installed or the tests do not run as root.
-pub fn require_dovecot() {
-    for path in [DOVECOT, DOVEADM] {
-        assert!(
-            Path::new(path).exists(),
-            "{path} is missing: {INSTALL_HINT}"
-        );
-    }
+/// Fails (never skips) when the release's Dovecot is missing or of the wrong version, or the
+/// tests do not run as root.
+pub fn require_dovecot(release: Release) {
+    release.require_dovecot(&[], INSTALL_HINT);
     require_root("the Dovecot end-to-end test");
 }
 
 /// Also the Lua passdb module and luasocket (TCP and unix).
-pub fn require_lua() {
-    require_dovecot();
-    assert!(
-        Path::new(LUA_MODULE).exists(),
-        "{LUA_MODULE} is missing: {INSTALL_HINT}"
-    );
-    assert!(
-        Path::new("/usr/share/lua/5.4/socket/http.lua").exists(),
-        "luasocket for Lua 5.4 (/usr/share/lua/5.4/socket/http.lua) is missing: {INSTALL_HINT}"
-    );
-    let unix_so = std::fs::read_dir("/usr/lib")
+pub fn require_lua(release: Release) {
+    release.require_dovecot(&[LUA_MODULE, LUASOCKET_HTTP], INSTALL_HINT);
+    require_root("the Dovecot end-to-end test");
+    let lib = release.host_path("/usr/lib");
+    let unix_so = std::fs::read_dir(&lib)
         .map(|dir| {
             dir.flatten()
                 .any(|e| e.path().join("lua/5.4/socket/unix.so").exists())
@@ -71,8 +65,9 @@ pub fn require_lua() {
         .unwrap_or(false);
     assert!(
         unix_so,
-        "luasocket's socket.unix for Lua 5.4 (/usr/lib/<arch>/lua/5.4/socket/unix.so) is missing: \
-         {INSTALL_HINT}"
+        "luasocket's socket.unix for Lua 5.4 (/usr/lib/<arch>/lua/5.4/socket/unix.so) is missing \
+         ({}): {INSTALL_HINT}",
+        release.name()
     );
 }
 
@@ -101,7 +96,9 @@ pub enum Gate {
 
 /// A running Dovecot.
 pub struct Dovecot {
+    release: Release,
     child: Child,
+    /// The configuration file as Dovecot sees it (inside the release's root).
     conf: PathBuf,
     pub imap_port: u16,
     pub imap_proxy_port: u16,
@@ -110,42 +107,34 @@ pub struct Dovecot {
     /// The auth-client TCP listener (Postfix `smtpd_sasl_path = inet:127.0.0.1:PORT`).
     pub auth_port: u16,
     // Last: removed after the process is gone.
-    dir: tempfile::TempDir,
+    dir: InstanceDir,
 }
 
 impl Dovecot {
-    /// Writes the configuration and starts Dovecot; returns once IMAP, POP3 and auth answer.
-    pub fn start(gate: Gate) -> Dovecot {
+    /// Writes the configuration and starts the release's Dovecot; returns once IMAP, POP3 and
+    /// auth answer.
+    pub fn start(release: Release, gate: Gate) -> Dovecot {
         match gate {
-            Gate::Lua { .. } => require_lua(),
-            _ => require_dovecot(),
+            Gate::Lua { .. } => require_lua(release),
+            _ => require_dovecot(release),
         }
-        let dir = tempfile::Builder::new()
-            .prefix("bcdv")
-            .tempdir_in("/tmp")
-            .expect("temporary directory for Dovecot");
-        let d = dir.path();
+        let dir = release.instance_dir("bcdv");
+        let d = dir.host();
         for sub in ["run", "state", "mail"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
         // The login processes and the mail processes (uid nobody) need to get in.
-        set_mode(d, 0o755);
         set_mode(&d.join("mail"), 0o1777);
-        std::fs::copy(templates().join("users"), d.join("users")).expect("copy users");
-        set_mode(&d.join("users"), 0o644);
+        copy_in(&users_file(), &d.join("users"));
 
         let [imap, imap_proxy, pop3, pop3_proxy, auth] = free_ports::<5>();
-        let name = d
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "bcdv".into());
-        let mut conf = template("dovecot.conf.in");
+        let mut conf = template(release, "dovecot.conf.in");
         match &gate {
-            Gate::None => conf.push_str(&template("passdb-plain.conf.in")),
+            Gate::None => conf.push_str(&template(release, "passdb-plain.conf.in")),
             Gate::Policy { url, api_key } => {
-                conf.push_str(&template("passdb-plain.conf.in"));
+                conf.push_str(&template(release, "passdb-plain.conf.in"));
                 conf.push_str(
-                    &template("policy.conf.in")
+                    &template(release, "policy.conf.in")
                         .replace("@POLICY_URL@", url)
                         .replace("@API_KEY@", api_key),
                 );
@@ -155,25 +144,29 @@ impl Dovecot {
                     LuaPosition::First => "passdb-lua-first.conf.in",
                     LuaPosition::Last => "passdb-lua-last.conf.in",
                 };
-                conf.push_str(
-                    &template(file).replace("@LUA_FILE@", &shim_path().display().to_string()),
-                );
+                copy_in(&shim_path(), &d.join("badclients.lua"));
+                conf.push_str(&template(release, file).replace(
+                    "@LUA_FILE@",
+                    &dir.inside().join("badclients.lua").display().to_string(),
+                ));
                 std::fs::write(d.join("badclients-lua.conf"), settings)
                     .expect("write the shim's settings");
             }
         }
         let conf = conf
-            .replace("@DIR@", &d.display().to_string())
-            .replace("@NAME@", &name)
+            .replace("@DIR@", &dir.inside().display().to_string())
+            .replace("@NAME@", &dir.name())
             .replace("@IMAP_PORT@", &imap.to_string())
             .replace("@IMAP_PROXY_PORT@", &imap_proxy.to_string())
             .replace("@POP3_PORT@", &pop3.to_string())
             .replace("@POP3_PROXY_PORT@", &pop3_proxy.to_string())
             .replace("@AUTH_PORT@", &auth.to_string());
-        let conf_path = d.join("dovecot.conf");
-        std::fs::write(&conf_path, conf).expect("write dovecot.conf");
+        std::fs::write(d.join("dovecot.conf"), conf).expect("write dovecot.conf");
+        let conf_path = dir.inside().join("dovecot.conf");
 
-        let child = Command::new(DOVECOT)
+        // `chroot ROOT dovecot` execs Dovecot: the child is its master process.
+        let child = release
+            .command(DOVECOT)
             .arg("-F")
             .arg("-c")
             .arg(&conf_path)
@@ -181,8 +174,11 @@ impl Dovecot {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {DOVECOT}: {e}; {INSTALL_HINT}"));
+            .unwrap_or_else(|e| {
+                panic!("spawn {DOVECOT} ({}): {e}; {INSTALL_HINT}", release.name())
+            });
         let mut dv = Dovecot {
+            release,
             child,
             conf: conf_path,
             imap_port: imap,
@@ -206,7 +202,9 @@ impl Dovecot {
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
-                    "dovecot exited ({status}) before listening on {port}; log:\n{}\nconfig check:\n{}",
+                    "dovecot ({}) exited ({status}) before listening on {port}; log:\n{}\n\
+                     config check:\n{}",
+                    self.release.name(),
                     self.log(),
                     self.doveconf_check()
                 );
@@ -214,34 +212,49 @@ impl Dovecot {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!(
-            "dovecot does not listen on {port} after 15 s; log:\n{}",
+            "dovecot ({}) does not listen on {port} after 15 s; log:\n{}",
+            self.release.name(),
             self.log()
         );
     }
 
+    /// What `doveconf -c CONF -n` (in the release) says about the configuration on stderr,
+    /// without the chroot's `setmntent(/etc/mtab)` noise.
     fn doveconf_check(&self) -> String {
-        Command::new("doveconf")
+        self.release
+            .command("/usr/bin/doveconf")
             .arg("-c")
             .arg(&self.conf)
             .arg("-n")
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .filter(|l| !l.contains("setmntent("))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default()
     }
 
-    /// The configuration file (for `doveadm -c`).
+    /// The release this instance runs on.
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    /// The configuration file as Dovecot sees it (for `doveadm -c` in the release).
     pub fn conf(&self) -> &Path {
         &self.conf
     }
 
-    /// The instance's directory.
+    /// The instance's directory on the host.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.dir.host()
     }
 
     /// The log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.host().join("dovecot.log")).unwrap_or_default()
     }
 
     /// IMAP LOGIN with the client address forged as `forge` says; the tagged reply.
@@ -262,10 +275,17 @@ impl Dovecot {
         mail_clients::pop3_login(port, forge, user, pass)
     }
 
-    /// `doveadm -c CONF auth test -x rip=IP -x service=SERVICE user pass`.
+    /// `doveadm -c CONF auth test -x rip=IP -x service=SERVICE user pass` in the release.
     pub fn doveadm_auth_test(&self, rip: &str, service: &str, user: &str, pass: &str) -> Output {
-        mail_clients::doveadm_auth_test(&self.conf, rip, service, user, pass)
+        mail_clients::doveadm_auth_test(self.release, &self.conf, rip, service, user, pass)
     }
+}
+
+/// Copies `from` to `to`, readable by everyone (Dovecot's auth processes drop privileges).
+fn copy_in(from: &Path, to: &Path) {
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+    set_mode(to, 0o644);
 }
 
 impl Drop for Dovecot {

@@ -1,5 +1,6 @@
 //! Minimal mail clients on std TCP sockets: IMAP and POP3 logins with a forged client address,
-//! an SMTP session (EHLO, XCLIENT, AUTH PLAIN, MAIL, RCPT), and `doveadm auth test`.
+//! an SMTP session (EHLO, XCLIENT, AUTH PLAIN, MAIL, RCPT), and `doveadm auth test` (on the
+//! host or in the Debian 13 root).
 //!
 //! Every function returns what the client sees (the server's reply lines), so tests assert on
 //! exactly that. Every socket has a 15 s read timeout.
@@ -7,8 +8,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
+
+use super::release::Release;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -245,10 +248,18 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-/// `doveadm -c CONF auth test -x rip=IP -x service=SERVICE user pass`: exit 0 when the
-/// authentication succeeded, 77 when it failed.
-pub fn doveadm_auth_test(conf: &Path, rip: &str, service: &str, user: &str, pass: &str) -> Output {
-    Command::new("doveadm")
+/// `doveadm -c CONF auth test -x rip=IP -x service=SERVICE user pass` in `release` (`conf` as
+/// seen there): exit 0 when the authentication succeeded, 77 when it failed.
+pub fn doveadm_auth_test(
+    release: Release,
+    conf: &Path,
+    rip: &str,
+    service: &str,
+    user: &str,
+    pass: &str,
+) -> Output {
+    release
+        .command("/usr/bin/doveadm")
         .arg("-c")
         .arg(conf)
         .args(["auth", "test", "-x"])
@@ -258,5 +269,10 @@ pub fn doveadm_auth_test(conf: &Path, rip: &str, service: &str, user: &str, pass
         .arg(user)
         .arg(pass)
         .output()
-        .expect("run doveadm (apt-get install dovecot-core)")
+        .unwrap_or_else(|e| {
+            panic!(
+                "run doveadm ({}): {e} (apt-get install dovecot-core; scripts/test.sh does this)",
+                release.name()
+            )
+        })
 }

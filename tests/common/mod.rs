@@ -102,3 +102,4 @@ pub mod daemon;
 pub mod dovecot;
 pub mod mail_clients;
 pub mod postfix;
+pub mod release;

@@ -1,31 +1,33 @@
-//! A throwaway Postfix 3.7 instance per test, from the templates in `tests/e2e/postfix/`.
+//! A throwaway Postfix instance per test, from the templates in `tests/e2e/postfix/`: Postfix 3.7
+//! (Debian 12, the host's package) or Postfix 3.10 (Debian 13, in the trixie root with
+//! `chroot ROOT …`; see [`Release`]).
 //!
 //! `postfix -c DIR/etc check && postfix -c DIR/etc start` as root; the queue, data directory and
-//! log are inside a temporary directory under /tmp, smtpd listens on a free 127.0.0.1 port, SMTP
-//! AUTH goes to a Dovecot auth-client TCP listener, and every transport is `discard`. Start
-//! Dovecot first and drop Postfix first (it keeps its SASL connection open). Dropping a
-//! [`Postfix`] runs `postfix stop` and waits for the master to be gone (SIGKILL after 5 s).
+//! log are inside a temporary directory under /tmp (`ROOT/tmp` for Debian 13), smtpd listens on a
+//! free 127.0.0.1 port, SMTP AUTH goes to a Dovecot auth-client TCP listener, and every transport
+//! is `discard`. Start Dovecot first and drop Postfix first (it keeps its SASL connection open).
+//! Dropping a [`Postfix`] runs `postfix stop`, waits for the master to be gone (SIGKILL after
+//! 5 s) and removes the directory.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use super::daemon::{free_port, require_root, send_signal, set_mode};
+use super::daemon::{free_port, require_root, send_signal};
 use super::mail_clients::Smtp;
+use super::release::{InstanceDir, Release};
 
 const POSTFIX: &str = "/usr/sbin/postfix";
 const INSTALL_HINT: &str =
     "install the Debian package: apt-get install -y --no-install-recommends postfix \
      (scripts/test.sh does this)";
 
-/// Fails (never skips) when Postfix is not installed or the tests do not run as root.
-pub fn require_postfix() {
-    assert!(
-        Path::new(POSTFIX).exists(),
-        "{POSTFIX} is missing: {INSTALL_HINT}"
-    );
+/// Fails (never skips) when the release's Postfix is missing or of the wrong version, or the
+/// tests do not run as root.
+pub fn require_postfix(release: Release) {
+    release.require_postfix(INSTALL_HINT);
     require_root("the Postfix end-to-end test");
 }
 
@@ -38,27 +40,39 @@ fn template(name: &str) -> String {
 
 /// A running Postfix.
 pub struct Postfix {
+    release: Release,
     pub smtp_port: u16,
+    /// The configuration directory as Postfix sees it.
     etc: PathBuf,
     // Last: removed after the instance is stopped.
-    dir: tempfile::TempDir,
+    dir: InstanceDir,
 }
 
 impl Postfix {
-    /// Starts Postfix with SMTP AUTH through Dovecot's auth-client listener on `sasl_port`,
-    /// and, when `policy` is given, `check_policy_service inet:ADDR` at RCPT.
-    pub fn start(sasl_port: u16, policy: Option<SocketAddr>) -> Postfix {
-        require_postfix();
-        let dir = tempfile::Builder::new()
-            .prefix("bcpf")
-            .tempdir_in("/tmp")
-            .expect("temporary directory for Postfix");
-        let d = dir.path();
+    /// Starts the release's Postfix with SMTP AUTH through Dovecot's auth-client listener on
+    /// `sasl_port`, and, when `policy` is given, `check_policy_service inet:ADDR` at RCPT.
+    pub fn start(release: Release, sasl_port: u16, policy: Option<SocketAddr>) -> Postfix {
+        require_postfix(release);
+        let dir = release.instance_dir("bcpf");
+        let d = dir.host();
         for sub in ["etc", "spool", "data", "log"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
-        set_mode(d, 0o755);
-        chown("postfix", &d.join("data"));
+        let inside = dir.inside().to_path_buf();
+        // The release's postfix user (its uid may differ from the host's).
+        let chown = release
+            .command("/bin/chown")
+            .arg("postfix")
+            .arg(inside.join("data"))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            chown,
+            "chown postfix {} ({})",
+            inside.join("data").display(),
+            release.name()
+        );
         let smtp_port = free_port();
         let restrictions = match policy {
             Some(addr) => {
@@ -67,7 +81,7 @@ impl Postfix {
             None => "permit".to_string(),
         };
         let fill = |text: String| {
-            text.replace("@DIR@", &d.display().to_string())
+            text.replace("@DIR@", &inside.display().to_string())
                 .replace("@SASL_PORT@", &sasl_port.to_string())
                 .replace("@SMTP_PORT@", &smtp_port.to_string())
                 .replace("@RECIPIENT_RESTRICTIONS@", &restrictions)
@@ -81,25 +95,28 @@ impl Postfix {
             backdate(&etc.join(file));
         }
         let pf = Postfix {
+            release,
             smtp_port,
-            etc,
+            etc: inside.join("etc"),
             dir,
         };
         let check = pf.postfix(&["check"]);
         assert!(
             check.status.success(),
-            "postfix check failed: {}{}\nlog:\n{}",
+            "postfix check failed ({}): {}{}\nlog:\n{}",
+            release.name(),
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr),
             pf.log()
         );
         // `postfix check` just checked (and created) everything: skip the second, slow round of
         // checks `postfix start` would run (~2.5 s on a fresh queue directory).
-        std::fs::write(pf.dir.path().join("spool/quick-start"), "").expect("spool/quick-start");
+        std::fs::write(pf.dir.host().join("spool/quick-start"), "").expect("spool/quick-start");
         let start = pf.postfix(&["start"]);
         assert!(
             start.status.success(),
-            "postfix start failed: {}{}\nlog:\n{}",
+            "postfix start failed ({}): {}{}\nlog:\n{}",
+            release.name(),
             String::from_utf8_lossy(&start.stdout),
             String::from_utf8_lossy(&start.stderr),
             pf.log()
@@ -109,12 +126,18 @@ impl Postfix {
     }
 
     fn postfix(&self, args: &[&str]) -> Output {
-        Command::new(POSTFIX)
+        self.release
+            .command(POSTFIX)
             .arg("-c")
             .arg(&self.etc)
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("run {POSTFIX}: {e}; {INSTALL_HINT}"))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "run {POSTFIX} ({}): {e}; {INSTALL_HINT}",
+                    self.release.name()
+                )
+            })
     }
 
     fn wait_banner(&self) {
@@ -130,7 +153,8 @@ impl Postfix {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "postfix does not greet on {} after 15 s; log:\n{}",
+            "postfix ({}) does not greet on {} after 15 s; log:\n{}",
+            self.release.name(),
             self.smtp_port,
             self.log()
         );
@@ -143,11 +167,11 @@ impl Postfix {
 
     /// The log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log/postfix.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.host().join("log/postfix.log")).unwrap_or_default()
     }
 
     fn master_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.dir.path().join("spool/pid/master.pid"))
+        std::fs::read_to_string(self.dir.host().join("spool/pid/master.pid"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
@@ -167,16 +191,6 @@ fn backdate(path: &Path) {
         .open(path)
         .and_then(|f| f.set_modified(past))
         .unwrap_or_else(|e| panic!("set the mtime of {}: {e}", path.display()));
-}
-
-fn chown(user: &str, path: &Path) {
-    let ok = Command::new("chown")
-        .arg(user)
-        .arg(path)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "chown {user} {}", path.display());
 }
 
 impl Drop for Postfix {
