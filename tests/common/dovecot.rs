@@ -92,7 +92,20 @@ pub enum Gate {
         settings: String,
         position: LuaPosition,
     },
+    /// A configuration block as the documentation gives it (the daemon's URL and key
+    /// already filled in), with its example paths — `/etc/dovecot/users`,
+    /// `/etc/dovecot/badclients.lua`, `/etc/badclients/dovecot-lua.conf` — turned into the
+    /// instance's copies, the shim's settings file holding `settings`. A block without a
+    /// passdb gets the plain passwd-file one.
+    Documented { config: String, settings: String },
 }
+
+/// The example paths of the documentation and the instance files they become.
+const DOCUMENTED_PATHS: [(&str, &str); 3] = [
+    ("/etc/dovecot/users", "users"),
+    ("/etc/dovecot/badclients.lua", "badclients.lua"),
+    ("/etc/badclients/dovecot-lua.conf", "badclients-lua.conf"),
+];
 
 /// A running Dovecot.
 pub struct Dovecot {
@@ -114,8 +127,11 @@ impl Dovecot {
     /// Writes the configuration and starts the release's Dovecot; returns once IMAP, POP3 and
     /// auth answer.
     pub fn start(release: Release, gate: Gate) -> Dovecot {
-        match gate {
+        match &gate {
             Gate::Lua { .. } => require_lua(release),
+            Gate::Documented { config, .. } if config.contains("driver = lua") => {
+                require_lua(release)
+            }
             _ => require_dovecot(release),
         }
         let dir = release.instance_dir("bcdv");
@@ -151,6 +167,22 @@ impl Dovecot {
                 ));
                 std::fs::write(d.join("badclients-lua.conf"), settings)
                     .expect("write the shim's settings");
+            }
+            Gate::Documented { config, settings } => {
+                if !config.contains("passdb") {
+                    conf.push_str(&template(release, "passdb-plain.conf.in"));
+                }
+                let mut config = config.clone();
+                for (documented, local) in DOCUMENTED_PATHS {
+                    config =
+                        config.replace(documented, &dir.inside().join(local).display().to_string());
+                }
+                copy_in(&shim_path(), &d.join("badclients.lua"));
+                std::fs::write(d.join("badclients-lua.conf"), settings)
+                    .expect("write the shim's settings");
+                conf.push_str("\n# --- the documented block ---\n");
+                conf.push_str(&config);
+                conf.push('\n');
             }
         }
         let conf = conf
