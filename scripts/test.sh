@@ -55,6 +55,8 @@ if [ "$(cat "$trixie_root/.badclients-stamp" 2>/dev/null)" != "$trixie_stamp" ];
     mirror=${mirror:-http://deb.debian.org/debian}
     include=${trixie_stamp##*include=}
     as_root mkdir -p "$(dirname "$trixie_root")"
+    # What an interrupted build left behind.
+    as_root rm -rf --one-file-system "$trixie_root".new.* "$trixie_root".old.*
     new=$(as_root mktemp -d "$trixie_root.new.XXXXXX")
     if ! as_root mmdebstrap --quiet --variant=apt --include="$include" trixie "$new" "$mirror"; then
         as_root rm -rf --one-file-system "$new"
