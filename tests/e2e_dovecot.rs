@@ -13,8 +13,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
-    UNLISTED_IP2,
+    decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
+    UNLISTED_IP, UNLISTED_IP2,
 };
 use common::dovecot::{Dovecot, Gate, PASSWORD};
 use common::mail_clients::Forge;
@@ -330,6 +330,255 @@ fn with_the_daemon_down_dovecot_lets_logins_through(release: Release) {
     );
 }
 
+/// [`context`] with the last lines only (after a thousand logins).
+fn tail_context(daemon: &Daemon, dv: &Dovecot) -> String {
+    format!(
+        "\n--- daemon stderr (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
+        common::tail(&daemon.stderr(), 40),
+        common::tail(&dv.log(), 40)
+    )
+}
+
+/// How many password guesses the brute-force test makes.
+const GUESSES: usize = 1000;
+
+/// The `mail-audit-report:` lines (from there on) naming `ip`.
+fn report_lines(daemon: &Daemon, ip: &str) -> Vec<String> {
+    daemon
+        .lines_containing(&format!(", ip={ip}, result="))
+        .into_iter()
+        .filter_map(|l| l.find("mail-audit-report: ").map(|i| l[i..].to_string()))
+        .collect()
+}
+
+/// The first report line for `user` from `ip` (waits up to 10 s for it).
+fn report_line(daemon: &Daemon, user: &str, ip: &str) -> String {
+    let needle = format!("mail-audit-report: user=<{user}>, service=imap, ip={ip}, result=");
+    daemon
+        .wait_for(Duration::from_secs(10), |l| l.contains(&needle))
+        .map(|l| l[l.find("mail-audit-report: ").unwrap_or(0)..].to_string())
+        .unwrap_or_else(|| {
+            panic!(
+                "no {needle:?} line; {} report lines for {ip}{}",
+                report_lines(daemon, ip).len(),
+                common::tail(&daemon.stderr(), 40)
+            )
+        })
+}
+
+fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
+    let internet = FakeInternet::start();
+    let mut daemon = listed(&internet).start();
+    let dv = policy_dovecot(release, &daemon);
+
+    let t0 = Instant::now();
+    let replies = dv.imap_password_guesses(UNLISTED_IP, GUESSES);
+    eprintln!(
+        "{}: {GUESSES} wrong-password IMAP logins through the policy server took {:?}",
+        release.name(),
+        t0.elapsed()
+    );
+    let refused = "a1 NO [AUTHENTICATIONFAILED] Authentication failed.";
+    let odd: Vec<&(String, String)> = replies.iter().filter(|(_, r)| r != refused).collect();
+    assert!(
+        odd.is_empty(),
+        "{} of {GUESSES} guesses were not refused with Dovecot's plain failure, e.g. {:?}{}",
+        odd.len(),
+        &odd[..odd.len().min(5)],
+        tail_context(&daemon, &dv)
+    );
+
+    // Dovecot reports every failure (auth_policy_report_after_auth); a few are checked.
+    let wrong_password = match release {
+        Release::Debian12 => "failure",
+        Release::Debian13 => "credentials",
+    };
+    for user in ["alice", "bob"] {
+        let line = report_line(&daemon, user, UNLISTED_IP);
+        assert_eq!(
+            line,
+            format!(
+                "mail-audit-report: user=<{user}>, service=imap, ip={UNLISTED_IP}, result={wrong_password}"
+            ),
+            "{}",
+            tail_context(&daemon, &dv)
+        );
+    }
+    // An unknown user: `account` on 2.4.
+    let unknown = match release {
+        Release::Debian12 => "failure",
+        Release::Debian13 => "account",
+    };
+    for user in ["ghost2", "nobody3"] {
+        let line = report_line(&daemon, user, UNLISTED_IP);
+        assert_eq!(
+            line,
+            format!(
+                "mail-audit-report: user=<{user}>, service=imap, ip={UNLISTED_IP}, result={unknown}"
+            ),
+            "{}",
+            tail_context(&daemon, &dv)
+        );
+    }
+    // Let the last reports arrive, then: no report of a guess says it passed.
+    let t0 = Instant::now();
+    while report_lines(&daemon, UNLISTED_IP).len() < GUESSES
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reports = report_lines(&daemon, UNLISTED_IP);
+    eprintln!(
+        "{}: {} report lines for {GUESSES} guesses",
+        release.name(),
+        reports.len()
+    );
+    let passed: Vec<&String> = reports
+        .iter()
+        .filter(|l| l.ends_with("result=success") || l.ends_with("result=policy_reject"))
+        .collect();
+    assert!(passed.is_empty(), "{:?}", &passed[..passed.len().min(5)]);
+
+    assert_eq!(
+        internet.origin_queries(UNLISTED_IP),
+        0,
+        "password guesses were looked up{}",
+        tail_context(&daemon, &dv)
+    );
+    let audit = settled_audit_lines(&daemon, UNLISTED_IP, 0);
+    assert!(
+        audit.is_empty(),
+        "{} audit lines for guesses, e.g. {:?}",
+        audit.len(),
+        audit.first()
+    );
+    let metrics = daemon.metrics();
+    assert_eq!(decisions(&metrics, &[]), 0, "{metrics}");
+
+    // The right password from the same address passes, and is looked up and decided.
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert!(
+        reply.starts_with("a1 OK"),
+        "{reply}{}",
+        tail_context(&daemon, &dv)
+    );
+    assert!(
+        internet.origin_queries(UNLISTED_IP) >= 1,
+        "the right password was not looked up{}",
+        tail_context(&daemon, &dv)
+    );
+    let audit = settled_audit_lines(&daemon, UNLISTED_IP, 1);
+    assert_eq!(audit.len(), 1, "{audit:#?}{}", tail_context(&daemon, &dv));
+    assert!(
+        audit[0].starts_with(&format!(
+            "mail-audit: user=<alice>, service=imap, ip={UNLISTED_IP}, "
+        )) && !audit[0].contains("blocked=True"),
+        "{audit:#?}"
+    );
+    let success =
+        format!("mail-audit-report: user=<alice>, service=imap, ip={UNLISTED_IP}, result=success");
+    assert!(
+        daemon
+            .wait_for(Duration::from_secs(10), |l| l.ends_with(&success))
+            .is_some(),
+        "no {success:?}{}",
+        tail_context(&daemon, &dv)
+    );
+    let metrics = daemon.metrics();
+    assert_eq!(decisions(&metrics, &[]), 1, "{metrics}");
+    assert_eq!(
+        decisions(&metrics, &["service=\"imap\"", "verdict=\"allow\""]),
+        1,
+        "{metrics}"
+    );
+
+    daemon.stop();
+    let out = daemon.report(&["--json", "--top", "0"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&common::stdout(&out)).expect("report --json");
+    let totals = &report["totals"];
+    assert_eq!(totals["logins"], 1, "{report}");
+    assert_eq!(totals["allowed"], 1, "{report}");
+    assert_eq!(totals["blocked"], 0, "{report}");
+    assert_eq!(report["blocked_users"], serde_json::json!([]), "{report}");
+}
+
+fn disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_service(
+    release: Release,
+) {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet)
+        .extra("disabled_services = [\"pop3\"]")
+        .start();
+    let dv = policy_dovecot(release, &daemon);
+
+    let reply = dv.pop3_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert_eq!(
+        reply,
+        format!("-ERR [AUTH] {BLOCK_MESSAGE}"),
+        "{}",
+        context(&daemon, &dv)
+    );
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert!(
+        reply.starts_with("a1 OK"),
+        "{reply}{}",
+        context(&daemon, &dv)
+    );
+    let reply = dv.pop3_login(Forge::Id(UNLISTED_IP), "bob", PASSWORD);
+    assert_eq!(
+        reply,
+        format!("-ERR [AUTH] {BLOCK_MESSAGE}"),
+        "{}",
+        context(&daemon, &dv)
+    );
+
+    let lines = settled_audit_lines(&daemon, UNLISTED_IP, 3);
+    let services: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l.split(", ")
+                .find_map(|f| f.strip_prefix("service="))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        services,
+        ["pop3", "imap", "pop3"],
+        "{lines:#?}{}",
+        context(&daemon, &dv)
+    );
+    for (line, user) in lines.iter().zip(["alice", "alice", "bob"]) {
+        assert!(
+            line.starts_with(&format!("mail-audit: user=<{user}>, service=")),
+            "{line}"
+        );
+    }
+    assert!(
+        lines[0].contains("blocked=True, matched=service")
+            && lines[2].contains("blocked=True, matched=service")
+            && !lines[1].contains("blocked=True"),
+        "{lines:#?}"
+    );
+    // The reports name the service too.
+    let last = "mail-audit-report: user=<bob>, service=pop3, ";
+    assert!(
+        daemon
+            .wait_for(Duration::from_secs(10), |l| l.contains(last))
+            .is_some(),
+        "no {last:?}{}",
+        context(&daemon, &dv)
+    );
+    let reports: Vec<String> = daemon.lines_containing("mail-audit-report: ");
+    assert!(
+        reports.iter().any(|l| l.contains("service=imap, "))
+            && reports.iter().any(|l| l.contains("service=pop3, "))
+            && !reports.iter().any(|l| l.contains("service=, ")),
+        "{reports:#?}"
+    );
+}
+
 on_both_releases!(
     imap_login_from_a_listed_network_is_refused_with_the_configured_message,
     pop3_login_from_a_listed_network_is_refused_with_the_configured_message,
@@ -338,4 +587,6 @@ on_both_releases!(
     a_list_edited_while_the_daemon_runs_takes_effect_and_a_broken_edit_keeps_the_old_entries,
     sighup_reloads_the_configuration,
     with_the_daemon_down_dovecot_lets_logins_through,
+    brute_force_through_the_policy_server_costs_no_lookup,
+    disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_service,
 );

@@ -11,11 +11,11 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::daemon::{
-    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
-    UNLISTED_IP2,
+    decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
+    UNLISTED_IP, UNLISTED_IP2,
 };
 use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
 use common::mail_clients::Forge;
@@ -55,6 +55,36 @@ fn context(daemon: &Daemon, dv: &Dovecot) -> String {
         dv.log()
     )
 }
+
+/// [`context`] with the last lines only (after a thousand logins).
+fn tail_context(daemon: &Daemon, dv: &Dovecot) -> String {
+    format!(
+        "\n--- daemon stderr (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
+        common::tail(&daemon.stderr(), 40),
+        common::tail(&dv.log(), 40)
+    )
+}
+
+/// `badclients report --json --top 0` on the stopped daemon's history.
+fn report_json(daemon: &Daemon) -> serde_json::Value {
+    let out = daemon.report(&["--json", "--top", "0"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    serde_json::from_str(&common::stdout(&out))
+        .unwrap_or_else(|e| panic!("report --json: {e}: {}", common::stdout(&out)))
+}
+
+/// The users under BLOCKED USERS in a `report --json`.
+fn blocked_users(report: &serde_json::Value) -> Vec<String> {
+    report["blocked_users"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no blocked_users: {report}"))
+        .iter()
+        .map(|u| u["user"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// How many password guesses the brute-force tests make.
+const GUESSES: usize = 1000;
 
 fn doveadm_text(out: &std::process::Output) -> String {
     format!(
@@ -339,6 +369,242 @@ fn shim_last_with_result_success_ok_after_a_continue_ok_passdb(release: Release)
     );
 }
 
+fn brute_force_through_the_shim_last_costs_no_lookup(release: Release) {
+    let internet = FakeInternet::start();
+    let mut daemon = listed(&internet).start();
+    // The recommended setup: passwd-file (continue-ok), then the shim vouching for the login.
+    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+
+    let t0 = Instant::now();
+    let replies = dv.imap_password_guesses(UNLISTED_IP, GUESSES);
+    eprintln!(
+        "{}: {GUESSES} wrong-password IMAP logins through the shim (last) took {:?}",
+        release.name(),
+        t0.elapsed()
+    );
+    let odd: Vec<&(String, String)> = replies.iter().filter(|(_, r)| r != REFUSED).collect();
+    assert!(
+        odd.is_empty(),
+        "{} of {GUESSES} guesses were not refused with Dovecot's plain failure, e.g. {:?}{}",
+        odd.len(),
+        &odd[..odd.len().min(5)],
+        tail_context(&daemon, &dv)
+    );
+    // Nothing in flight could still arrive: the shim never asked.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        internet.origin_queries(UNLISTED_IP),
+        0,
+        "password guesses were looked up{}",
+        tail_context(&daemon, &dv)
+    );
+    let audit = daemon
+        .audit_lines()
+        .into_iter()
+        .filter(|l| l.contains(&format!("ip={UNLISTED_IP},")))
+        .collect::<Vec<_>>();
+    assert!(
+        audit.is_empty(),
+        "{} audit lines for guesses, e.g. {:?}",
+        audit.len(),
+        audit.first()
+    );
+    let metrics = daemon.metrics();
+    assert_eq!(decisions(&metrics, &[]), 0, "{metrics}");
+
+    // The right password from the same address passes, and is looked up and decided.
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert!(
+        reply.starts_with("a1 OK"),
+        "{reply}{}",
+        tail_context(&daemon, &dv)
+    );
+    assert!(
+        internet.origin_queries(UNLISTED_IP) >= 1,
+        "the right password was not looked up{}",
+        tail_context(&daemon, &dv)
+    );
+    let line = daemon
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<alice>, service=imap, ip={UNLISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    assert!(
+        line.contains("asn=AS15169") && !line.contains("blocked=True"),
+        "{line:?}{}",
+        tail_context(&daemon, &dv)
+    );
+    let metrics = daemon.metrics();
+    assert_eq!(decisions(&metrics, &[]), 1, "{metrics}");
+    assert_eq!(
+        decisions(&metrics, &["service=\"imap\"", "verdict=\"allow\""]),
+        1,
+        "{metrics}"
+    );
+
+    daemon.stop();
+    let report = report_json(&daemon);
+    let totals = &report["totals"];
+    assert_eq!(totals["logins"], 1, "{report}");
+    assert_eq!(totals["allowed"], 1, "{report}");
+    assert_eq!(totals["blocked"], 0, "{report}");
+    assert_eq!(totals["unverified"], 0, "{report}");
+    assert!(blocked_users(&report).is_empty(), "{report}");
+}
+
+fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Release) {
+    let internet = FakeInternet::start();
+    let mut daemon = listed(&internet).start();
+
+    // The shim first asks before any passdb checked the password (verified=no).
+    let dv = lua_dovecot(release, &daemon, LuaPosition::First, "");
+    let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "bob", "wrong");
+    assert_eq!(reply, REFUSED, "{}", context(&daemon, &dv));
+    let line = daemon
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<bob>, service=imap, ip={LISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    let audit = &line[line.find("mail-audit: ").unwrap_or(0)..];
+    assert!(
+        audit.ends_with("blocked=True, matched=ip_net, password_checked=False"),
+        "{line:?}{}",
+        context(&daemon, &dv)
+    );
+    let metrics = daemon.metrics();
+    let imap = "service=\"imap\"";
+    assert_eq!(
+        decisions(
+            &metrics,
+            &[imap, "verdict=\"unverified\"", "matched=\"ip_net\""]
+        ),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(decisions(&metrics, &["verdict=\"block\""]), 0, "{metrics}");
+    drop(dv);
+
+    daemon.stop();
+    let out = daemon.report(&["--top", "0"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert!(text.contains("\nunverified 1: "), "{text}");
+    assert!(text.contains("blocked 0 "), "{text}");
+    assert!(text.contains("\nBLOCKED USERS\n(none)\n"), "{text}");
+    let report = report_json(&daemon);
+    assert_eq!(report["totals"]["unverified"], 1, "{report}");
+    assert_eq!(report["totals"]["blocked"], 0, "{report}");
+    assert!(blocked_users(&report).is_empty(), "{report}");
+
+    // Last (recommended), a right password: asked once passwd-file checked it (verified=yes),
+    // refused, and a blocked user.
+    daemon.restart();
+    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+    let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
+    assert_eq!(reply, REFUSED, "{}", context(&daemon, &dv));
+    let line = daemon
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<alice>, service=imap, ip={LISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    let audit = &line[line.find("mail-audit: ").unwrap_or(0)..];
+    assert!(
+        audit.ends_with("blocked=True, matched=ip_net") && !audit.contains("password_checked"),
+        "{line:?}{}",
+        context(&daemon, &dv)
+    );
+    let metrics = daemon.metrics();
+    assert_eq!(
+        decisions(&metrics, &[imap, "verdict=\"block\"", "matched=\"ip_net\""]),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        decisions(&metrics, &["verdict=\"unverified\""]),
+        0,
+        "{metrics}"
+    );
+    drop(dv);
+
+    daemon.stop();
+    let out = daemon.report(&["--top", "0"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert!(text.contains("\nunverified 1: "), "{text}");
+    let report = report_json(&daemon);
+    assert_eq!(report["totals"]["unverified"], 1, "{report}");
+    assert_eq!(report["totals"]["blocked"], 1, "{report}");
+    assert_eq!(blocked_users(&report), ["alice"], "{report}\n{text}");
+    assert_eq!(report["blocked_users"][0]["blocked"], 1, "{report}");
+}
+
+fn disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_service(
+    release: Release,
+) {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet)
+        .extra("disabled_services = [\"pop3\"]")
+        .start();
+    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+
+    let reply = dv.pop3_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert_eq!(
+        reply,
+        "-ERR [AUTH] Authentication failed.",
+        "{}",
+        context(&daemon, &dv)
+    );
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
+    assert!(
+        reply.starts_with("a1 OK"),
+        "{reply}{}",
+        context(&daemon, &dv)
+    );
+    let reply = dv.pop3_login(Forge::Id(UNLISTED_IP), "bob", PASSWORD);
+    assert_eq!(
+        reply,
+        "-ERR [AUTH] Authentication failed.",
+        "{}",
+        context(&daemon, &dv)
+    );
+
+    let pop3 = daemon
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<bob>, service=pop3, ip={UNLISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    assert!(
+        pop3.contains("blocked=True, matched=service") && !pop3.contains("password_checked"),
+        "{pop3:?}{}",
+        context(&daemon, &dv)
+    );
+    let lines = daemon.audit_lines();
+    let services: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l.split(", ")
+                .find_map(|f| f.strip_prefix("service="))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(services, ["pop3", "imap", "pop3"], "{lines:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "mail-audit: user=<alice>, service=pop3, ip={UNLISTED_IP},"
+        )) && lines[0].contains("blocked=True, matched=service"),
+        "{lines:#?}"
+    );
+    assert!(!lines[1].contains("blocked=True"), "{lines:#?}");
+}
+
 /// Runs the shim's `script_init()` outside Dovecot (lua5.4 with a stub `dovecot` table) on a
 /// settings file; returns what it printed.
 fn script_init_outside_dovecot(file_text: Option<&str>) -> String {
@@ -418,4 +684,7 @@ on_both_releases!(
     shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down,
     shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_be_block,
     shim_last_with_result_success_ok_after_a_continue_ok_passdb,
+    brute_force_through_the_shim_last_costs_no_lookup,
+    a_wrong_password_from_a_listed_network_is_never_a_blocked_user,
+    disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_service,
 );

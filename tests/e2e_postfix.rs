@@ -14,7 +14,8 @@
 mod common;
 
 use common::daemon::{
-    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP2,
+    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
+    UNLISTED_IP2,
 };
 use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
 use common::mail_clients::{base64, Forge};
@@ -294,9 +295,90 @@ fn smtp_in_audit_mode_passes_while_imap_stays_enforced(release: Release) {
     );
 }
 
+fn smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves_it_alone(
+    release: Release,
+) {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet)
+        .extra("disabled_services = [\"pop3\"]")
+        .start();
+    // The recommended shim setup: passwd-file (continue-ok), then the shim (result_success = ok).
+    let dv = Dovecot::start(
+        release,
+        Gate::Lua {
+            settings: format!(
+                "daemon = {}\napi_key = {API_KEY}\nresult_success = ok\n",
+                daemon.http_url()
+            ),
+            position: LuaPosition::Last,
+        },
+    );
+    let pf = Postfix::start(release, dv.auth_port, None);
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(UNLISTED_IP);
+    let reply = s.auth_plain("alice", PASSWORD);
+    assert_eq!(
+        reply.code,
+        235,
+        "{}\n{}{}",
+        reply.text(),
+        s.transcript(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let mut s = pf.connect();
+    s.ehlo();
+    s.xclient_addr(LISTED_IP);
+    let reply = s.auth_plain("bob", PASSWORD);
+    assert_eq!(
+        reply.code,
+        535,
+        "{}\n{}{}",
+        reply.text(),
+        s.transcript(),
+        context(&daemon, &dv, &pf)
+    );
+    s.quit();
+
+    let allowed = daemon
+        .wait_for(std::time::Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<alice>, service=smtp, ip={UNLISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    assert!(
+        !allowed.is_empty() && !allowed.contains("blocked=True"),
+        "{allowed:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+    let blocked = daemon
+        .wait_for(std::time::Duration::from_secs(5), |l| {
+            l.contains(&format!(
+                "mail-audit: user=<bob>, service=smtp, ip={LISTED_IP},"
+            ))
+        })
+        .unwrap_or_default();
+    assert!(
+        blocked.contains("blocked=True, matched=ip_net") && !blocked.contains("password_checked"),
+        "{blocked:?}{}",
+        context(&daemon, &dv, &pf)
+    );
+    let lines = daemon.audit_lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.contains(", service=smtp, ")),
+        "{lines:#?}"
+    );
+}
+
 on_both_releases!(
     smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl,
     policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt,
     smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network,
     smtp_in_audit_mode_passes_while_imap_stays_enforced,
+    smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves_it_alone,
 );

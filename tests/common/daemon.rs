@@ -605,6 +605,30 @@ impl Daemon {
             .collect()
     }
 
+    /// The stderr lines so far that contain `needle`.
+    pub fn lines_containing(&self, needle: &str) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l.contains(needle))
+            .collect()
+    }
+
+    /// `GET /metrics` with the API key; the exposition text (asserts 200).
+    pub fn metrics(&self) -> String {
+        let answer = self.get("/metrics", self.api_key.as_deref());
+        assert_eq!(answer.status, 200, "GET /metrics: {answer:?}");
+        answer.body
+    }
+
+    /// `badclients report --config CONFIG ARGS…` in the daemon's directory (stop the daemon
+    /// first to read the history file as written, or it asks the running daemon).
+    pub fn report(&self, args: &[&str]) -> std::process::Output {
+        let config = self.config.to_str().expect("a UTF-8 config path");
+        let mut all = vec!["report", "--config", config];
+        all.extend_from_slice(args);
+        super::badclients(&all, self.dir.path())
+    }
+
     /// Waits until a stderr line (any, also earlier ones) satisfies `pred`.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         self.wait_for_from(0, timeout, pred)
@@ -712,6 +736,22 @@ impl Daemon {
         };
         parse_http(&raw)
     }
+}
+
+/// The sum of the `badclients_decisions_total` samples in the exposition `metrics` whose
+/// labels include every `label="value"` of `labels` (all of them for `&[]`).
+pub fn decisions(metrics: &str, labels: &[&str]) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("badclients_decisions_total{"))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("not a sample: {l:?}")) as u64
+        })
+        .sum()
 }
 
 /// An HTTP answer as the client saw it.

@@ -71,6 +71,10 @@ pub fn require_lua(release: Release) {
     );
 }
 
+/// How many clients [`Dovecot::imap_password_guesses`] runs at the same time (below the
+/// login services' default process limit of 100).
+pub const GUESS_CLIENTS: usize = 32;
+
 /// Where the badclients Lua passdb sits in the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LuaPosition {
@@ -305,6 +309,43 @@ impl Dovecot {
             _ => self.pop3_port,
         };
         mail_clients::pop3_login(port, forge, user, pass)
+    }
+
+    /// `n` IMAP logins from `ip` (PROXY header), one connection each, none with a right
+    /// password: in turn alice and bob with a wrong password, an unknown user with
+    /// [`PASSWORD`] and an unknown user with a wrong one. Returns every (user, tagged reply),
+    /// in that order.
+    ///
+    /// [`GUESS_CLIENTS`] clients log in at the same time: Dovecot 2.3 answers a failed login
+    /// only at its next 500 ms failure tick (even with `auth_failure_delay = 0`), so one client
+    /// after the other would take 0.5 s per guess.
+    pub fn imap_password_guesses(&self, ip: &str, n: usize) -> Vec<(String, String)> {
+        let guess = |i: usize| {
+            let (user, pass) = match i % 4 {
+                0 => ("alice".to_string(), format!("wrong-{i}")),
+                1 => ("bob".to_string(), format!("guess{i}")),
+                2 => (format!("ghost{i}"), PASSWORD.to_string()),
+                _ => (format!("nobody{i}"), format!("wrong-{i}")),
+            };
+            let reply = self.imap_login(Forge::Proxy(ip), &user, &pass);
+            (i, user, reply)
+        };
+        let mut all: Vec<(usize, String, String)> = std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..GUESS_CLIENTS)
+                .map(|c| {
+                    scope
+                        .spawn(move || (c..n).step_by(GUESS_CLIENTS).map(guess).collect::<Vec<_>>())
+                })
+                .collect();
+            clients
+                .into_iter()
+                .flat_map(|c| c.join().expect("a guessing client panicked"))
+                .collect()
+        });
+        all.sort_by_key(|(i, _, _)| *i);
+        all.into_iter()
+            .map(|(_, user, reply)| (user, reply))
+            .collect()
     }
 
     /// `doveadm -c CONF auth test -x rip=IP -x service=SERVICE user pass` in the release.

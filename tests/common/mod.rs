@@ -90,6 +90,18 @@ pub async fn badclients_async(args: &[&str], cwd: &Path) -> Output {
     .expect("run badclients")
 }
 
+/// The last `n` lines of `text` (for failure messages after thousands of logins).
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n);
+    let mut out = String::new();
+    if skip > 0 {
+        out.push_str(&format!("[… {skip} lines before]\n"));
+    }
+    out.push_str(&lines[skip..].join("\n"));
+    out
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
