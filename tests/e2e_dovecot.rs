@@ -13,10 +13,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
-    UNLISTED_IP, UNLISTED_IP2,
+    Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
+    UNLISTED_IP2,
 };
 use common::dovecot::{Dovecot, Gate, PASSWORD};
+use common::guesses::{self, GUESSES};
 use common::mail_clients::Forge;
 use common::release::Release;
 
@@ -330,18 +331,6 @@ fn with_the_daemon_down_dovecot_lets_logins_through(release: Release) {
     );
 }
 
-/// [`context`] with the last lines only (after a thousand logins).
-fn tail_context(daemon: &Daemon, dv: &Dovecot) -> String {
-    format!(
-        "\n--- daemon stderr (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
-        common::tail(&daemon.stderr(), 40),
-        common::tail(&dv.log(), 40)
-    )
-}
-
-/// How many password guesses the brute-force test makes.
-const GUESSES: usize = 1000;
-
 /// The `mail-audit-report:` lines (from there on) naming `ip`.
 fn report_lines(daemon: &Daemon, ip: &str) -> Vec<String> {
     daemon
@@ -371,22 +360,7 @@ fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
     let mut daemon = listed(&internet).start();
     let dv = policy_dovecot(release, &daemon);
 
-    let t0 = Instant::now();
-    let replies = dv.imap_password_guesses(UNLISTED_IP, GUESSES);
-    eprintln!(
-        "{}: {GUESSES} wrong-password IMAP logins through the policy server took {:?}",
-        release.name(),
-        t0.elapsed()
-    );
-    let refused = "a1 NO [AUTHENTICATIONFAILED] Authentication failed.";
-    let odd: Vec<&(String, String)> = replies.iter().filter(|(_, r)| r != refused).collect();
-    assert!(
-        odd.is_empty(),
-        "{} of {GUESSES} guesses were not refused with Dovecot's plain failure, e.g. {:?}{}",
-        odd.len(),
-        &odd[..odd.len().min(5)],
-        tail_context(&daemon, &dv)
-    );
+    guesses::guesses_cost_nothing(&internet, &daemon, &dv, UNLISTED_IP, "the policy server");
 
     // Dovecot reports every failure (auth_policy_report_after_auth); a few are checked.
     let wrong_password = match release {
@@ -401,7 +375,7 @@ fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
                 "mail-audit-report: user=<{user}>, service=imap, ip={UNLISTED_IP}, result={wrong_password}"
             ),
             "{}",
-            tail_context(&daemon, &dv)
+            guesses::tail_context(&daemon, &dv)
         );
     }
     // An unknown user: `account` on 2.4.
@@ -417,7 +391,7 @@ fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
                 "mail-audit-report: user=<{user}>, service=imap, ip={UNLISTED_IP}, result={unknown}"
             ),
             "{}",
-            tail_context(&daemon, &dv)
+            guesses::tail_context(&daemon, &dv)
         );
     }
     // Let the last reports arrive, then: no report of a guess says it passed.
@@ -439,42 +413,7 @@ fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
         .collect();
     assert!(passed.is_empty(), "{:?}", &passed[..passed.len().min(5)]);
 
-    assert_eq!(
-        internet.origin_queries(UNLISTED_IP),
-        0,
-        "password guesses were looked up{}",
-        tail_context(&daemon, &dv)
-    );
-    let audit = settled_audit_lines(&daemon, UNLISTED_IP, 0);
-    assert!(
-        audit.is_empty(),
-        "{} audit lines for guesses, e.g. {:?}",
-        audit.len(),
-        audit.first()
-    );
-    let metrics = daemon.metrics();
-    assert_eq!(decisions(&metrics, &[]), 0, "{metrics}");
-
-    // The right password from the same address passes, and is looked up and decided.
-    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
-    assert!(
-        reply.starts_with("a1 OK"),
-        "{reply}{}",
-        tail_context(&daemon, &dv)
-    );
-    assert!(
-        internet.origin_queries(UNLISTED_IP) >= 1,
-        "the right password was not looked up{}",
-        tail_context(&daemon, &dv)
-    );
-    let audit = settled_audit_lines(&daemon, UNLISTED_IP, 1);
-    assert_eq!(audit.len(), 1, "{audit:#?}{}", tail_context(&daemon, &dv));
-    assert!(
-        audit[0].starts_with(&format!(
-            "mail-audit: user=<alice>, service=imap, ip={UNLISTED_IP}, "
-        )) && !audit[0].contains("blocked=True"),
-        "{audit:#?}"
-    );
+    guesses::the_right_password_is_decided(&internet, &daemon, &dv, UNLISTED_IP);
     let success =
         format!("mail-audit-report: user=<alice>, service=imap, ip={UNLISTED_IP}, result=success");
     assert!(
@@ -482,26 +421,10 @@ fn brute_force_through_the_policy_server_costs_no_lookup(release: Release) {
             .wait_for(Duration::from_secs(10), |l| l.ends_with(&success))
             .is_some(),
         "no {success:?}{}",
-        tail_context(&daemon, &dv)
+        guesses::tail_context(&daemon, &dv)
     );
-    let metrics = daemon.metrics();
-    assert_eq!(decisions(&metrics, &[]), 1, "{metrics}");
-    assert_eq!(
-        decisions(&metrics, &["service=\"imap\"", "verdict=\"allow\""]),
-        1,
-        "{metrics}"
-    );
-
     daemon.stop();
-    let out = daemon.report(&["--json", "--top", "0"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&common::stdout(&out)).expect("report --json");
-    let totals = &report["totals"];
-    assert_eq!(totals["logins"], 1, "{report}");
-    assert_eq!(totals["allowed"], 1, "{report}");
-    assert_eq!(totals["blocked"], 0, "{report}");
-    assert_eq!(report["blocked_users"], serde_json::json!([]), "{report}");
+    guesses::report_has_one_login_and_no_blocked_user(&daemon);
 }
 
 fn disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_service(
@@ -579,6 +502,81 @@ fn disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_s
     );
 }
 
+/// Dovecot's own default `auth_policy_request_attributes` (2.3: login, pwhash, remote,
+/// device_id, protocol; 2.4 adds session_id and fail_type) work without the documented
+/// block: the user comes from `login`, and on 2.4 the report says why a login failed.
+fn the_releases_default_request_attributes_work_unchanged(release: Release) {
+    let internet = FakeInternet::start();
+    let daemon = listed(&internet).start();
+    let config = format!(
+        "auth_policy_server_url = {}/\n\
+         auth_policy_server_api_header = X-API-Key: {API_KEY}\n\
+         auth_policy_hash_nonce = defaults-nonce\n\
+         auth_policy_check_before_auth = no\n\
+         auth_policy_check_after_auth = yes\n\
+         auth_policy_report_after_auth = yes\n",
+        daemon.http_url()
+    );
+    assert!(!config.contains("request_attributes"));
+    let dv = Dovecot::start(
+        release,
+        Gate::Documented {
+            config,
+            settings: String::new(),
+        },
+    );
+    let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
+    assert_eq!(reply, imap_refusal(), "{}", context(&daemon, &dv));
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "bob", PASSWORD);
+    assert!(
+        reply.starts_with("a1 OK"),
+        "{reply}{}",
+        context(&daemon, &dv)
+    );
+    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "bob", "wrong");
+    assert!(
+        reply.starts_with("a1 NO [AUTHENTICATIONFAILED]"),
+        "{reply}{}",
+        context(&daemon, &dv)
+    );
+
+    let blocked = settled_audit_lines(&daemon, LISTED_IP, 1);
+    assert_eq!(blocked.len(), 1, "{blocked:#?}{}", context(&daemon, &dv));
+    assert!(
+        blocked[0].starts_with(&format!(
+            "mail-audit: user=<alice>, service=imap, ip={LISTED_IP}, "
+        )) && blocked[0].contains("blocked=True, matched=ip_net"),
+        "{blocked:#?}"
+    );
+    let allowed = settled_audit_lines(&daemon, UNLISTED_IP, 1);
+    assert_eq!(allowed.len(), 1, "{allowed:#?}{}", context(&daemon, &dv));
+    assert!(
+        allowed[0].starts_with(&format!(
+            "mail-audit: user=<bob>, service=imap, ip={UNLISTED_IP}, "
+        )),
+        "{allowed:#?}"
+    );
+    let wrong_password = match release {
+        Release::Debian12 => "failure",
+        Release::Debian13 => "credentials",
+    };
+    for (user, ip, result) in [
+        ("alice", LISTED_IP, "policy_reject"),
+        ("bob", UNLISTED_IP, "success"),
+        ("bob", UNLISTED_IP, wrong_password),
+    ] {
+        let want =
+            format!("mail-audit-report: user=<{user}>, service=imap, ip={ip}, result={result}");
+        assert!(
+            daemon
+                .wait_for(Duration::from_secs(10), |l| l.ends_with(&want))
+                .is_some(),
+            "no {want:?}{}",
+            context(&daemon, &dv)
+        );
+    }
+}
+
 on_both_releases!(
     imap_login_from_a_listed_network_is_refused_with_the_configured_message,
     pop3_login_from_a_listed_network_is_refused_with_the_configured_message,
@@ -589,4 +587,5 @@ on_both_releases!(
     with_the_daemon_down_dovecot_lets_logins_through,
     brute_force_through_the_policy_server_costs_no_lookup,
     disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_service,
+    the_releases_default_request_attributes_work_unchanged,
 );

@@ -11,20 +11,21 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::daemon::{
     decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
     UNLISTED_IP, UNLISTED_IP2,
 };
 use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
+use common::guesses::{self, blocked_users, report_json};
 use common::mail_clients::Forge;
 use common::release::Release;
 
 /// Linode (the contract's third login); its DNS is made to fail.
 const LINODE_IP: &str = "139.162.133.252";
 
-const REFUSED: &str = "a1 NO [AUTHENTICATIONFAILED] Authentication failed.";
+use common::guesses::REFUSED;
 
 fn listed(internet: &FakeInternet) -> DaemonConfig {
     DaemonConfig::new(internet).list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
@@ -55,36 +56,6 @@ fn context(daemon: &Daemon, dv: &Dovecot) -> String {
         dv.log()
     )
 }
-
-/// [`context`] with the last lines only (after a thousand logins).
-fn tail_context(daemon: &Daemon, dv: &Dovecot) -> String {
-    format!(
-        "\n--- daemon stderr (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
-        common::tail(&daemon.stderr(), 40),
-        common::tail(&dv.log(), 40)
-    )
-}
-
-/// `badclients report --json --top 0` on the stopped daemon's history.
-fn report_json(daemon: &Daemon) -> serde_json::Value {
-    let out = daemon.report(&["--json", "--top", "0"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    serde_json::from_str(&common::stdout(&out))
-        .unwrap_or_else(|e| panic!("report --json: {e}: {}", common::stdout(&out)))
-}
-
-/// The users under BLOCKED USERS in a `report --json`.
-fn blocked_users(report: &serde_json::Value) -> Vec<String> {
-    report["blocked_users"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no blocked_users: {report}"))
-        .iter()
-        .map(|u| u["user"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-/// How many password guesses the brute-force tests make.
-const GUESSES: usize = 1000;
 
 fn doveadm_text(out: &std::process::Output) -> String {
     format!(
@@ -374,84 +345,10 @@ fn brute_force_through_the_shim_last_costs_no_lookup(release: Release) {
     let mut daemon = listed(&internet).start();
     // The recommended setup: passwd-file (continue-ok), then the shim vouching for the login.
     let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
-
-    let t0 = Instant::now();
-    let replies = dv.imap_password_guesses(UNLISTED_IP, GUESSES);
-    eprintln!(
-        "{}: {GUESSES} wrong-password IMAP logins through the shim (last) took {:?}",
-        release.name(),
-        t0.elapsed()
-    );
-    let odd: Vec<&(String, String)> = replies.iter().filter(|(_, r)| r != REFUSED).collect();
-    assert!(
-        odd.is_empty(),
-        "{} of {GUESSES} guesses were not refused with Dovecot's plain failure, e.g. {:?}{}",
-        odd.len(),
-        &odd[..odd.len().min(5)],
-        tail_context(&daemon, &dv)
-    );
-    // Nothing in flight could still arrive: the shim never asked.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        internet.origin_queries(UNLISTED_IP),
-        0,
-        "password guesses were looked up{}",
-        tail_context(&daemon, &dv)
-    );
-    let audit = daemon
-        .audit_lines()
-        .into_iter()
-        .filter(|l| l.contains(&format!("ip={UNLISTED_IP},")))
-        .collect::<Vec<_>>();
-    assert!(
-        audit.is_empty(),
-        "{} audit lines for guesses, e.g. {:?}",
-        audit.len(),
-        audit.first()
-    );
-    let metrics = daemon.metrics();
-    assert_eq!(decisions(&metrics, &[]), 0, "{metrics}");
-
-    // The right password from the same address passes, and is looked up and decided.
-    let reply = dv.imap_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
-    assert!(
-        reply.starts_with("a1 OK"),
-        "{reply}{}",
-        tail_context(&daemon, &dv)
-    );
-    assert!(
-        internet.origin_queries(UNLISTED_IP) >= 1,
-        "the right password was not looked up{}",
-        tail_context(&daemon, &dv)
-    );
-    let line = daemon
-        .wait_for(Duration::from_secs(5), |l| {
-            l.contains(&format!(
-                "mail-audit: user=<alice>, service=imap, ip={UNLISTED_IP},"
-            ))
-        })
-        .unwrap_or_default();
-    assert!(
-        line.contains("asn=AS15169") && !line.contains("blocked=True"),
-        "{line:?}{}",
-        tail_context(&daemon, &dv)
-    );
-    let metrics = daemon.metrics();
-    assert_eq!(decisions(&metrics, &[]), 1, "{metrics}");
-    assert_eq!(
-        decisions(&metrics, &["service=\"imap\"", "verdict=\"allow\""]),
-        1,
-        "{metrics}"
-    );
-
+    guesses::guesses_cost_nothing(&internet, &daemon, &dv, UNLISTED_IP, "the shim (last)");
+    guesses::the_right_password_is_decided(&internet, &daemon, &dv, UNLISTED_IP);
     daemon.stop();
-    let report = report_json(&daemon);
-    let totals = &report["totals"];
-    assert_eq!(totals["logins"], 1, "{report}");
-    assert_eq!(totals["allowed"], 1, "{report}");
-    assert_eq!(totals["blocked"], 0, "{report}");
-    assert_eq!(totals["unverified"], 0, "{report}");
-    assert!(blocked_users(&report).is_empty(), "{report}");
+    guesses::report_has_one_login_and_no_blocked_user(&daemon);
 }
 
 fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Release) {

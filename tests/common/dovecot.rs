@@ -96,8 +96,8 @@ pub enum Gate {
         settings: String,
         position: LuaPosition,
     },
-    /// A configuration block as the documentation gives it (the daemon's URL and key
-    /// already filled in), with its example paths — `/etc/dovecot/users`,
+    /// A configuration block given whole, e.g. as the documentation gives it (the daemon's
+    /// URL and key already filled in), with the documentation's example paths — `/etc/dovecot/users`,
     /// `/etc/dovecot/badclients.lua`, `/etc/badclients/dovecot-lua.conf` — turned into the
     /// instance's copies, the shim's settings file holding `settings`. A block without a
     /// passdb gets the plain passwd-file one.

@@ -112,6 +112,7 @@ pub fn stderr(o: &Output) -> String {
 pub mod browser;
 pub mod daemon;
 pub mod dovecot;
+pub mod guesses;
 pub mod mail_clients;
 pub mod postfix;
 pub mod release;
