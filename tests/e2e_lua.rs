@@ -17,7 +17,7 @@ use common::daemon::{
     decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
     UNLISTED_IP, UNLISTED_IP2,
 };
-use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
+use common::dovecot::{Dovecot, LuaPosition, PASSWORD};
 use common::guesses::{self, blocked_users, report_json};
 use common::mail_clients::Forge;
 use common::release::Release;
@@ -29,24 +29,6 @@ use common::guesses::REFUSED;
 
 fn listed(internet: &FakeInternet) -> DaemonConfig {
     DaemonConfig::new(internet).list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
-}
-
-/// The shim's settings file pointing at `daemon` (as reached from `release`).
-fn shim_settings(release: Release, daemon: &Daemon, extra: &str) -> String {
-    format!(
-        "# badclients Lua passdb settings (test)\ndaemon = {}\napi_key = {API_KEY}\n{extra}",
-        daemon.http_url_in(release)
-    )
-}
-
-fn lua_dovecot(release: Release, daemon: &Daemon, position: LuaPosition, extra: &str) -> Dovecot {
-    Dovecot::start(
-        release,
-        Gate::Lua {
-            settings: shim_settings(release, daemon, extra),
-            position,
-        },
-    )
 }
 
 fn context(daemon: &Daemon, dv: &Dovecot) -> String {
@@ -123,7 +105,7 @@ fn shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_
 ) {
     let internet = FakeInternet::start();
     let mut daemon = listed(&internet).lookup("on_error = \"tempfail\"").start();
-    let dv = lua_dovecot(
+    let dv = Dovecot::with_shim(
         release,
         &daemon,
         LuaPosition::First,
@@ -224,7 +206,7 @@ fn shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemo
 ) {
     let internet = FakeInternet::start();
     let mut daemon = listed(&internet).http_unix_in(release).start();
-    let dv = lua_dovecot(
+    let dv = Dovecot::with_shim(
         release,
         &daemon,
         LuaPosition::First,
@@ -276,7 +258,7 @@ fn shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_b
 ) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).mode("audit").start();
-    let dv = lua_dovecot(
+    let dv = Dovecot::with_shim(
         release,
         &daemon,
         LuaPosition::First,
@@ -304,7 +286,7 @@ fn shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_b
 fn shim_last_with_result_success_ok_after_a_continue_ok_passdb(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = lua_dovecot(
+    let dv = Dovecot::with_shim(
         release,
         &daemon,
         LuaPosition::Last,
@@ -344,7 +326,7 @@ fn brute_force_through_the_shim_last_costs_no_lookup(release: Release) {
     let internet = FakeInternet::start();
     let mut daemon = listed(&internet).start();
     // The recommended setup: passwd-file (continue-ok), then the shim vouching for the login.
-    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+    let dv = Dovecot::with_shim(release, &daemon, LuaPosition::Last, "result_success = ok\n");
     guesses::guesses_cost_nothing(&internet, &daemon, &dv, UNLISTED_IP, "the shim (last)");
     guesses::the_right_password_is_decided(&internet, &daemon, &dv, UNLISTED_IP);
     daemon.stop();
@@ -356,20 +338,13 @@ fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Relea
     let mut daemon = listed(&internet).start();
 
     // The shim first asks before any passdb checked the password (verified=no).
-    let dv = lua_dovecot(release, &daemon, LuaPosition::First, "");
+    let dv = Dovecot::with_shim(release, &daemon, LuaPosition::First, "");
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "bob", "wrong");
     assert_eq!(reply, REFUSED, "{}", context(&daemon, &dv));
-    let line = daemon
-        .wait_for(Duration::from_secs(5), |l| {
-            l.contains(&format!(
-                "mail-audit: user=<bob>, service=imap, ip={LISTED_IP},"
-            ))
-        })
-        .unwrap_or_default();
-    let audit = &line[line.find("mail-audit: ").unwrap_or(0)..];
+    let audit = daemon.audit_line_for("bob", "imap", LISTED_IP);
     assert!(
         audit.ends_with("blocked=True, matched=ip_net, password_checked=False"),
-        "{line:?}{}",
+        "{audit:?}{}",
         context(&daemon, &dv)
     );
     let metrics = daemon.metrics();
@@ -400,20 +375,13 @@ fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Relea
     // Last (recommended), a right password: asked once passwd-file checked it (verified=yes),
     // refused, and a blocked user.
     daemon.restart();
-    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+    let dv = Dovecot::with_shim(release, &daemon, LuaPosition::Last, "result_success = ok\n");
     let reply = dv.imap_login(Forge::Proxy(LISTED_IP), "alice", PASSWORD);
     assert_eq!(reply, REFUSED, "{}", context(&daemon, &dv));
-    let line = daemon
-        .wait_for(Duration::from_secs(5), |l| {
-            l.contains(&format!(
-                "mail-audit: user=<alice>, service=imap, ip={LISTED_IP},"
-            ))
-        })
-        .unwrap_or_default();
-    let audit = &line[line.find("mail-audit: ").unwrap_or(0)..];
+    let audit = daemon.audit_line_for("alice", "imap", LISTED_IP);
     assert!(
         audit.ends_with("blocked=True, matched=ip_net") && !audit.contains("password_checked"),
-        "{line:?}{}",
+        "{audit:?}{}",
         context(&daemon, &dv)
     );
     let metrics = daemon.metrics();
@@ -448,7 +416,7 @@ fn disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_servi
     let daemon = listed(&internet)
         .extra("disabled_services = [\"pop3\"]")
         .start();
-    let dv = lua_dovecot(release, &daemon, LuaPosition::Last, "result_success = ok\n");
+    let dv = Dovecot::with_shim(release, &daemon, LuaPosition::Last, "result_success = ok\n");
 
     let reply = dv.pop3_login(Forge::Proxy(UNLISTED_IP), "alice", PASSWORD);
     assert_eq!(
@@ -471,13 +439,7 @@ fn disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_servi
         context(&daemon, &dv)
     );
 
-    let pop3 = daemon
-        .wait_for(Duration::from_secs(5), |l| {
-            l.contains(&format!(
-                "mail-audit: user=<bob>, service=pop3, ip={UNLISTED_IP},"
-            ))
-        })
-        .unwrap_or_default();
+    let pop3 = daemon.audit_line_for("bob", "pop3", UNLISTED_IP);
     assert!(
         pop3.contains("blocked=True, matched=service") && !pop3.contains("password_checked"),
         "{pop3:?}{}",

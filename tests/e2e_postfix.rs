@@ -192,15 +192,11 @@ fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt
 fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network(release: Release) {
     let internet = FakeInternet::start();
     let daemon = listed(&internet).start();
-    let dv = Dovecot::start(
+    let dv = Dovecot::with_shim(
         release,
-        Gate::Lua {
-            settings: format!(
-                "daemon = {}\napi_key = {API_KEY}\nresult_block = disabled\n",
-                daemon.http_url()
-            ),
-            position: LuaPosition::First,
-        },
+        &daemon,
+        LuaPosition::First,
+        "result_block = disabled\n",
     );
     let pf = Postfix::start(release, dv.auth_port, None);
 
@@ -303,16 +299,7 @@ fn smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves
         .extra("disabled_services = [\"pop3\"]")
         .start();
     // The recommended shim setup: passwd-file (continue-ok), then the shim (result_success = ok).
-    let dv = Dovecot::start(
-        release,
-        Gate::Lua {
-            settings: format!(
-                "daemon = {}\napi_key = {API_KEY}\nresult_success = ok\n",
-                daemon.http_url()
-            ),
-            position: LuaPosition::Last,
-        },
-    );
+    let dv = Dovecot::with_shim(release, &daemon, LuaPosition::Last, "result_success = ok\n");
     let pf = Postfix::start(release, dv.auth_port, None);
 
     let mut s = pf.connect();

@@ -634,6 +634,15 @@ impl Daemon {
         self.wait_for_from(0, timeout, pred)
     }
 
+    /// The `mail-audit:` line (from the marker on) of `user`'s `service` login from `ip`,
+    /// waiting up to 5 s for it; empty when none came.
+    pub fn audit_line_for(&self, user: &str, service: &str, ip: &str) -> String {
+        let needle = format!("mail-audit: user=<{user}>, service={service}, ip={ip},");
+        self.wait_for(Duration::from_secs(5), |l| l.contains(&needle))
+            .and_then(|l| l.find("mail-audit: ").map(|i| l[i..].to_string()))
+            .unwrap_or_default()
+    }
+
     /// Waits until a stderr line from index `from` on satisfies `pred`.
     pub fn wait_for_from(
         &self,

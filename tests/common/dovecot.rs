@@ -230,6 +230,22 @@ impl Dovecot {
         dv
     }
 
+    /// The Lua shim at `position`, its settings pointing at `daemon` (as reached from
+    /// `release`) with its API key, plus the `extra` settings lines.
+    pub fn with_shim(
+        release: Release,
+        daemon: &super::daemon::Daemon,
+        position: LuaPosition,
+        extra: &str,
+    ) -> Dovecot {
+        let settings = format!(
+            "# badclients Lua passdb settings (test)\ndaemon = {}\napi_key = {}\n{extra}",
+            daemon.http_url_in(release),
+            super::daemon::API_KEY
+        );
+        Dovecot::start(release, Gate::Lua { settings, position })
+    }
+
     fn wait_port(&mut self, port: u16) {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(15) {
