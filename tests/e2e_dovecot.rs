@@ -458,14 +458,7 @@ fn disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_s
     );
 
     let lines = settled_audit_lines(&daemon, UNLISTED_IP, 3);
-    let services: Vec<&str> = lines
-        .iter()
-        .map(|l| {
-            l.split(", ")
-                .find_map(|f| f.strip_prefix("service="))
-                .unwrap_or_default()
-        })
-        .collect();
+    let services = common::daemon::audit_services(&lines);
     assert_eq!(
         services,
         ["pop3", "imap", "pop3"],

@@ -446,14 +446,7 @@ fn disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_servi
         context(&daemon, &dv)
     );
     let lines = daemon.audit_lines();
-    let services: Vec<&str> = lines
-        .iter()
-        .map(|l| {
-            l.split(", ")
-                .find_map(|f| f.strip_prefix("service="))
-                .unwrap_or_default()
-        })
-        .collect();
+    let services = common::daemon::audit_services(&lines);
     assert_eq!(services, ["pop3", "imap", "pop3"], "{lines:#?}");
     assert!(
         lines[0].starts_with(&format!(

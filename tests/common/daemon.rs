@@ -747,6 +747,18 @@ impl Daemon {
     }
 }
 
+/// The `service=` of each audit line, in order (empty where a line has none).
+pub fn audit_services(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .map(|l| {
+            l.split(", ")
+                .find_map(|f| f.strip_prefix("service="))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The sum of the `badclients_decisions_total` samples in the exposition `metrics` whose
 /// labels include every `label="value"` of `labels` (all of them for `&[]`).
 pub fn decisions(metrics: &str, labels: &[&str]) -> u64 {
