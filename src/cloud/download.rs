@@ -11,24 +11,29 @@ pub async fn download(
     max_bytes: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, CloudError> {
-    crate::tls::install_crypto_provider();
     let http = |reason: String| CloudError::Http {
         url: url.to_owned(),
         reason,
     };
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("badclients/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
-        .map_err(|e| http(e.to_string()))?;
+    let (client, tls_problem) = crate::tls::client_with_system_roots(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("badclients/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .timeout(timeout)
+            .connect_timeout(timeout)
+    })
+    .map_err(|e| http(e.to_string()))?;
     let exchange = async {
-        let mut response = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| classify(url, &e, timeout))?;
+        let mut response = client.get(url).send().await.map_err(|e| {
+            match (classify(url, &e, timeout), &tls_problem) {
+                // Say why an HTTPS feed cannot be fetched on this machine.
+                (CloudError::Http { url, reason }, Some(problem)) => CloudError::Http {
+                    url,
+                    reason: format!("{reason} ({problem})"),
+                },
+                (other, _) => other,
+            }
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(CloudError::Status {

@@ -321,6 +321,15 @@ impl Lookup {
     }
 
     /// The cache tiers.
+    /// What keeps some lookups from working however often they are tried (the system has
+    /// no CA certificates, so RDAP over HTTPS fails), for `/healthz`.
+    pub fn degraded(&self) -> Option<&'static str> {
+        self.inner
+            .rdap
+            .tls_problem()
+            .map(|_| crate::tls::NO_CA_ROOTS)
+    }
+
     pub fn tiers(&self) -> &Tiers {
         &self.inner.tiers
     }

@@ -26,6 +26,8 @@ pub struct RdapClient {
     backoffs: Backoffs,
     timeout: Duration,
     max_body_bytes: usize,
+    /// Why HTTPS cannot work (no CA certificates on the system), when it cannot.
+    tls_problem: Option<String>,
 }
 
 impl RdapClient {
@@ -42,14 +44,27 @@ impl RdapClient {
         config: RdapConfig,
         bootstrap: Bootstrap,
     ) -> Result<RdapClient, RdapError> {
+        let (http, tls_problem) = build_client(&config)?;
+        if let Some(problem) = &tls_problem {
+            tracing::warn!(
+                "{problem}; RDAP answers over HTTPS are lookup errors (lookup_error=rdap:…) until \
+                 CA certificates are installed and the daemon restarted"
+            );
+        }
         Ok(RdapClient {
-            http: build_client(&config)?,
+            http,
+            tls_problem,
             base_urls: BaseUrls::from_config(&config)?,
             bootstrap,
             backoffs: Backoffs::new(),
             timeout: config.timeout,
             max_body_bytes: config.max_body_bytes,
         })
+    }
+
+    /// Why HTTPS cannot work, when the system has no CA certificates.
+    pub fn tls_problem(&self) -> Option<&str> {
+        self.tls_problem.as_deref()
     }
 
     /// The network holding `ip`, asked of `registry` (Team Cymru's answer) or, when that is

@@ -32,22 +32,22 @@ pub struct Fetched {
 #[error("{0}")]
 struct RedirectRefused(String);
 
-/// A reqwest client for RDAP. Installs ring as rustls' process-wide crypto provider when
-/// no provider is installed yet (reqwest panics without one).
-pub fn build_client(config: &RdapConfig) -> Result<reqwest::Client, RdapError> {
-    crate::tls::install_crypto_provider();
+/// A reqwest client for RDAP, and why HTTPS cannot work when the system has no CA
+/// certificates (see [`crate::tls::client_with_system_roots`]).
+pub fn build_client(config: &RdapConfig) -> Result<(reqwest::Client, Option<String>), RdapError> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static(RDAP_MEDIA_TYPE));
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .user_agent(config.user_agent.as_str())
-        .redirect(redirect_policy(config.max_redirects))
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout)
-        .build()
-        .map_err(|e| RdapError::Config {
-            reason: error_chain(&e),
-        })
+    crate::tls::client_with_system_roots(|| {
+        reqwest::Client::builder()
+            .default_headers(headers.clone())
+            .user_agent(config.user_agent.as_str())
+            .redirect(redirect_policy(config.max_redirects))
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+    })
+    .map_err(|e| RdapError::Config {
+        reason: error_chain(&e),
+    })
 }
 
 /// Follows at most `max` redirects, never to a URL already visited in this lookup and

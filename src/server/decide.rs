@@ -163,6 +163,11 @@ impl Decider {
 
     /// Why storage makes the daemon degraded (for `/healthz`), if it does: the history
     /// could not be opened, or it waits to be reopened after an I/O error.
+    /// What keeps lookups from working (see [`Lookup::degraded`]).
+    pub fn lookup_degraded(&self) -> Option<&'static str> {
+        self.lookup.degraded()
+    }
+
     pub fn storage_degraded(&self) -> Option<&'static str> {
         if self.history_unavailable {
             return Some("decision history unavailable");

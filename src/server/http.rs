@@ -52,13 +52,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// `200 ok`, or `503 degraded: …` with each thing that is degraded: the list directory
-/// could not be taken as it is, or the history is not writing (the reasons name no path and
-/// no entry).
+/// could not be taken as it is, the history is not writing, or HTTPS lookups cannot work
+/// (no CA certificates). The reasons name no path and no entry.
 async fn healthz(State(decider): State<Decider>) -> Response {
     let lists = decider.state().load().list_dir_fault.map(|f| f.describe());
     let reasons: Vec<&str> = lists
         .into_iter()
         .chain(decider.storage_degraded())
+        .chain(decider.lookup_degraded())
         .collect();
     if reasons.is_empty() {
         "ok\n".into_response()
