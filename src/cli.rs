@@ -147,6 +147,12 @@ enum RangesCommand {
     /// files, validate them and store them; a feed that fails keeps the previous one. The
     /// daemon picks the new feeds up within seconds.
     ///
+    /// Azure publishes no stable URL: without `[cloud.urls] azure` it is skipped with a note
+    /// (set it to the current ServiceTags_Public_YYYYMMDD.json link, or import the file with
+    /// --from-file azure=FILE).
+    ///
+    /// Exit status: 0 when every feed with a URL (or file) was stored, 1 when one failed.
+    ///
     /// Example: badclients ranges update --from-file aws=ip-ranges.json --from-file m365=endpoints.json
     Update {
         #[arg(long, value_name = "FILE")]
@@ -638,15 +644,18 @@ fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ranges update`: every requested feed downloaded (or imported) and stored. A provider
+/// without a feed URL is skipped with a note when it was not asked for by name (the
+/// default "all"); a feed that fails is an error and the exit status 1.
 fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Result<ExitCode> {
-    use badclients::cloud::{client_request_id, download, FeedStore, Provider};
+    use badclients::cloud::{client_request_id, download, CloudError, FeedStore, Provider};
     let loaded = Config::load(config)?;
     let store = FeedStore::new(&loaded.config.cloud_dir());
-    let mut failed = 0;
+    let mut failed: Vec<Provider> = Vec::new();
     let mut report = |provider: Provider, result: Result<String>| match result {
         Ok(done) => println!("{provider}: {done}"),
         Err(e) => {
-            failed += 1;
+            failed.push(provider);
             eprintln!("{provider}: error: {}", error_text(&e));
         }
     };
@@ -671,23 +680,44 @@ fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Re
         let rt = runtime()?;
         for provider in providers {
             let url = match loaded.config.cloud.urls.get(provider.name()) {
-                Some(u) => Ok(u.clone()),
-                None => provider.default_url(&client_request_id(b"badclients")),
+                Some(u) => u.clone(),
+                None => match provider.default_url(&client_request_id(b"badclients")) {
+                    Ok(url) => url,
+                    // Asked for by name: nothing was done, so it fails; else a note.
+                    Err(e @ CloudError::NoDefaultUrl { .. }) if only.is_empty() => {
+                        eprintln!("{provider}: note: skipped: {e}");
+                        if let Ok(Some(meta)) = store.meta(provider) {
+                            eprintln!(
+                                "{provider}: note: the stored feed ({} prefixes from {}) is kept",
+                                meta.prefixes, meta.source
+                            );
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        report(provider, Err(e.into()));
+                        continue;
+                    }
+                },
             };
-            let result = url.map_err(anyhow::Error::from).and_then(|url| {
-                let bytes =
-                    rt.block_on(download(&url, 64 << 20, std::time::Duration::from_secs(60)))?;
-                let meta = store.update(provider, &bytes, &url)?;
-                Ok(format!("{} prefixes from {url}", meta.prefixes))
-            });
+            let result = rt
+                .block_on(download(&url, 64 << 20, std::time::Duration::from_secs(60)))
+                .map_err(anyhow::Error::from)
+                .and_then(|bytes| Ok(store.update(provider, &bytes, &url)?))
+                .map(|meta| format!("{} prefixes from {url}", meta.prefixes));
             report(provider, result);
         }
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = failed.iter().map(|p| p.name()).collect();
+    eprintln!(
+        "badclients: {} feed(s) failed: {}; each keeps its previous stored feed",
+        failed.len(),
+        names.join(", ")
+    );
+    Ok(ExitCode::from(1))
 }
 
 fn ranges_status(config: Option<&Path>) -> Result<ExitCode> {
