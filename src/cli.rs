@@ -147,6 +147,12 @@ enum RangesCommand {
     /// files, validate them and store them; a feed that fails keeps the previous one. The
     /// daemon picks the new feeds up within seconds.
     ///
+    /// Azure publishes no stable URL: without `[cloud.urls] azure` it is skipped with a note
+    /// (set it to the current ServiceTags_Public_YYYYMMDD.json link, or import the file with
+    /// --from-file azure=FILE).
+    ///
+    /// Exit status: 0 when every feed with a URL (or file) was stored, 1 when one failed.
+    ///
     /// Example: badclients ranges update --from-file aws=ip-ranges.json --from-file m365=endpoints.json
     Update {
         #[arg(long, value_name = "FILE")]
@@ -168,12 +174,35 @@ enum RangesCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Turn the older tool's bad_clients.conf.ext (INI) into badclients.toml (on stdout);
-    /// what cannot be carried over is said on stderr.
-    ImportIni {
-        /// The INI file, e.g. /etc/dovecot/bad_clients.conf.ext.
-        file: PathBuf,
-    },
+    /// Turn the older tool's bad_clients.conf.ext (INI) into badclients.toml (on stdout, or
+    /// --output FILE) and the Lua shim's settings file; what cannot be carried over is said
+    /// on stderr.
+    ///
+    /// The INI's result_success, result_block and process_unknown belong to the Dovecot Lua
+    /// passdb shim (contrib/dovecot/README.md), not to badclients.toml: with --output they
+    /// go to dovecot-lua.conf next to FILE (or --shim-settings FILE); on stdout alone, stderr
+    /// shows them and where they go. Existing files are not overwritten without --force.
+    ///
+    /// Example: badclients config import-ini /etc/dovecot/bad_clients.conf.ext -o /etc/badclients/badclients.toml --force
+    #[command(after_help = import_ini::KEYS)]
+    ImportIni(ImportIniArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportIniArgs {
+    /// The INI file, e.g. /etc/dovecot/bad_clients.conf.ext.
+    file: PathBuf,
+    /// Write the TOML to FILE (mode 0640) instead of stdout, and the Lua shim's settings,
+    /// when the INI has any, to dovecot-lua.conf in FILE's directory.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the Lua shim's settings to FILE (default with --output: dovecot-lua.conf next
+    /// to it).
+    #[arg(long, value_name = "FILE")]
+    shim_settings: Option<PathBuf>,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Where the lists come from.
@@ -223,7 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ranges(RangesCommand::Status { config }) => ranges_status(config.as_deref()),
         Command::Cache(CacheCommand::Stats { config }) => cache_stats(config.as_deref()),
         Command::Cache(CacheCommand::Purge { config, ip }) => cache_purge(config.as_deref(), ip),
-        Command::Config(ConfigCommand::ImportIni { file }) => import(&file),
+        Command::Config(ConfigCommand::ImportIni(args)) => import(&args),
         Command::Report(args) => history::report(&args),
         Command::Suggest(args) => history::suggest(&args),
         Command::History(HistoryCommand::Forget(args)) => history::forget(&args),
@@ -638,15 +667,18 @@ fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ranges update`: every requested feed downloaded (or imported) and stored. A provider
+/// without a feed URL is skipped with a note when it was not asked for by name (the
+/// default "all"); a feed that fails is an error and the exit status 1.
 fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Result<ExitCode> {
-    use badclients::cloud::{client_request_id, download, FeedStore, Provider};
+    use badclients::cloud::{client_request_id, download, CloudError, FeedStore, Provider};
     let loaded = Config::load(config)?;
     let store = FeedStore::new(&loaded.config.cloud_dir());
-    let mut failed = 0;
+    let mut failed: Vec<Provider> = Vec::new();
     let mut report = |provider: Provider, result: Result<String>| match result {
         Ok(done) => println!("{provider}: {done}"),
         Err(e) => {
-            failed += 1;
+            failed.push(provider);
             eprintln!("{provider}: error: {}", error_text(&e));
         }
     };
@@ -671,23 +703,44 @@ fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Re
         let rt = runtime()?;
         for provider in providers {
             let url = match loaded.config.cloud.urls.get(provider.name()) {
-                Some(u) => Ok(u.clone()),
-                None => provider.default_url(&client_request_id(b"badclients")),
+                Some(u) => u.clone(),
+                None => match provider.default_url(&client_request_id(b"badclients")) {
+                    Ok(url) => url,
+                    // Asked for by name: nothing was done, so it fails; else a note.
+                    Err(e @ CloudError::NoDefaultUrl { .. }) if only.is_empty() => {
+                        eprintln!("{provider}: note: skipped: {e}");
+                        if let Ok(Some(meta)) = store.meta(provider) {
+                            eprintln!(
+                                "{provider}: note: the stored feed ({} prefixes from {}) is kept",
+                                meta.prefixes, meta.source
+                            );
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        report(provider, Err(e.into()));
+                        continue;
+                    }
+                },
             };
-            let result = url.map_err(anyhow::Error::from).and_then(|url| {
-                let bytes =
-                    rt.block_on(download(&url, 64 << 20, std::time::Duration::from_secs(60)))?;
-                let meta = store.update(provider, &bytes, &url)?;
-                Ok(format!("{} prefixes from {url}", meta.prefixes))
-            });
+            let result = rt
+                .block_on(download(&url, 64 << 20, std::time::Duration::from_secs(60)))
+                .map_err(anyhow::Error::from)
+                .and_then(|bytes| Ok(store.update(provider, &bytes, &url)?))
+                .map(|meta| format!("{} prefixes from {url}", meta.prefixes));
             report(provider, result);
         }
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = failed.iter().map(|p| p.name()).collect();
+    eprintln!(
+        "badclients: {} feed(s) failed: {}; each keeps its previous stored feed",
+        failed.len(),
+        names.join(", ")
+    );
+    Ok(ExitCode::from(1))
 }
 
 fn ranges_status(config: Option<&Path>) -> Result<ExitCode> {
@@ -734,15 +787,98 @@ impl std::fmt::Display for FactsLine<'_> {
     }
 }
 
-fn import(file: &Path) -> Result<ExitCode> {
+/// The shim's settings file's name next to the TOML written with `--output`, and the path
+/// the shim reads by default.
+const SHIM_SETTINGS_NAME: &str = "dovecot-lua.conf";
+
+fn import(args: &ImportIniArgs) -> Result<ExitCode> {
+    let file = &args.file;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let imported = import_ini::import(&text);
     for note in &imported.notes {
         eprintln!("{}: {note}", file.display());
     }
-    print!("{}", import_ini::to_toml(&imported.config));
+    let toml = import_ini::to_toml(&imported.config);
+    let shim_text = import_ini::to_shim_settings(&imported.shim, file);
+    let shim_path = args.shim_settings.clone().or_else(|| {
+        args.output
+            .as_ref()
+            .map(|o| o.with_file_name(SHIM_SETTINGS_NAME))
+    });
+    let shim_path = shim_path.filter(|_| !imported.shim.is_empty());
+    // Check every target before writing any.
+    if !args.force {
+        for path in args.output.iter().chain(shim_path.iter()) {
+            if path.exists() {
+                bail!(
+                    "{} exists; give --force to overwrite it, or another file",
+                    path.display()
+                );
+            }
+        }
+    }
+    if let (Some(out), Some(shim)) = (&args.output, &shim_path) {
+        if out == shim {
+            bail!(
+                "the TOML and the shim's settings would both go to {}",
+                out.display()
+            );
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            write_private(path, &toml)?;
+            println!("wrote {}", path.display());
+        }
+        None => print!("{toml}"),
+    }
+    match &shim_path {
+        Some(path) => {
+            write_private(path, &shim_text)?;
+            println!(
+                "wrote {} (the Lua shim's settings: {})",
+                path.display(),
+                shim_keys(&imported.shim)
+            );
+        }
+        None if !imported.shim.is_empty() => {
+            eprintln!(
+                "{}: the Dovecot Lua shim's settings ({}) go in its own file: put these lines in \
+                 /etc/badclients/{SHIM_SETTINGS_NAME} (or give --shim-settings FILE, or -o FILE \
+                 to write both files):",
+                file.display(),
+                shim_keys(&imported.shim)
+            );
+            for (key, value) in &imported.shim {
+                eprintln!("  {key} = {value}");
+            }
+        }
+        None => {}
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `result_block, process_unknown`: the keys of the shim settings.
+fn shim_keys(shim: &[(String, String)]) -> String {
+    let keys: Vec<&str> = shim.iter().map(|(k, _)| k.as_str()).collect();
+    keys.join(", ")
+}
+
+/// Writes `text` to `path`; a new file gets mode 0640 (the configuration will hold the API
+/// key), an existing one (with --force) keeps its mode and owner.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// An error and its causes as one line, `outer: cause: …`, where a cause the message

@@ -249,7 +249,15 @@ fn import_ini_writes_toml_and_notes_what_it_dropped() {
     );
     assert!(toml.contains("disabled_services = [\"pop3\"]"), "{toml}");
     assert!(toml.contains("log_local = true"), "{toml}");
-    assert!(stderr(&out).contains("result_block"), "{}", stderr(&out));
+    // The shim's setting is shown on stderr with where it goes; no file is written.
+    let err = stderr(&out);
+    assert!(
+        err.contains("the Dovecot Lua shim's settings (result_block) go in its own file")
+            && err.contains("/etc/badclients/dovecot-lua.conf")
+            && err.contains("\n  result_block = expired\n"),
+        "{err}"
+    );
+    assert!(!dir.path().join("dovecot-lua.conf").exists());
     // The output is a configuration badclients accepts.
     let dir = dir.with("badclients.toml", toml);
     let cfg = dir.path().join("badclients.toml");
@@ -262,6 +270,162 @@ fn import_ini_writes_toml_and_notes_what_it_dropped() {
         stdout(&out).contains("/etc/dovecot/lists: error:"),
         "{out:?}"
     );
+}
+
+/// Every INI key with a home: the TOML (written with -o) loads as a configuration with the
+/// right values, the shim's settings land in dovecot-lua.conf next to it, what has no home
+/// is said on stderr, and nothing is overwritten without --force.
+#[test]
+fn import_ini_carries_over_cache_geoip_and_the_shim_settings() {
+    let city = fixture("mmdb/GeoLite2-City-Test.mmdb");
+    let asn = fixture("mmdb/GeoLite2-ASN-Test.mmdb");
+    let dir = ListDir::new().with(
+        "old/bad_clients.conf.ext",
+        format!(
+            "[general]\nlist_path = lists\ncachepath = redis:10.1.2.3:6380\n\
+                 disabled_services = pop3\nignore_networks = 10.0.0.0/8\nlog_local = no\n\
+                 result_success = next\nresult_block = missmatch\nprocess_unknown = yes\n\
+                 asn_script_path = /usr/local/bin/asn.py\nenable_maxmind = yes\n\
+                 [maxmind]\ngeo_city = {}\ngeo_asn = {}\n",
+            city.display(),
+            asn.display()
+        ),
+    );
+    let ini = dir.path().join("old/bad_clients.conf.ext");
+    let etc = dir.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let toml = etc.join("badclients.toml");
+    let args = [
+        "config",
+        "import-ini",
+        ini.to_str().unwrap(),
+        "-o",
+        toml.to_str().unwrap(),
+    ];
+    let out = badclients(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let shim = etc.join("dovecot-lua.conf");
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "wrote {}\nwrote {} (the Lua shim's settings: result_success, result_block, \
+             process_unknown)\n",
+            toml.display(),
+            shim.display()
+        )
+    );
+    // Only what has no home is on stderr.
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("line 10: asn_script_path is not needed"),
+        "{err}"
+    );
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&toml).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o007, 0, "{mode:o}");
+
+    // The TOML is a configuration badclients loads, with the values of the INI.
+    let loaded = badclients::config::Config::load(Some(&toml))
+        .unwrap()
+        .config;
+    assert_eq!(
+        loaded.cache.redis_url.as_deref(),
+        Some("redis://10.1.2.3:6380/0")
+    );
+    assert_eq!(loaded.geoip.city.as_deref(), Some(city.as_path()));
+    assert_eq!(loaded.geoip.asn.as_deref(), Some(asn.as_path()));
+    assert_eq!(loaded.disabled_services, ["pop3"]);
+    assert_eq!(loaded.ignore_networks, ["10.0.0.0/8"]);
+    assert!(!loaded.log_local);
+    // list_path "lists" is relative to the TOML's directory; lists check reads it there.
+    std::fs::create_dir(etc.join("lists")).unwrap();
+    std::fs::write(etc.join("lists/asn.deny.lst"), "AS1\n").unwrap();
+    let out = badclients(
+        &["lists", "check", "--config", toml.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout(&out).ends_with("1 lists, 1 entries, 0 errors, 0 warnings\n"),
+        "{out:?}"
+    );
+
+    // The shim's settings file: comments and the three lines, as the shim spells them.
+    let text = std::fs::read_to_string(&shim).unwrap();
+    let settings: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        settings,
+        [
+            "result_success = next",
+            "result_block = missmatch",
+            "process_unknown = yes"
+        ],
+        "{text}"
+    );
+
+    // Again: both files exist, nothing is written without --force.
+    std::fs::write(&shim, "# mine\n").unwrap();
+    let out = badclients(&args, dir.path());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{} exists; give --force to overwrite it",
+            toml.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&shim).unwrap(), "# mine\n");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = badclients(&forced, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&shim).unwrap(), text);
+
+    // --shim-settings alone: the TOML on stdout, the shim's settings in that file.
+    let elsewhere = dir.path().join("shim.conf");
+    let out = badclients(
+        &[
+            "config",
+            "import-ini",
+            ini.to_str().unwrap(),
+            "--shim-settings",
+            elsewhere.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout(&out).contains("redis_url = \"redis://10.1.2.3:6380/0\""));
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), text);
+}
+
+#[test]
+fn import_ini_help_lists_the_ini_keys_it_reads() {
+    let dir = ListDir::new();
+    let out = badclients(&["config", "import-ini", "--help"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let help = stdout(&out);
+    for key in [
+        "[general] list_path",
+        "[general] disabled_services",
+        "[general] ignore_networks",
+        "[general] log_local",
+        "[general] cachepath          -> [cache] redis_url",
+        "[general] enable_maxmind",
+        "[maxmind] geo_city           -> [geoip] city",
+        "[maxmind] geo_asn            -> [geoip] asn",
+        "[general] result_success",
+        "[general] result_block",
+        "[general] process_unknown",
+        "[general] asn_script_path",
+        "--shim-settings",
+        "--output",
+        "--force",
+    ] {
+        assert!(help.contains(key), "{key:?} not in\n{help}");
+    }
 }
 
 #[test]

@@ -531,6 +531,48 @@ fn shim_refuses_to_start_when_its_settings_file_is_missing() {
     );
 }
 
+/// The settings file `badclients config import-ini` writes from the older tool's INI is one
+/// the shim takes as it is: no warning, the values in effect.
+#[test]
+fn shim_takes_the_settings_file_that_import_ini_writes() {
+    common::dovecot::require_lua(Release::Debian12);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ini = dir.path().join("bad_clients.conf.ext");
+    std::fs::write(
+        &ini,
+        "[general]\nlist_path = /etc/dovecot/lists\nresult_success = unknown\n\
+         result_block = Expired\nprocess_unknown = true\n",
+    )
+    .expect("write ini");
+    let settings = dir.path().join("dovecot-lua.conf");
+    let out = common::badclients(
+        &[
+            "config",
+            "import-ini",
+            ini.to_str().unwrap(),
+            "--shim-settings",
+            settings.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = std::fs::read_to_string(&settings).expect("read the shim settings");
+    let out = script_init_outside_dovecot(Some(&text));
+    for expected in [
+        "script_init=0",
+        "result_success=unknown\n",
+        "result_block=expired\n",
+        "process_unknown=true\n",
+        "daemon=http://127.0.0.1:8670\n",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}\n{text}");
+    }
+    assert!(
+        !out.lines().any(|l| l.starts_with("warning")),
+        "{out}\n{text}"
+    );
+}
+
 on_both_releases!(
     shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_down,
     shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down,

@@ -9,9 +9,7 @@ use super::Provider;
 pub enum CloudError {
     #[error("unknown cloud provider {name:?}")]
     UnknownProvider { name: String },
-    #[error(
-        "{provider} has no stable feed URL (the download link changes weekly): give a URL or use --from-file"
-    )]
+    #[error("{}", no_url_text(*provider))]
     NoDefaultUrl { provider: Provider },
     #[error("{provider} feed is not valid JSON of the expected shape: {reason}")]
     Json { provider: Provider, reason: String },
@@ -51,6 +49,23 @@ pub enum CloudError {
         url: String,
         after: std::time::Duration,
     },
+}
+
+/// What to do about a provider without a feed URL: where the URL goes (`[cloud.urls]`), where
+/// to find it, and the `--from-file` alternative.
+fn no_url_text(provider: Provider) -> String {
+    let page = match provider {
+        Provider::Azure => {
+            " (Microsoft's weekly ServiceTags_Public_YYYYMMDD.json, linked from \
+             https://www.microsoft.com/en-us/download/details.aspx?id=56519)"
+        }
+        _ => "",
+    };
+    format!(
+        "{provider} has no stable feed URL (the download link changes weekly): set \
+         `[cloud.urls] {provider} = \"URL\"` in the configuration to the current feed{page}, \
+         or download it and run `badclients ranges update --from-file {provider}=FILE`"
+    )
 }
 
 impl CloudError {
