@@ -169,6 +169,32 @@ enabled = false
         pop3.body.contains("verdict=block") && pop3.body.contains("matched=service"),
         "{pop3:?}"
     );
+    d.wait_for("mail-audit: user=<bob>, service=pop3")
+        .expect("the POP3 audit line");
+
+    // In the foreground every line carries its RFC 3339 time, so `report` reads the log
+    // with its times.
+    let log = d.log();
+    for line in log.lines() {
+        assert!(common::daemon::is_stamped(line), "no time: {line:?}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = common::badclients_stdin(&["report", "--json", "-"], dir.path(), log.as_bytes());
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&common::stdout(&out)).expect("report --json");
+    let totals = &report["totals"];
+    assert_eq!(totals["logins"], 2, "{report}");
+    assert_eq!(totals["blocked"], 1, "{report}");
+    let first = totals["first_us"].as_u64().unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_micros() as u64;
+    assert!(
+        first > 0 && now.saturating_sub(first) < 600_000_000,
+        "the report's times are not the log's: {report}"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Logging: the daemon's own messages and the audit lines.
 //!
-//! Audit lines are events with the target `mail-audit`. On stderr they are printed as they
-//! are (`mail-audit: user=<…>, …`), one per line; other messages as
-//! `badclients: LEVEL message key=value…`. Under systemd (`$JOURNAL_STREAM` set) both go to
+//! Audit lines are events with the target `mail-audit`. On stderr every line starts with its
+//! time in RFC 3339 (UTC, microseconds), so `badclients report` reads a saved log with its
+//! times: audit lines are `TIME mail-audit: user=<…>, …`, one per line; other messages
+//! `TIME badclients: LEVEL message key=value…`. Under systemd (`$JOURNAL_STREAM` set) both go to
 //! the journal instead: audit lines with `SYSLOG_IDENTIFIER=mail-audit` and their fields
 //! (`VERDICT`, `MATCHED`, `ENFORCED`) as journal fields, the rest as `badclients`.
 //! `RUST_LOG` filters the daemon's messages (default `info`); audit lines are never filtered.
@@ -60,13 +61,35 @@ where
     ) -> fmt::Result {
         let mut fields = Fields::default();
         event.record(&mut fields);
+        let time = Rfc3339(crate::history::now_us());
         if event.metadata().target() == AUDIT_TARGET {
-            return writeln!(w, "{}", fields.message);
+            return writeln!(w, "{time} {}", fields.message);
         }
         // The message itself may hold upstream text: keep it on one line.
         let message = fields.message.replace(['\n', '\r'], " ");
         let level = event.metadata().level();
-        writeln!(w, "badclients: {level} {message}{}", fields.rest)
+        writeln!(w, "{time} badclients: {level} {message}{}", fields.rest)
+    }
+}
+
+/// A time in microseconds since the epoch as RFC 3339 in UTC:
+/// `2026-12-03T08:40:12.123456Z`.
+pub struct Rfc3339(pub u64);
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0 / 1_000_000;
+        let micros = self.0 % 1_000_000;
+        let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+        let (y, m, d) = crate::history::time::civil_from_days(days);
+        let rest = secs % 86_400;
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rest / 3600,
+            rest / 60 % 60,
+            rest % 60
+        )
     }
 }
 

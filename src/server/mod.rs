@@ -18,6 +18,7 @@ mod restart;
 mod serve_http;
 pub mod slow_matching;
 pub mod state;
+pub mod summary;
 pub mod ui;
 mod watch;
 
@@ -136,6 +137,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     logging::log_diagnostics(&report.diagnostics);
     let state = Arc::new(state);
     let active = state.load();
+    summary::log_startup(&active.config, state.config_path(), &active.policy.lists);
     let _instance = instance_lock::InstanceLock::take(&active.config)?;
     let (lookup, warnings) = build(&active.config).await?;
     for w in warnings {
@@ -247,7 +249,10 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
         stop.clone(),
     ));
 
-    eprintln!("badclients: ready http={http_bound} postfix={postfix_bound}");
+    eprintln!(
+        "{} badclients: ready http={http_bound} postfix={postfix_bound}",
+        logging::Rfc3339(crate::history::now_us())
+    );
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
     tokio::select! {

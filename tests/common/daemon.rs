@@ -377,6 +377,29 @@ fn write_list(lists: &Path, file: &str, content: &str) {
     std::fs::write(&path, content).expect("write list file");
 }
 
+/// A daemon stderr line without its leading RFC 3339 time (`2026-12-03T08:40:12.123456Z `),
+/// which [`is_stamped`] checks is there: the tests compare what follows it.
+pub fn without_time(line: &str) -> &str {
+    if is_stamped(line) {
+        &line[TIME_LEN + 1..]
+    } else {
+        line
+    }
+}
+
+/// The length of the time the daemon puts before each stderr line.
+const TIME_LEN: usize = "2026-12-03T08:40:12.123456Z".len();
+
+/// Whether `line` starts with the daemon's RFC 3339 time and a space.
+pub fn is_stamped(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > TIME_LEN
+        && b[TIME_LEN] == b' '
+        && b[TIME_LEN - 1] == b'Z'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+}
+
 /// Sets the permission bits of `path`.
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -460,7 +483,7 @@ impl Daemon {
             let reader = BufReader::new(stderr);
             for line in reader.split(b'\n') {
                 let Ok(line) = line else { break };
-                let line = String::from_utf8_lossy(&line).into_owned();
+                let line = without_time(&String::from_utf8_lossy(&line)).to_owned();
                 let (store, cv) = &*lines;
                 store.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 cv.notify_all();
