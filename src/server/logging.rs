@@ -5,7 +5,7 @@
 //! times: audit lines are `TIME mail-audit: user=<…>, …`, one per line; other messages
 //! `TIME badclients: LEVEL message key=value…`. Under systemd (`$JOURNAL_STREAM` set) both go to
 //! the journal instead: audit lines with `SYSLOG_IDENTIFIER=mail-audit` and their fields
-//! (`VERDICT`, `MATCHED`, `ENFORCED`) as journal fields, the rest as `badclients`.
+//! (`F_VERDICT`, `F_MATCHED`, `F_ENFORCED`) as journal fields, the rest as `badclients`.
 //! `RUST_LOG` filters the daemon's messages (default `info`); audit lines are never filtered.
 
 use std::fmt;
