@@ -48,7 +48,7 @@ read -r deb1 deb2 <<<"$BADCLIENTS_PKG_DEBS"
 v1=$(dpkg-deb -f "$deb1" Version)
 v2=$(dpkg-deb -f "$deb2" Version)
 
-for tool in systemd-nspawn:systemd-container mmdebstrap:mmdebstrap curl:curl nsenter:util-linux; do
+for tool in systemd-nspawn:systemd-container mmdebstrap:mmdebstrap curl:curl nsenter:util-linux pgrep:procps ss:iproute2; do
     command -v "${tool%%:*}" >/dev/null && continue
     say "installing ${tool#*:}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null ||
@@ -133,13 +133,14 @@ policy() {
         -d '{"login":"alice","remote":"176.112.169.218","protocol":"imap"}' \
         "http://127.0.0.1:$port/?command=allow"
 }
-refused() { policy | grep -q '"status":-1'; }
-allowed() { policy | grep -q '"status":0'; }
+refused() { [[ $(policy) == *'"status":-1'* ]]; }
+allowed() { [[ $(policy) == *'"status":0'* ]]; }
 main_pid() { in_ct systemctl show -p MainPID --value badclients.service; }
-# journal_has ARGS... PATTERN: a journal entry (JSON) matching PATTERN.
+# journal_has ARGS... PATTERN: a journal entry (JSON) matching PATTERN. (grep reads it all:
+# with pipefail, grep -q's early exit would fail the pipeline through journalctl's SIGPIPE.)
 journal_has() {
     local pattern=${*: -1}
-    in_ct journalctl --no-pager -o json "${@:1:$#-1}" | grep -q -- "$pattern"
+    in_ct journalctl --no-pager -o json "${@:1:$#-1}" | grep -- "$pattern" >/dev/null
 }
 
 # The checks run as `bash -c "…"` see these.
@@ -150,7 +151,7 @@ run_suite() {
     suite_start=$(date +%s)
     say "Debian $suite: a fresh container"
     base=$(base_root "$suite") || { fail "$suite: base root (mmdebstrap)"; return; }
-    if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
         fail "$suite: port $port is free"
         return
     fi
@@ -186,7 +187,7 @@ run_suite() {
         fail "$suite: apt install ./$(basename "$deb1")"; tail -20 "$tmp/apt1.log"; cleanup; return
     fi
     local r=$tmp/root
-    check "$suite: /usr/bin/badclients runs" in_ct badclients --version
+    check "$suite: /usr/bin/badclients runs" bash -c "in_ct badclients --version | grep -q '^badclients '"
     check "$suite: system user badclients (uid < 1000, no login shell)" \
         bash -c "in_ct getent passwd badclients | awk -F: '\$3 < 1000 && \$7 ~ /nologin|false/ {ok = 1} END {exit !ok}'"
     check "$suite: badclients.toml is 0640 root:badclients" \
@@ -339,6 +340,45 @@ run_suite() {
         bash -c "test ! -e '$r/etc/systemd/system/multi-user.target.wants/badclients.service' &&
                ! curl -s --max-time 2 http://127.0.0.1:$port/healthz >/dev/null"
     check "$suite: dpkg forgot badclients" bash -c "! in_ct dpkg-query -W -f='\${Status}' badclients 2>/dev/null | grep -q installed"
+
+    # --- the README's manual install, in the same (now purged) container ---
+    local block
+    block=$(awk '/^### Install by hand/ {on = 1} /^### Tell Dovecot/ {on = 0}
+                 on && /^       / {sub(/^       /, ""); print}' README.md | grep -v '^cargo build')
+    mkdir -p "$r/root/src/target/release"
+    cp "${CARGO_TARGET_DIR:-target}/release/badclients" "$r/root/src/target/release/"
+    cp -r lists contrib "$r/root/src/"
+    if grep -q '^useradd ' <<<"$block" && in_ct 60 bash -ec "cd /root/src && $block" >"$tmp/manual.log" 2>&1; then
+        pass "$suite: manual install: the README's commands run as written"
+    else
+        fail "$suite: manual install: the README's commands run as written"; cat "$tmp/manual.log"
+    fi
+    check "$suite: manual install: badclients.toml 0640 root:badclients" \
+        bash -c "in_ct stat -c '%a %U %G' /etc/badclients/badclients.toml | grep -qx '640 root badclients'"
+    # Step 2 (the key, with the README's command) and this test's listen address.
+    local readme_key_cmd
+    readme_key_cmd=$(grep -o "(\`od -An[^\`]*\`)" README.md | tr -d '()`')
+    key=$(in_ct sh -c "$readme_key_cmd")
+    sed -i -e "s|^# api_key = .*|api_key = \"$key\"|" \
+        -e "s/^listen = \"127.0.0.1:8670\"/listen = \"127.0.0.1:$port\"/" \
+        -e 's/^dns_servers = \[\]/dns_servers = ["127.0.0.1:9"]/' "$r/etc/badclients/badclients.toml"
+    check "$suite: manual install: the README's key command made a key ($key)" grep -Eqx '[0-9a-f]{64}' <<<"$key"
+    # Step 3 as the README writes it.
+    local step3='cp contrib/systemd/badclients.service /etc/systemd/system/ &&
+   systemctl daemon-reload && systemctl enable --now badclients'
+    check "$suite: manual install: the README's step 3 is the command run here" grep -qF "$step3" README.md
+    check "$suite: manual install: cp the unit, daemon-reload, enable --now" \
+        in_ct 60 bash -c "cd /root/src && $(tr -d '\n' <<<"$step3" | tr -s ' ')"
+    pid=$(main_pid)
+    uid=$(in_ct awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+    check "$suite: manual install: active (running) as badclients (uid $uid)" \
+        bash -c "in_ct systemctl is-active badclients.service | grep -qx active &&
+                 test '$uid' = \"\$(in_ct id -u badclients)\" -a '$uid' != 0"
+    check "$suite: manual install: the policy request gets a decision" wait_for 15 allowed
+    check "$suite: manual install: systemctl reload badclients" in_ct 30 systemctl reload badclients.service
+    check "$suite: manual install: systemctl stop is clean" \
+        bash -c "in_ct 40 systemctl stop badclients.service &&
+                 in_ct systemctl show -p Result --value badclients.service | grep -qx success"
 
     cleanup
     echo "Debian $suite: $(($(date +%s) - suite_start)) s"
