@@ -143,8 +143,15 @@ journal_has() {
     in_ct journalctl --no-pager -o json "${@:1:$#-1}" | grep -- "$pattern" >/dev/null
 }
 
+# reload_entries WHY: the entry count of the last "reloaded" with that cause (the watcher reloads
+# too when a list is edited; the counts show which reload read which version).
+reload_entries() {
+    in_ct journalctl -u badclients.service -o json --no-pager | grep '"MESSAGE":"reloaded"' |
+        grep "\"F_WHY\":\"$1\"" | grep -o '"F_ENTRIES":"[0-9]*"' | tail -1 | tr -dc 0-9
+}
+
 # The checks run as `bash -c "…"` see these.
-export -f in_ct wait_for policy refused allowed main_pid journal_has
+export -f in_ct wait_for policy refused allowed main_pid journal_has reload_entries
 
 run_suite() {
     local suite=$1 base suite_start
@@ -233,8 +240,6 @@ run_suite() {
     echo "192.0.2.0/24   # test: TEST-NET-1, stays" >> "$r/etc/badclients/lists/ip_net.deny.lst"
 
     # --- start ---
-    local since
-    since=$(in_ct date '+%Y-%m-%d %H:%M:%S')
     if in_ct 60 systemctl enable --now badclients.service >/dev/null 2>&1; then
         pass "$suite: systemctl enable --now badclients"
     else
@@ -277,6 +282,12 @@ run_suite() {
     # --- the file watcher alone: no reload call ---
     sed -i '/# test: VK$/d' "$lists/ip_net.deny.lst"
     check "$suite: the watcher picks up the list edit (entry removed: allowed)" wait_for 15 allowed
+    # The SIGHUP reload read the edited list itself: it counted one entry more than the
+    # watcher's reload after the removal (not merely a watcher reload racing it).
+    local hup_entries
+    hup_entries=$(reload_entries SIGHUP)
+    check "$suite: the SIGHUP reload read the edit ($hup_entries entries, one more than after the removal)" \
+        wait_for 10 bash -c "test -n '$hup_entries' && test \"\$(reload_entries 'file change')\" = $((${hup_entries:-0} - 1))"
     echo "176.112.169.218/32   # test: admin edit" >> "$lists/ip_net.deny.lst"
     check "$suite: the watcher picks up the list edit (entry added: refused)" wait_for 15 refused
     check "$suite: the journal shows the watcher's reload" wait_for 10 journal_has -u badclients.service '"F_WHY":"file change"'
