@@ -10,7 +10,8 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests talk to.
 packages=(lua5.4 redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-auth-lua lua-socket postfix
-          chromium chromium-driver fonts-dejavu-core curl iproute2)
+          chromium chromium-driver fonts-dejavu-core curl iproute2
+          dpkg-dev systemd-container)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -85,3 +86,6 @@ say "fuzz smoke run (${FUZZ_SECONDS:=15} s per target)"
 
 say "cargo test"
 cargo test --workspace
+
+say "the Debian package under systemd (scripts/test-package.sh: Debian 13 and 12 containers)"
+./scripts/test-package.sh

@@ -1,6 +1,7 @@
 //! Command-line arguments and what each command does.
 
 mod daemon;
+mod generate;
 mod history;
 
 use std::io::Write;
@@ -93,6 +94,9 @@ enum Command {
     /// Change the decision history.
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Man pages and shell completions, for packaging.
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,6 +260,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => history::report(&args),
         Command::Suggest(args) => history::suggest(&args),
         Command::History(HistoryCommand::Forget(args)) => history::forget(&args),
+        Command::Generate(command) => generate::run(&command),
     }
 }
 
