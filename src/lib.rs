@@ -14,6 +14,7 @@ pub mod config;
 pub mod connections;
 pub mod countries;
 pub mod decision;
+pub mod error_chain;
 pub mod facts;
 pub mod geoip;
 pub mod history;

@@ -26,23 +26,14 @@ pub fn client_with_system_roots(
         Err(e) => e,
     };
     match make().tls_certs_only(Vec::new()).build() {
-        Ok(client) => Ok((client, Some(format!("{NO_CA_ROOTS}: {}", chain(&first))))),
+        Ok(client) => Ok((
+            client,
+            Some(format!(
+                "{NO_CA_ROOTS}: {}",
+                crate::error_chain::error_chain(&first)
+            )),
+        )),
         // Not a matter of roots: the first error says what is wrong.
         Err(_) => Err(first),
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
 }

@@ -77,13 +77,7 @@ fn classify(url: &str, error: &reqwest::Error, timeout: Duration) -> CloudError 
             after: timeout,
         };
     }
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let reason = crate::error_chain::error_chain(error);
     CloudError::Http {
         url: url.to_owned(),
         reason,

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::config::RdapConfig;
 use super::error::RdapError;
+use crate::error_chain::error_chain;
 
 /// The media type of RDAP answers (RFC 9083 §10.1).
 pub const RDAP_MEDIA_TYPE: &str = "application/rdap+json";
@@ -164,19 +165,4 @@ fn from_reqwest(error: &reqwest::Error, timeout: Duration) -> RdapError {
     RdapError::Transport {
         reason: error_chain(error),
     }
-}
-
-/// `error: cause: cause…`, without repeating a cause's text that its parent already shows.
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
 }
