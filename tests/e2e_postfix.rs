@@ -56,10 +56,7 @@ fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl(release: Rele
     let dv = Dovecot::start(release, policy_gate(&daemon));
     let pf = Postfix::start(release, dv.auth_port, None);
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let reply = s.auth_plain("alice", PASSWORD);
+    let (s, reply) = pf.auth_from(LISTED_IP, "alice", PASSWORD);
     assert_eq!(
         reply.code,
         535,
@@ -76,10 +73,7 @@ fn smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl(release: Rele
     );
     s.quit();
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(UNLISTED_IP2);
-    let reply = s.auth_plain("alice", PASSWORD);
+    let (mut s, reply) = pf.auth_from(UNLISTED_IP2, "alice", PASSWORD);
     assert_eq!(
         reply.code,
         235,
@@ -117,10 +111,7 @@ fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt
     let dv = Dovecot::start(release, Gate::None);
     let pf = Postfix::start(release, dv.auth_port, Some(daemon.postfix_addr()));
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let auth = s.auth_plain("alice", PASSWORD);
+    let (mut s, auth) = pf.auth_from(LISTED_IP, "alice", PASSWORD);
     assert_eq!(
         auth.code,
         235,
@@ -138,10 +129,7 @@ fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt
     );
     s.quit();
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(UNLISTED_IP2);
-    let auth = s.auth_plain("bob", PASSWORD);
+    let (mut s, auth) = pf.auth_from(UNLISTED_IP2, "bob", PASSWORD);
     assert_eq!(auth.code, 235, "{}", auth.text());
     let rcpt = s.mail_rcpt("bob@e2e.test", "someone@example.org");
     assert_eq!(
@@ -168,10 +156,7 @@ fn policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt
     // With the daemon down, `default_action=DUNNO` lets the mail through.
     let mut daemon = daemon;
     daemon.stop();
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let auth = s.auth_plain("alice", PASSWORD);
+    let (mut s, auth) = pf.auth_from(LISTED_IP, "alice", PASSWORD);
     assert_eq!(auth.code, 235, "{}", auth.text());
     let rcpt = s.mail_rcpt("alice@e2e.test", "someone@example.org");
     assert_eq!(
@@ -200,10 +185,7 @@ fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network(release: Relea
     );
     let pf = Postfix::start(release, dv.auth_port, None);
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let reply = s.auth_plain("alice", PASSWORD);
+    let (s, reply) = pf.auth_from(LISTED_IP, "alice", PASSWORD);
     // Dovecot does not pass a passdb's reason on: Postfix says "(reason unavailable)".
     assert!(
         reply
@@ -215,10 +197,7 @@ fn smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network(release: Relea
     );
     s.quit();
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(UNLISTED_IP2);
-    let reply = s.auth_plain("bob", PASSWORD);
+    let (s, reply) = pf.auth_from(UNLISTED_IP2, "bob", PASSWORD);
     assert_eq!(
         reply.code,
         235,
@@ -250,10 +229,7 @@ fn smtp_in_audit_mode_passes_while_imap_stays_enforced(release: Release) {
     let dv = Dovecot::start(release, policy_gate(&daemon));
     let pf = Postfix::start(release, dv.auth_port, Some(daemon.postfix_addr()));
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let auth = s.auth_plain("alice", PASSWORD);
+    let (mut s, auth) = pf.auth_from(LISTED_IP, "alice", PASSWORD);
     assert_eq!(
         auth.code,
         235,
@@ -302,10 +278,7 @@ fn smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves
     let dv = Dovecot::with_shim(release, &daemon, LuaPosition::Last, "result_success = ok\n");
     let pf = Postfix::start(release, dv.auth_port, None);
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(UNLISTED_IP);
-    let reply = s.auth_plain("alice", PASSWORD);
+    let (s, reply) = pf.auth_from(UNLISTED_IP, "alice", PASSWORD);
     assert_eq!(
         reply.code,
         235,
@@ -316,10 +289,7 @@ fn smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves
     );
     s.quit();
 
-    let mut s = pf.connect();
-    s.ehlo();
-    s.xclient_addr(LISTED_IP);
-    let reply = s.auth_plain("bob", PASSWORD);
+    let (s, reply) = pf.auth_from(LISTED_IP, "bob", PASSWORD);
     assert_eq!(
         reply.code,
         535,

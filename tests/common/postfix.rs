@@ -16,7 +16,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use super::daemon::{free_port, require_root, send_signal};
-use super::mail_clients::Smtp;
+use super::mail_clients::{Smtp, SmtpReply};
 use super::release::{InstanceDir, Release};
 
 const POSTFIX: &str = "/usr/sbin/postfix";
@@ -163,6 +163,16 @@ impl Postfix {
     /// A new SMTP session.
     pub fn connect(&self) -> Smtp {
         Smtp::connect(self.smtp_port)
+    }
+
+    /// A session from `ip` (EHLO, then XCLIENT ADDR=`ip`) that has sent AUTH PLAIN as
+    /// `user`; the session and the reply to AUTH.
+    pub fn auth_from(&self, ip: &str, user: &str, pass: &str) -> (Smtp, SmtpReply) {
+        let mut s = self.connect();
+        s.ehlo();
+        s.xclient_addr(ip);
+        let reply = s.auth_plain(user, pass);
+        (s, reply)
     }
 
     /// The log so far.
