@@ -22,6 +22,7 @@ use serde_json::json;
 
 use super::access::Access;
 use super::decide::Decider;
+use super::http::error;
 use super::serve_http::Peer;
 use crate::config::HttpSection;
 use crate::lookup::tiers::CacheSizes;
@@ -57,10 +58,6 @@ pub type Refusal = (StatusCode, &'static str);
 
 fn refused((status, message): Refusal) -> Response {
     error(status, message)
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// Whether a request may use these endpoints ([`Access`]; `peer` `None`: unknown, treated

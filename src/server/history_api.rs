@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::access::Access;
 use super::decide::Decider;
+use super::http::error;
 use super::serve_http::Peer;
 use crate::audit::escape;
 use crate::history::aggregate::{summarize_store, AggregateOptions, Summary};
@@ -64,10 +65,6 @@ fn refusal(
         Access::Allowed => None,
         refused => Some(error(refused.status(), refused.explanation())),
     }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// Aggregates in a blocking task; the error response when that is not possible.

@@ -47,7 +47,8 @@ pub fn router(decider: Decider, max_body_bytes: usize) -> Router {
         .with_state(decider)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// The JSON error answer of every API endpoint: `{"error": message}` with `status`.
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
