@@ -326,8 +326,8 @@ impl Lookup {
     pub fn degraded(&self) -> Option<&'static str> {
         self.inner
             .rdap
-            .tls_problem()
-            .map(|_| crate::tls::NO_CA_ROOTS)
+            .no_ca_roots()
+            .then_some(crate::tls::NO_CA_ROOTS)
     }
 
     pub fn tiers(&self) -> &Tiers {

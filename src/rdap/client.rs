@@ -26,8 +26,8 @@ pub struct RdapClient {
     backoffs: Backoffs,
     timeout: Duration,
     max_body_bytes: usize,
-    /// Why HTTPS cannot work (no CA certificates on the system), when it cannot.
-    tls_problem: Option<String>,
+    /// The system has no CA certificates: HTTPS answers fail their certificate check.
+    no_ca_roots: bool,
 }
 
 impl RdapClient {
@@ -53,7 +53,7 @@ impl RdapClient {
         }
         Ok(RdapClient {
             http,
-            tls_problem,
+            no_ca_roots: tls_problem.is_some(),
             base_urls: BaseUrls::from_config(&config)?,
             bootstrap,
             backoffs: Backoffs::new(),
@@ -62,9 +62,9 @@ impl RdapClient {
         })
     }
 
-    /// Why HTTPS cannot work, when the system has no CA certificates.
-    pub fn tls_problem(&self) -> Option<&str> {
-        self.tls_problem.as_deref()
+    /// Whether the system has no CA certificates, so that RDAP over HTTPS cannot work.
+    pub fn no_ca_roots(&self) -> bool {
+        self.no_ca_roots
     }
 
     /// The network holding `ip`, asked of `registry` (Team Cymru's answer) or, when that is

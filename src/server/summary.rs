@@ -149,7 +149,7 @@ fn optional_file(path: Option<&Path>, now: SystemTime) -> String {
         .map(|t| now.duration_since(t).unwrap_or_default());
     match age {
         Ok(age) => format!("{} ({} old)", path.display(), age_text(age)),
-        Err(_) => format!("{} (missing)", PathBuf::from(path).display()),
+        Err(_) => format!("{} (missing)", path.display()),
     }
 }
 
