@@ -66,7 +66,7 @@ pub struct Config {
     /// `[postfix]`: the Postfix policy service (off unless `listen` is set).
     pub postfix: PostfixSection,
     /// `[[dnsbl]]`: DNS blocklists asked with every lookup.
-    pub dnsbl: Vec<crate::lookup::dnsbl::DnsblZone>,
+    pub dnsbl: Vec<crate::dnsbl::DnsblZone>,
     /// A login is blocked when the weights of the blocklists listing it add up to this.
     pub dnsbl_threshold: f64,
     /// `[geoip]`: MaxMind-format databases.

@@ -10,14 +10,14 @@
 //! - [`GeoIpSource`]: the configured paths; [`GeoIpSource::changed`] compares each
 //!   file's (length, mtime, inode) to what was loaded, so the daemon can poll and swap
 //!   in a new [`GeoIp`] after `geoipupdate` renamed fresh files into place.
-//! - [`maxmind_audit_line`]: the contract's (§4) second audit line.
+//! - [`maxmind_audit_line`]: the contract's (§4) second audit line, written by
+//!   [`MaxmindLine`].
 //!
 //! Besides MaxMind's GeoIP2/GeoLite2 layout, records from DB-IP / ip-location-db files
 //! are understood: they put the country code in a top-level `country_code` (used when
 //! `country.iso_code` is absent) and may carry `autonomous_system_number` /
 //! `autonomous_system_organization` in the same file.
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ use std::time::SystemTime;
 use maxminddb::{MaxMindDbError, Reader};
 use serde::Deserialize;
 
-use crate::audit::escape;
+use crate::audit::MaxmindLine;
 use crate::facts::{Asn, GeoFacts, Location, Place};
 
 /// At most this many subdivisions are kept from one record (real data has one or two).
@@ -374,87 +374,20 @@ impl RawRecord {
     }
 }
 
-/// The contract's (§4) second audit line:
-///
-/// `mail-audit-maxmind: user=<u>, service=s, ip=…, asn=AS…, as_org=<…>,
-/// city=<Name/geonameid>, subdivision[0]=<Name/id>, …, country=<CC/id>,
-/// continent=<CC/id>, registered_country=<CC/id>, lat=…, lon=…, rad=…km`
-///
-/// Unknown parts are left out (a place with neither name/code nor id, a missing
-/// location or radius); a place with only one half known prints the other half empty
-/// (`city=</2643743>`). Every value is escaped with [`crate::audit::escape`].
+/// The contract's (§4) second audit line ([`MaxmindLine`]) as a string.
 pub fn maxmind_audit_line(user: &str, service: &str, ip: IpAddr, geo: &GeoFacts) -> String {
-    let mut s = String::with_capacity(256);
-    // Writing into a String cannot fail; the results are ignored.
-    let _ = write!(
-        s,
-        "mail-audit-maxmind: user=<{}>, service={}, ip={}",
-        escape(user),
-        escape(service),
-        ip
-    );
-    if let Some(asn) = geo.asn {
-        let _ = write!(s, ", asn={asn}");
+    MaxmindLine {
+        user,
+        service,
+        ip,
+        geo,
     }
-    if let Some(org) = &geo.as_org {
-        let _ = write!(s, ", as_org=<{}>", escape(org));
-    }
-    let place = |s: &mut String, key: &str, p: Option<&Place>, use_code: bool| {
-        let Some(p) = p else { return };
-        let label = if use_code { &p.code } else { &p.name };
-        if label.is_none() && p.geoname_id.is_none() {
-            return;
-        }
-        let _ = write!(
-            s,
-            ", {key}=<{}/{}>",
-            escape(label.as_deref().unwrap_or("")),
-            p.geoname_id.map(|id| id.to_string()).unwrap_or_default()
-        );
-    };
-    place(&mut s, "city", geo.city.as_ref(), false);
-    for (i, sub) in geo.subdivisions.iter().enumerate() {
-        place(&mut s, &format!("subdivision[{i}]"), Some(sub), false);
-    }
-    place(&mut s, "country", geo.country.as_ref(), true);
-    place(&mut s, "continent", geo.continent.as_ref(), true);
-    place(
-        &mut s,
-        "registered_country",
-        geo.registered_country.as_ref(),
-        true,
-    );
-    if let Some(loc) = &geo.location {
-        let _ = write!(s, ", lat={}, lon={}", loc.latitude, loc.longitude);
-        if let Some(rad) = loc.accuracy_radius {
-            let _ = write!(s, ", rad={rad}km");
-        }
-    }
-    s
+    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn audit_line_escapes_and_omits_unknown() {
-        let geo = GeoFacts {
-            as_org: Some("Evil, asn=AS1 <x>".into()),
-            city: Some(Place {
-                geoname_id: Some(7),
-                code: None,
-                name: None,
-            }),
-            ..GeoFacts::default()
-        };
-        let line = maxmind_audit_line("a\nb", "imap", "192.0.2.1".parse().unwrap(), &geo);
-        assert_eq!(
-            line,
-            "mail-audit-maxmind: user=<a\\x0ab>, service=imap, ip=192.0.2.1, \
-             as_org=<Evil\\x2c asn=AS1 \\x3cx\\x3e>, city=</7>"
-        );
-    }
 
     #[test]
     fn country_code_fallback_fills_missing_iso_code_only() {

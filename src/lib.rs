@@ -7,27 +7,22 @@
 //! edge over it. See `ARCHITECTURE.md` for the map.
 
 pub mod asn_table;
-pub mod audit;
 pub mod cache;
 pub mod cloud;
 pub mod config;
 pub mod connections;
-pub mod countries;
-pub mod decision;
 pub mod error_chain;
-pub mod facts;
 pub mod geoip;
 pub mod history;
-pub mod lists;
 pub mod lookup;
 pub mod metrics;
 pub mod postfix;
 pub mod private_files;
 pub mod rdap;
 pub mod redb_guard;
-pub mod reserved;
 pub mod server;
 pub mod tls;
 pub mod warn_limit;
 
+pub use badclients_policy::{audit, countries, decision, dnsbl, facts, lists, reserved};
 pub use luapat;

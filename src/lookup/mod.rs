@@ -9,7 +9,7 @@
 pub mod build;
 pub mod cymru;
 pub mod dns;
-pub mod dnsbl;
+pub use crate::dnsbl;
 mod inflight;
 pub mod tiers;
 

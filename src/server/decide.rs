@@ -13,11 +13,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::{escape, AuditLine};
+use crate::audit::{escape, AuditLine, MaxmindLine, ReportLine};
+pub use crate::audit::{FailType, LoginResult};
 use crate::config::Mode;
 use crate::decision::{Decision, Reason, Verdict, QUICK_MATCHING_STEPS};
 use crate::facts::Facts;
-use crate::geoip::maxmind_audit_line;
 use crate::history::writer::HistoryWriter;
 use crate::history::{now_us, Outcome as HistoryOutcome};
 use crate::lookup::Lookup;
@@ -72,68 +72,6 @@ pub struct Decider {
 impl std::fmt::Debug for Decider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Decider")
-    }
-}
-
-/// What a Dovecot `report` call says happened to a login: its `mail-audit-report` result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginResult {
-    Success,
-    /// badclients (or another policy) refused it (`policy_reject`, 2.4's `fail_type=policy`).
-    PolicyReject,
-    /// It failed; why, when Dovecot 2.4 says so in `fail_type`.
-    Failure(Option<FailType>),
-}
-
-/// Dovecot 2.4's `fail_type` of a failed login (other than `policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailType {
-    /// A wrong password.
-    Credentials,
-    /// No such user.
-    Account,
-    /// The password has expired.
-    Expired,
-    /// The account is disabled.
-    Disabled,
-    /// A passdb failed.
-    Internal,
-}
-
-impl FailType {
-    /// The `fail_type` value Dovecot sends; `None` for `policy`, empty and unknown values.
-    pub fn parse(value: &str) -> Option<FailType> {
-        Some(match value {
-            "credentials" => FailType::Credentials,
-            "account" => FailType::Account,
-            "expired" => FailType::Expired,
-            "disabled" => FailType::Disabled,
-            "internal" => FailType::Internal,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FailType::Credentials => "credentials",
-            FailType::Account => "account",
-            FailType::Expired => "expired",
-            FailType::Disabled => "disabled",
-            FailType::Internal => "internal",
-        }
-    }
-}
-
-impl LoginResult {
-    /// `success`, `policy_reject`, the fail type (`credentials`, `account`, `expired`,
-    /// `disabled`, `internal`), or `failure` when Dovecot did not say why (2.3).
-    pub fn name(self) -> &'static str {
-        match self {
-            LoginResult::Success => "success",
-            LoginResult::PolicyReject => "policy_reject",
-            LoginResult::Failure(Some(why)) => why.name(),
-            LoginResult::Failure(None) => "failure",
-        }
     }
 }
 
@@ -289,7 +227,12 @@ impl Decider {
                 "{line}"
             );
             if let Some(geo) = &report.facts.maxmind {
-                let line = maxmind_audit_line(user, service, ip, geo);
+                let line = MaxmindLine {
+                    user,
+                    service,
+                    ip,
+                    geo,
+                };
                 tracing::info!(target: AUDIT_TARGET, "{line}");
             }
             if let Some(history) = &self.history {
@@ -320,14 +263,13 @@ impl Decider {
 
     /// Logs what Dovecot reported after authentication (no lookup is made for it).
     pub fn report(&self, user: &str, service: &str, ip: IpAddr, result: LoginResult) {
-        tracing::info!(
-            target: AUDIT_TARGET,
-            result = result.name(),
-            "mail-audit-report: user=<{}>, service={}, ip={ip}, result={}",
-            escape(user),
-            escape(service),
-            result.name()
-        );
+        let line = ReportLine {
+            user,
+            service,
+            ip,
+            result,
+        };
+        tracing::info!(target: AUDIT_TARGET, result = result.name(), "{line}");
     }
 }
 

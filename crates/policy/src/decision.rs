@@ -25,9 +25,9 @@ use serde::Serialize;
 
 use luapat::Budget;
 
+use crate::dnsbl::{parse_fact, DnsblZone};
 use crate::facts::{Facts, GeoFacts};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
-use crate::lookup::dnsbl::{parse_fact, DnsblZone};
 use crate::reserved::reserved;
 
 /// Allow or block.

@@ -1,0 +1,16 @@
+//! The pure policy core of badclients: what is known about one client IP ([`facts`]), the
+//! special-purpose address tables ([`reserved`]), the list directory ([`lists`]), the
+//! decision ([`decision`]), DNS blocklist zones and hits ([`dnsbl`]) and the audit lines
+//! ([`audit`]), written and read back.
+//!
+//! Nothing here does I/O beyond reading a list directory: no async runtime, no sockets, no
+//! databases. The daemon, the lookups and the history live in the `badclients` crate, which
+//! depends on this one and never the other way round.
+
+pub mod audit;
+pub mod countries;
+pub mod decision;
+pub mod dnsbl;
+pub mod facts;
+pub mod lists;
+pub mod reserved;
