@@ -274,7 +274,7 @@ fn load_policy(source: &Source) -> Result<(Policy, LoadReport, Config)> {
         },
         None => Config::load(source.config.as_deref())?,
     };
-    let (policy, report) = loaded.policy(source.lists.as_deref())?;
+    let (policy, report) = badclients::app::policy(&loaded, source.lists.as_deref())?;
     Ok((policy, report, loaded.config))
 }
 
@@ -509,7 +509,7 @@ impl Looked {
 /// file, through the daemon (`GET /v1/lookup`).
 fn look_up(config: &Config, ips: &[IpAddr]) -> Result<Vec<Looked>> {
     let local = runtime()?.block_on(async {
-        let lookup = match badclients::lookup::build::build(config).await {
+        let lookup = match badclients::app::lookup(config).await {
             Ok((lookup, warnings)) => {
                 for w in warnings {
                     eprintln!("badclients: warning: {w}");
@@ -676,9 +676,9 @@ fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<ExitCode> {
 /// without a feed URL is skipped with a note when it was not asked for by name (the
 /// default "all"); a feed that fails is an error and the exit status 1.
 fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Result<ExitCode> {
-    use badclients::cloud::{client_request_id, download, CloudError, FeedStore, Provider};
+    use badclients::cloud::{client_request_id, download, CloudError, Provider};
     let loaded = Config::load(config)?;
-    let store = FeedStore::new(&loaded.config.cloud_dir());
+    let store = badclients::app::feed_store(&loaded.config);
     let mut failed: Vec<Provider> = Vec::new();
     let mut report = |provider: Provider, result: Result<String>| match result {
         Ok(done) => println!("{provider}: {done}"),
@@ -751,7 +751,7 @@ fn ranges_update(config: Option<&Path>, files: &[String], only: &[String]) -> Re
 fn ranges_status(config: Option<&Path>) -> Result<ExitCode> {
     let loaded = Config::load(config)?;
     let dir = loaded.config.cloud_dir();
-    let store = badclients::cloud::store::FeedStore::new(&dir);
+    let store = badclients::app::feed_store(&loaded.config);
     println!("feeds in {}", dir.display());
     let status = store.status();
     if status.is_empty() {

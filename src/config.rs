@@ -1,5 +1,5 @@
-//! The configuration file (TOML): where it is found, what it holds, and how it becomes a
-//! [`Policy`].
+//! The configuration file (TOML): where it is found and what it holds, as plain data.
+//! [`crate::app`] turns it into the working parts.
 //!
 //! Without `--config`, the first of `./badclients.toml` and
 //! `/etc/badclients/badclients.toml` that exists is read; without either, the built-in
@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{OnError, Policy};
-use crate::lists::{parse_net, CidrList, Entry, ListSet, LoadReport};
+use crate::decision::OnError;
 
 /// Where the configuration is looked for, in order, when no `--config` is given.
 pub const SEARCH_PATH: [&str; 2] = ["badclients.toml", "/etc/badclients/badclients.toml"];
@@ -535,61 +534,11 @@ impl Config {
 }
 
 impl LoadedConfig {
-    fn name(&self) -> PathBuf {
+    /// The configuration file's path, or `(built-in defaults)`: for messages.
+    pub fn name(&self) -> PathBuf {
         self.path
             .clone()
             .unwrap_or_else(|| PathBuf::from("(built-in defaults)"))
-    }
-
-    /// Builds the policy: loads the lists (from `lists_override` when given) and the
-    /// settings. List problems are in the report; settings problems are errors.
-    pub fn policy(
-        &self,
-        lists_override: Option<&Path>,
-    ) -> Result<(Policy, LoadReport), ConfigError> {
-        let mut ignore_networks = CidrList::default();
-        for (i, text) in self.config.ignore_networks.iter().enumerate() {
-            let net = parse_net(text.trim()).map_err(|message| ConfigError::IgnoreNetworks {
-                path: self.name(),
-                message,
-            })?;
-            let entry = Entry {
-                line: i + 1,
-                text: text.clone(),
-            };
-            ignore_networks.add(net, entry, |_| {});
-        }
-        let dir = lists_override.unwrap_or(&self.config.list_path);
-        let (lists, mut report) = ListSet::load(dir);
-        let sources = crate::lists::Sources {
-            geoip_city: self.config.geoip.city.is_some(),
-            geoip_asn: self.config.geoip.asn.is_some(),
-            cloud_feeds: self.stored_cloud_feeds(),
-        };
-        report
-            .diagnostics
-            .extend(crate::lists::unmatchable(&lists, &sources));
-        let policy = Policy {
-            lists,
-            disabled_services: self.config.disabled_services.clone(),
-            ignore_networks,
-            log_local: self.config.log_local,
-            on_error: self.config.lookup.on_error,
-            dnsbl: self.config.dnsbl.clone(),
-            dnsbl_threshold: self.config.dnsbl_threshold,
-            match_budget: self.config.match_budget,
-        };
-        Ok((policy, report))
-    }
-
-    /// The cloud providers whose range feed is stored in [`Config::cloud_dir`].
-    fn stored_cloud_feeds(&self) -> Vec<&'static str> {
-        let store = crate::cloud::store::FeedStore::new(&self.config.cloud_dir());
-        crate::cloud::Provider::ALL
-            .into_iter()
-            .filter(|p| store.feed_path(*p).is_file())
-            .map(crate::cloud::Provider::name)
-            .collect()
     }
 }
 
@@ -649,19 +598,6 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("list_pth"), "{msg}");
         assert!(msg.starts_with("b.toml: "), "{msg}");
-    }
-
-    #[test]
-    fn bad_ignore_network_is_an_error() {
-        let loaded = LoadedConfig {
-            config: Config {
-                ignore_networks: vec!["10.0.0.0/33".into()],
-                ..Config::default()
-            },
-            path: Some("c.toml".into()),
-        };
-        let err = loaded.policy(None).unwrap_err().to_string();
-        assert!(err.contains("10.0.0.0/33"), "{err}");
     }
 
     #[test]

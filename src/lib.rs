@@ -6,6 +6,7 @@
 //! [`audit`] line, plus the [`config`] file. The `badclients` binary is the command-line
 //! edge over it. See `ARCHITECTURE.md` for the map.
 
+pub mod app;
 pub mod asn_table;
 pub mod cache;
 pub mod cloud;

@@ -47,7 +47,7 @@ fn policy(dir: &ListDir, config: Config) -> Policy {
         },
         path: None,
     };
-    let (policy, report) = loaded.policy(None).unwrap();
+    let (policy, report) = badclients::app::policy(&loaded, None).unwrap();
     assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
     policy
 }
@@ -262,7 +262,7 @@ fn a_quick_try_gives_the_decision_or_nothing() {
         },
         path: None,
     };
-    let (policy, report) = loaded.policy(None).unwrap();
+    let (policy, report) = badclients::app::policy(&loaded, None).unwrap();
     assert!(
         report
             .diagnostics

@@ -53,15 +53,14 @@ fn config(dns: &FakeDns, zones: Vec<DnsblZone>) -> Config {
 async fn decide(c: &Config, ip: &str) -> (Verdict, Option<String>, Vec<String>, Vec<String>) {
     let (lookup, _) = build(c).await.unwrap();
     let r = lookup.facts(ip.parse().unwrap()).await;
-    let (policy, _) = LoadedConfig {
+    let loaded = LoadedConfig {
         config: Config {
             list_path: std::env::temp_dir(),
             ..c.clone()
         },
         path: None,
-    }
-    .policy(None)
-    .unwrap();
+    };
+    let (policy, _) = badclients::app::policy(&loaded, None).unwrap();
     let d = policy.decide("u", "imap", &r.facts);
     (
         d.verdict,

@@ -226,7 +226,7 @@ fn ask_daemon(config: &Config, path: &str, query: &[(&str, String)]) -> Result<s
 }
 
 fn context_parts(loaded: &LoadedConfig) -> Result<(badclients::decision::Policy, KnownGood)> {
-    let (policy, _) = loaded.policy(None)?;
+    let (policy, _) = badclients::app::policy(loaded, None)?;
     let (kg, diagnostics) = KnownGood::load(&loaded.config.known_good_path());
     for d in diagnostics {
         eprintln!("{d}");

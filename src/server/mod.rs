@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
 use crate::connections::ConnTable;
-use crate::lookup::build::{build, SetupError};
+use crate::lookup::build::SetupError;
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};
 use crate::postfix::{PolicyLimits, PolicyListener};
@@ -139,7 +139,7 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let active = state.load();
     summary::log_startup(&active.config, state.config_path(), &active.policy.lists);
     let _instance = instance_lock::InstanceLock::take(&active.config)?;
-    let (lookup, warnings) = build(&active.config).await?;
+    let (lookup, warnings) = crate::app::lookup(&active.config).await?;
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -312,21 +312,9 @@ fn warn_about_world_access(config: &crate::config::Config) {
 fn open_history(
     config: &crate::config::Config,
 ) -> Result<Option<crate::history::writer::HistoryWriter>, ServeError> {
-    use crate::history::writer::{HistoryWriter, WriterSettings};
-    if !config.history.enabled {
+    let Some((writer, warnings)) = crate::app::history_writer(config)? else {
         return Ok(None);
-    }
-    let h = &config.history;
-    let settings = WriterSettings {
-        path: config.history_path(),
-        retention: Duration::from_secs(h.retention_days.saturating_mul(86_400)),
-        max_records: h.max_records,
-        flush_interval: Duration::from_millis(h.flush_ms.max(1)),
-        batch_max: h.batch_max.max(1),
-        segment_bytes: crate::history::journal::SEGMENT_BYTES,
-        journal_max_bytes: h.journal_max_bytes,
     };
-    let (writer, warnings) = HistoryWriter::open(settings)?;
     for w in warnings {
         tracing::warn!("{w}");
     }

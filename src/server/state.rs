@@ -75,7 +75,7 @@ pub struct ReloadOutcome {
 /// Builds the first state: list errors are reported, the rest of each file loads.
 pub fn initial(config_path: Option<&Path>) -> Result<(SharedState, LoadReport), ConfigError> {
     let loaded = Config::load(config_path)?;
-    let (policy, report) = loaded.policy(None)?;
+    let (policy, report) = crate::app::policy(&loaded, None)?;
     // At start there is nothing to keep: a missing directory means no lists, degraded.
     let list_dir_fault = report.dir_unavailable.then_some(ListDirFault::Unavailable);
     let active = Active {
@@ -119,7 +119,7 @@ impl SharedState {
     /// Reloads configuration and lists. On a configuration error the state is unchanged.
     pub fn reload(&self) -> Result<ReloadOutcome, ConfigError> {
         let loaded: LoadedConfig = Config::load(self.config_path.as_deref())?;
-        let (mut policy, report) = loaded.policy(None)?;
+        let (mut policy, report) = crate::app::policy(&loaded, None)?;
         let old = self.current.load();
         let mut kept = Vec::new();
         let list_dir_fault = if report.dir_unavailable {

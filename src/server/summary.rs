@@ -118,7 +118,7 @@ fn modes_line(config: &Config) -> String {
 
 fn feeds_line(config: &Config) -> String {
     let dir = config.cloud_dir();
-    let status = crate::cloud::store::FeedStore::new(&dir).status();
+    let status = crate::app::feed_store(config).status();
     if status.is_empty() {
         return format!(
             "cloud feeds: none in {} (`badclients ranges update` fetches them)",
@@ -195,7 +195,7 @@ mod tests {
             config: config.clone(),
             path: None,
         };
-        let (policy, _) = loaded.policy(None).unwrap();
+        let (policy, _) = crate::app::policy(&loaded, None).unwrap();
         let lines = summary_lines(&config, None, &policy.lists, SystemTime::now());
         let text = lines.join("\n");
         assert!(

@@ -328,7 +328,7 @@ pub async fn run_local(
             other => other.clone(),
         };
         let cloud = if feeds_changed {
-            let (cloud, warnings) = crate::cloud::store::load_all(&config.cloud_dir());
+            let (cloud, warnings) = crate::app::cloud_ranges(&config);
             for w in warnings {
                 tracing::warn!("{w}");
             }
