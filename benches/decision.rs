@@ -180,7 +180,7 @@ fn bench(c: &mut Criterion) {
 
 /// Every fixture feed, parsed into one `CloudRanges`.
 fn all_feeds() -> badclients::cloud::CloudRanges {
-    use badclients::cloud::Provider;
+    use badclients::cloud::{Provider, ProviderFeed};
     let feeds = [
         (Provider::Aws, "cloud/aws-ip-ranges.json"),
         (Provider::Gcp, "cloud/gcp-cloud.json"),
@@ -236,7 +236,7 @@ fn bench_with_feeds(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut f = base.clone();
-                f.cloud = cloud.lookup(f.ip).iter().map(|t| t.to_string()).collect();
+                f.cloud = cloud.lookup(f.ip).into_iter().cloned().collect();
                 f.maxmind = geoip.lookup(f.ip).ok().flatten();
                 black_box(policy.decide("user", "imap", &f))
             })

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use badclients::cloud::{CloudRanges, Provider};
+use badclients::cloud::{CloudRanges, Provider, ProviderFeed};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use badclients::cloud::{download, CloudError, CloudRanges, FeedStore, Provider};
+use badclients::cloud::{download, CloudError, CloudRanges, FeedStore, Provider, ProviderFeed};
 use testworld::rdap::{RdapFault, Reply};
 use testworld::FakeRdap;
 
@@ -65,7 +65,7 @@ fn every_fixture_feed_parses_with_the_documented_count() {
         let entries = provider.parse(&fixture(file)).unwrap();
         assert_eq!(entries.len(), count, "{file}");
         assert!(
-            entries.iter().all(|(_, t)| t.provider == provider),
+            entries.iter().all(|(_, t)| t.provider() == provider),
             "{file}"
         );
         assert!(

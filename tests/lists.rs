@@ -498,10 +498,13 @@ fn geo_cc_matches_the_maxmind_country_and_cloud_each_tag() {
     f.maxmind = None;
     assert_eq!(matched(&policy, &f).as_deref(), Some("entity:MAIL-RU"));
     f.entities.clear();
-    f.cloud = vec!["aws:AMAZON:us-east-1".into(), "aws:EC2:us-east-1".into()];
+    f.cloud = vec![
+        "aws:AMAZON:us-east-1".parse().unwrap(),
+        "aws:EC2:us-east-1".parse().unwrap(),
+    ];
     assert_eq!(matched(&policy, &f).as_deref(), Some("cloud"));
-    f.cloud = vec!["m365:Exchange".into()];
+    f.cloud = vec!["m365:Exchange".parse().unwrap()];
     assert_eq!(matched(&policy, &f).as_deref(), Some("cloud"));
-    f.cloud = vec!["aws:S3:us-east-1".into()];
+    f.cloud = vec!["aws:S3:us-east-1".parse().unwrap()];
     assert_eq!(matched(&policy, &f), None);
 }

@@ -311,7 +311,7 @@ async fn rate_limit_backs_off_the_registry_and_serves_stale() {
         .facts
         .lookup_errors
         .iter()
-        .all(|e| !e.starts_with("ptr")));
+        .all(|e| !e.to_string().starts_with("ptr")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,7 @@ pub(super) fn ranges_update(
     files: &[String],
     only: &[String],
 ) -> Result<ExitCode> {
-    use badclients::cloud::{client_request_id, download, CloudError, Provider};
+    use badclients::cloud::{client_request_id, download, CloudError, Provider, ProviderFeed};
     let loaded = Config::load(config)?;
     let store = badclients::app::feed_store(&loaded.config);
     let mut failed: Vec<Provider> = Vec::new();

@@ -17,27 +17,13 @@ mod prefix;
 mod ranges;
 pub mod store;
 
-use std::fmt;
-use std::str::FromStr;
-
 use ipnet::IpNet;
 
+pub use badclients_policy::facts::{CloudProvider as Provider, CloudTag};
 pub use download::download;
 pub use error::CloudError;
 pub use ranges::CloudRanges;
 pub use store::{load_all, FeedStatus, FeedStore, LoadWarning};
-
-/// A cloud whose published IP ranges badclients can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Provider {
-    Aws,
-    Gcp,
-    Azure,
-    M365,
-    Linode,
-    Oracle,
-    DigitalOcean,
-}
 
 /// The format a provider publishes its ranges in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,33 +42,20 @@ impl FeedFormat {
     }
 }
 
-impl Provider {
-    /// Every provider, in a fixed order.
-    pub const ALL: [Provider; 7] = [
-        Provider::Aws,
-        Provider::Gcp,
-        Provider::Azure,
-        Provider::M365,
-        Provider::Linode,
-        Provider::Oracle,
-        Provider::DigitalOcean,
-    ];
-
-    /// The provider's short name, as used in tags, file names and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Aws => "aws",
-            Provider::Gcp => "gcp",
-            Provider::Azure => "azure",
-            Provider::M365 => "m365",
-            Provider::Linode => "linode",
-            Provider::Oracle => "oracle",
-            Provider::DigitalOcean => "digitalocean",
-        }
-    }
-
+/// What this module knows of each provider's feed: its format, its official URL and
+/// its parser.
+pub trait ProviderFeed {
     /// The format of the provider's feed.
-    pub fn format(self) -> FeedFormat {
+    fn format(self) -> FeedFormat;
+    /// The official feed URL.
+    fn default_url(self, client_request_id: &str) -> Result<String, CloudError>;
+    /// The feed's prefixes and their tags.
+    fn parse(self, bytes: &[u8]) -> Result<Vec<(IpNet, CloudTag)>, CloudError>;
+}
+
+impl ProviderFeed for Provider {
+    /// The format of the provider's feed.
+    fn format(self) -> FeedFormat {
         match self {
             Provider::Linode | Provider::DigitalOcean => FeedFormat::Csv,
             _ => FeedFormat::Json,
@@ -93,7 +66,7 @@ impl Provider {
     /// `clientrequestid` (see [`client_request_id`]). Azure has no stable URL (the
     /// download link changes every week), so it is [`CloudError::NoDefaultUrl`]: the
     /// caller must give a URL or a file.
-    pub fn default_url(self, client_request_id: &str) -> Result<String, CloudError> {
+    fn default_url(self, client_request_id: &str) -> Result<String, CloudError> {
         let url = match self {
             Provider::Aws => "https://ip-ranges.amazonaws.com/ip-ranges.json".to_owned(),
             Provider::Gcp => "https://www.gstatic.com/ipranges/cloud.json".to_owned(),
@@ -112,7 +85,7 @@ impl Provider {
 
     /// Parses this provider's feed into (prefix, tag) pairs. Every prefix must parse (host
     /// bits are masked off); a wrong top-level shape or an empty result is an error.
-    pub fn parse(self, bytes: &[u8]) -> Result<Vec<(IpNet, CloudTag)>, CloudError> {
+    fn parse(self, bytes: &[u8]) -> Result<Vec<(IpNet, CloudTag)>, CloudError> {
         let entries = match self {
             Provider::Aws => aws::parse(bytes)?,
             Provider::Gcp => gcp::parse(bytes)?,
@@ -125,23 +98,6 @@ impl Provider {
             return Err(CloudError::Empty { provider: self });
         }
         Ok(entries)
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Provider {
-    type Err = CloudError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| CloudError::UnknownProvider { name: s.to_owned() })
     }
 }
 
@@ -159,37 +115,4 @@ pub fn client_request_id(seed: &[u8]) -> String {
         &hex[17..20],
         &hex[20..32]
     )
-}
-
-/// What a prefix is in a provider's own naming: `provider:service[:region]`, for example
-/// `aws:EC2:us-east-1`, `azure:AzureCloud.westeurope` or `m365:Exchange`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CloudTag {
-    pub provider: Provider,
-    /// The service (AWS/GCP/Oracle), the service tag name (Azure), the service area
-    /// (Microsoft 365) or the country (geofeeds).
-    pub service: String,
-    /// The region or scope, when the feed has one.
-    pub region: Option<String>,
-}
-
-impl CloudTag {
-    /// A tag with a region.
-    pub fn new(provider: Provider, service: &str, region: Option<&str>) -> CloudTag {
-        CloudTag {
-            provider,
-            service: service.to_owned(),
-            region: region.filter(|r| !r.is_empty()).map(str::to_owned),
-        }
-    }
-}
-
-impl fmt::Display for CloudTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.provider, self.service)?;
-        if let Some(region) = &self.region {
-            write!(f, ":{region}")?;
-        }
-        Ok(())
-    }
 }

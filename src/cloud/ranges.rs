@@ -97,7 +97,7 @@ impl CloudRanges {
 
     /// The providers that have at least one tag here.
     pub fn providers(&self) -> Vec<Provider> {
-        let mut out: Vec<Provider> = self.tags.iter().map(|t| t.provider).collect();
+        let mut out: Vec<Provider> = self.tags.iter().map(|t| t.provider()).collect();
         out.sort();
         out.dedup();
         out

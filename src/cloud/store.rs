@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CloudError, CloudRanges, Provider};
+use super::{CloudError, CloudRanges, Provider, ProviderFeed};
 
 /// The metadata stored next to a feed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

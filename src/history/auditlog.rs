@@ -863,7 +863,7 @@ mod tests {
     use super::*;
     use crate::audit::AuditLine;
     use crate::decision::{Decision, Hit, Reason, Verdict};
-    use crate::facts::Facts;
+    use crate::facts::{CloudProvider, CloudTag, Facts, LookupError};
 
     const CRAIG: &str = "mail-audit: user=<honey-craig>, service=imap, ip=176.112.169.218, \
         host=rimap26.i.mail.ru, asn=AS47764, as_cc=RU, as_desc=<VK-AS, RU>, \
@@ -1354,9 +1354,15 @@ mod tests {
             net_name: Some("<VK-FRONT>, entity=X".into()),
             net_cc: Some("".into()),
             entities: strings(&["EY1327-RIPE", "MAIL-RU", "a,entity=b\\"]),
-            cloud: strings(&["aws:EC2:us-east-1", "gcp:x, y"]),
-            dnsbl: strings(&["zen.example.org:127.0.0.2"]),
-            lookup_errors: strings(&["rdap:timeout", "dns:servfail\r\n"]),
+            cloud: vec![
+                CloudTag::new(CloudProvider::Aws, "EC2", Some("us-east-1")),
+                CloudTag::new(CloudProvider::Gcp, "x, y", None),
+            ],
+            dnsbl: vec!["zen.example.org:127.0.0.2".parse().unwrap()],
+            lookup_errors: vec![
+                LookupError::new("rdap", "timeout"),
+                LookupError::new("dns", "servfail\r\n"),
+            ],
             ..Facts::unknown("2a00:1450:4001:82b::200e".parse().unwrap())
         }
     }

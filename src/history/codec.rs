@@ -7,6 +7,7 @@
 //! 20–40 bytes, so ten million fit in a few hundred megabytes and a scan decodes them
 //! without allocating.
 
+use crate::facts::{CloudTag, LookupError};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -441,12 +442,24 @@ pub struct Fields<'a> {
     pub net_name: Option<&'a str>,
     pub net_cc: Option<&'a str>,
     pub entities: &'a [String],
-    pub cloud: &'a [String],
+    pub cloud: Texts<'a>,
     pub geo_cc: Option<&'a str>,
     pub outcome: Outcome,
     pub matched: Option<&'a str>,
     pub matched_entry: Option<&'a str>,
-    pub lookup_errors: &'a [String],
+    pub lookup_errors: Texts<'a>,
+}
+
+/// A list of texts in a record: plain strings, or typed facts written in their text form
+/// without an allocation.
+#[derive(Debug, Clone, Copy)]
+pub enum Texts<'a> {
+    /// Strings as they are.
+    Strings(&'a [String]),
+    /// Cloud tags (`provider:service[:region]`).
+    Cloud(&'a [CloudTag]),
+    /// Lookup errors (`source:kind`).
+    Errors(&'a [LookupError]),
 }
 
 impl<'a> Fields<'a> {
@@ -465,12 +478,12 @@ impl<'a> Fields<'a> {
             net_name: r.net_name.as_deref(),
             net_cc: r.net_cc.as_deref(),
             entities: &r.entities,
-            cloud: &r.cloud,
+            cloud: Texts::Strings(&r.cloud),
             geo_cc: r.geo_cc.as_deref(),
             outcome: r.outcome,
             matched: r.matched.as_deref(),
             matched_entry: r.matched_entry.as_deref(),
-            lookup_errors: &r.lookup_errors,
+            lookup_errors: Texts::Strings(&r.lookup_errors),
         }
     }
 }
@@ -509,6 +522,24 @@ pub fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
             put_str(out, s);
         }
     };
+    let put_texts = |out: &mut Vec<u8>, texts: Texts<'_>| match texts {
+        Texts::Strings(v) => put_strs(out, v),
+        Texts::Cloud(v) => {
+            put_varint(out, v.len() as u64);
+            for tag in v {
+                put_str(out, tag.as_str());
+            }
+        }
+        Texts::Errors(v) => {
+            put_varint(out, v.len() as u64);
+            for e in v {
+                put_varint(out, (e.source.len() + 1 + e.kind.len()) as u64);
+                out.extend_from_slice(e.source.as_bytes());
+                out.push(b':');
+                out.extend_from_slice(e.kind.as_bytes());
+            }
+        }
+    };
     put_varint(out, f.time_us.map_or(0, |t| t.saturating_add(1)));
     out.push(if f.raw { STRINGS_RAW } else { STRINGS_ESCAPED });
     put_str(out, f.user);
@@ -529,12 +560,12 @@ pub fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
         put_opt(out, s);
     }
     put_strs(out, f.entities);
-    put_strs(out, f.cloud);
+    put_texts(out, f.cloud);
     put_opt(out, f.geo_cc);
     out.push(f.outcome.code());
     put_opt(out, f.matched);
     put_opt(out, f.matched_entry);
-    put_strs(out, f.lookup_errors);
+    put_texts(out, f.lookup_errors);
 }
 
 /// A record read from its standalone form without copying its strings.

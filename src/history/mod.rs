@@ -182,7 +182,7 @@ impl Record {
             net_name: opt(&facts.net_name),
             net_cc: opt(&facts.net_cc),
             entities: facts.entities.iter().map(|e| escape(e)).collect(),
-            cloud: facts.cloud.iter().map(|c| escape(c)).collect(),
+            cloud: facts.cloud.iter().map(|c| escape(c.as_str())).collect(),
             geo_cc: facts
                 .maxmind
                 .as_ref()
@@ -192,7 +192,11 @@ impl Record {
             outcome,
             matched: hit.map(|h| escape(&h.label)),
             matched_entry: hit.map(matched_entry),
-            lookup_errors: facts.lookup_errors.iter().map(|e| escape(e)).collect(),
+            lookup_errors: facts
+                .lookup_errors
+                .iter()
+                .map(|e| escape(&e.to_string()))
+                .collect(),
         }
     }
 
@@ -247,7 +251,7 @@ pub fn encode_decision(
         net_name: facts.net_name.as_deref(),
         net_cc: facts.net_cc.as_deref(),
         entities: &facts.entities,
-        cloud: &facts.cloud,
+        cloud: codec::Texts::Cloud(&facts.cloud),
         geo_cc: facts
             .maxmind
             .as_ref()
@@ -256,7 +260,7 @@ pub fn encode_decision(
         outcome,
         matched: hit.map(|h| h.label.as_str()),
         matched_entry: entry.as_deref(),
-        lookup_errors: &facts.lookup_errors,
+        lookup_errors: codec::Texts::Errors(&facts.lookup_errors),
     };
     codec::encode_fields(out, &fields);
 }
@@ -345,8 +349,8 @@ mod tests {
         facts.asn = Some(crate::facts::Asn(64496));
         facts.as_desc = Some("VK-AS, RU".into());
         facts.entities = vec!["A<B".into(), "MAIL-RU".into()];
-        facts.cloud = vec!["aws:EC2:us-east-1".into()];
-        facts.lookup_errors = vec!["rdap:timeout".into()];
+        facts.cloud = vec!["aws:EC2:us-east-1".parse().unwrap()];
+        facts.lookup_errors = vec!["rdap:timeout".parse().unwrap()];
         let blocked = Decision {
             verdict: Verdict::Block,
             reason: Reason::Listed(Hit {

@@ -28,7 +28,7 @@ use crate::asn_table::AsnTable;
 use crate::cache::memory::{Cached, KeyTable};
 use crate::cache::{now_unix, Table};
 use crate::cloud::CloudRanges;
-use crate::facts::{Asn, Facts};
+use crate::facts::{Asn, DnsblHit, Facts, LookupError};
 use crate::geoip::GeoIp;
 use crate::rdap::{RdapClient, RdapError, RdapNetwork, Registry};
 use crate::reserved::{canonical, reserved, reserved_facts};
@@ -451,16 +451,13 @@ impl Lookup {
                 Ok(geo) => facts.maxmind = geo,
                 Err(e) => {
                     tracing::warn!(error = %e, "GeoIP lookup failed");
-                    facts.lookup_errors.push("geoip:failed".into());
+                    facts
+                        .lookup_errors
+                        .push(LookupError::new("geoip", "failed"));
                 }
             }
         }
-        facts.cloud = local
-            .cloud
-            .lookup(ip)
-            .iter()
-            .map(|t| t.to_string())
-            .collect();
+        facts.cloud = local.cloud.lookup(ip).into_iter().cloned().collect();
         if let Some(dnsbl) = dnsbl {
             facts.dnsbl = dnsbl.listed;
             facts.lookup_errors.extend(dnsbl.errors);
@@ -585,9 +582,9 @@ fn from_asn_table(
 /// What the DNS blocklists said about one address.
 struct DnsblOutcome {
     /// `zone:code` for every answer.
-    listed: Vec<String>,
+    listed: Vec<DnsblHit>,
     /// `dnsbl.<zone>:<kind>` for every zone that failed.
-    errors: Vec<String>,
+    errors: Vec<LookupError>,
     report: SourceReport,
 }
 
@@ -635,13 +632,18 @@ impl Lookup {
         };
         for (zone, answer) in answers {
             for code in answer.get().into_iter().flatten() {
-                outcome.listed.push(format!("{zone}:{code}"));
+                outcome.listed.push(DnsblHit {
+                    zone: zone.clone(),
+                    code: *code,
+                });
             }
             if answer.provenance == Provenance::Upstream {
                 outcome.report.provenance = Provenance::Upstream;
             }
             if let Some(e) = answer.error {
-                outcome.errors.push(format!("dnsbl.{zone}:{}", e.kind()));
+                outcome
+                    .errors
+                    .push(LookupError::new(format!("dnsbl.{zone}"), e.kind()));
                 outcome.report.provenance = Provenance::Failed;
                 outcome.report.error.get_or_insert(e);
             }
@@ -710,7 +712,7 @@ fn record_error(facts: &mut Facts, report: &SourceReport) {
     if let Some(e) = &report.error {
         facts
             .lookup_errors
-            .push(format!("{}:{}", report.source, e.kind()));
+            .push(LookupError::new(report.source.to_string(), e.kind()));
     }
 }
 

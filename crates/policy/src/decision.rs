@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use luapat::Budget;
 
-use crate::dnsbl::{parse_fact, DnsblZone};
+use crate::dnsbl::{DnsblHit, DnsblZone};
 use crate::facts::{Facts, GeoFacts};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
 use crate::reserved::reserved;
@@ -385,7 +385,7 @@ impl Policy {
             return Some(h);
         }
         for tag in &facts.cloud {
-            if let Some(h) = self.pattern_hit(ListKind::Cloud, &l.cloud, Some(tag), m) {
+            if let Some(h) = self.pattern_hit(ListKind::Cloud, &l.cloud, Some(tag.as_str()), m) {
                 return Some(h);
             }
         }
@@ -397,11 +397,12 @@ impl Policy {
     /// the heaviest zone that counts.
     fn dnsbl_hit(&self, facts: &Facts) -> Option<Hit> {
         let mut total = 0.0;
-        let mut heaviest: Option<(&DnsblZone, &str)> = None;
+        let mut heaviest: Option<(&DnsblZone, &DnsblHit)> = None;
         for zone in &self.dnsbl {
-            let fact = facts.dnsbl.iter().find(|f| {
-                parse_fact(f).is_some_and(|(z, code)| z == zone.name() && zone.counts(code))
-            });
+            let fact = facts
+                .dnsbl
+                .iter()
+                .find(|hit| hit.zone == zone.name() && zone.counts(hit.code));
             if let Some(fact) = fact {
                 total += zone.weight;
                 if heaviest.is_none_or(|(h, _)| zone.weight > h.weight) {

@@ -5,9 +5,11 @@
 //! answer as `zone:code`; the decision adds the weights of the zones whose code counts
 //! (`codes`, or any `127.0.0.0/8` code when none are given) and blocks at the threshold.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::reserved::canonical;
 
@@ -68,8 +70,66 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
     }
 }
 
-/// Parses a `zone:code` fact.
-pub fn parse_fact(fact: &str) -> Option<(&str, Ipv4Addr)> {
+/// A DNS blocklist's answer for the client IP: the zone and its return code, written
+/// `zone:code` (`zen.example.org:127.0.0.2`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DnsblHit {
+    /// The zone as configured, without leading or trailing dots.
+    pub zone: String,
+    /// The return code (an A record, e.g. `127.0.0.2`).
+    pub code: Ipv4Addr,
+}
+
+impl fmt::Display for DnsblHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.zone, self.code)
+    }
+}
+
+impl PartialEq<str> for DnsblHit {
+    fn eq(&self, other: &str) -> bool {
+        parse_fact(other) == Some((self.zone.as_str(), self.code))
+    }
+}
+
+impl PartialEq<&str> for DnsblHit {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+/// Text that is not `zone:code`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a DNS blocklist answer (zone:code): {0:?}")]
+pub struct BadDnsblHit(pub String);
+
+impl FromStr for DnsblHit {
+    type Err = BadDnsblHit;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (zone, code) = parse_fact(s).ok_or_else(|| BadDnsblHit(s.to_owned()))?;
+        Ok(DnsblHit {
+            zone: zone.to_owned(),
+            code,
+        })
+    }
+}
+
+impl Serialize for DnsblHit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DnsblHit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Splits a `zone:code` text.
+fn parse_fact(fact: &str) -> Option<(&str, Ipv4Addr)> {
     let (zone, code) = fact.rsplit_once(':')?;
     Some((zone, code.parse().ok()?))
 }

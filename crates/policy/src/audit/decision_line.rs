@@ -66,13 +66,13 @@ impl fmt::Display for AuditLine<'_> {
             write!(f, ", entity={}", Escaped(e))?;
         }
         for c in &facts.cloud {
-            write!(f, ", cloud={}", Escaped(c))?;
+            write!(f, ", cloud={}", Escaped(c.as_str()))?;
         }
         for d in &facts.dnsbl {
-            write!(f, ", dnsbl={}", Escaped(d))?;
+            write!(f, ", dnsbl={}", Escaped(&d.to_string()))?;
         }
         for e in &facts.lookup_errors {
-            write!(f, ", lookup_error={}", Escaped(e))?;
+            write!(f, ", lookup_error={}", Escaped(&e.to_string()))?;
         }
         if self.decision.reason == Reason::MatchBudgetExhausted {
             f.write_str(", match_error=budget")?;

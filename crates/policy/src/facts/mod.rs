@@ -3,12 +3,19 @@
 //! The JSON form of [`Facts`] is what `badclients check --facts` reads and what
 //! `badclients lookup --json` prints; unknown values are `null`.
 
+mod cloud;
+mod lookup_error;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use crate::dnsbl::DnsblHit;
+pub use cloud::{BadCloudTag, CloudProvider, CloudTag, UnknownProvider};
+pub use lookup_error::{BadLookupError, LookupError};
 
 /// An autonomous system number, written `AS47764` in lists, facts and the audit line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,13 +120,13 @@ pub struct Facts {
     /// Cloud-provider ranges holding the address, as `provider:service:region`
     /// (`aws:EC2:us-east-1`), most specific first.
     #[serde(default)]
-    pub cloud: Vec<String>,
+    pub cloud: Vec<CloudTag>,
     /// DNS blocklist answers, as `zone:code` (`zen.example.org:127.0.0.2`).
     #[serde(default)]
-    pub dnsbl: Vec<String>,
+    pub dnsbl: Vec<DnsblHit>,
     /// Sources that failed for this lookup, as `source:kind` (`rdap:timeout`).
     #[serde(default)]
-    pub lookup_errors: Vec<String>,
+    pub lookup_errors: Vec<LookupError>,
 }
 
 /// A place in a GeoIP database (city, subdivision, country, continent).
