@@ -6,7 +6,9 @@ use std::path::PathBuf;
 /// How bad a problem is: an error skips the line (or the file), a warning loads it anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// The line (or file) is loaded anyway.
     Warning,
+    /// The line (or file) is skipped.
     Error,
 }
 
@@ -22,10 +24,13 @@ impl fmt::Display for Severity {
 /// One problem in one list file (and line, when it is about a line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The list file (or the list directory, for a problem with the directory).
     pub path: PathBuf,
     /// 1-based line number; `None` for a problem with the whole file.
     pub line: Option<usize>,
+    /// Whether the line (or file) was skipped.
     pub severity: Severity,
+    /// What is wrong, for a person to read.
     pub message: String,
 }
 

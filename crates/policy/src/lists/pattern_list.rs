@@ -100,7 +100,9 @@ pub struct PatternList {
 /// a match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchFailure {
+    /// The pattern's entry.
     pub entry: Entry,
+    /// Why matching failed (the matcher's error).
     pub message: String,
     /// The first failure of this pattern since its list was loaded (log it; later ones
     /// are only counted).
