@@ -47,16 +47,16 @@ impl fmt::Display for Diagnostic {
 /// Collects the problems of one file.
 #[derive(Debug)]
 pub(crate) struct FileReport<'a> {
-    pub path: &'a std::path::Path,
-    pub out: &'a mut Vec<Diagnostic>,
+    pub(crate) path: &'a std::path::Path,
+    pub(crate) out: &'a mut Vec<Diagnostic>,
 }
 
 impl FileReport<'_> {
-    pub fn error(&mut self, line: usize, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, line: usize, message: impl Into<String>) {
         self.push(line, Severity::Error, message.into());
     }
 
-    pub fn warning(&mut self, line: usize, message: impl Into<String>) {
+    pub(crate) fn warning(&mut self, line: usize, message: impl Into<String>) {
         self.push(line, Severity::Warning, message.into());
     }
 

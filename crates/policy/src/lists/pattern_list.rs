@@ -26,14 +26,14 @@ use super::Entry;
 /// Length of the subjects a pattern's worst case is measured on. A quarter of the
 /// longest host name (253 bytes) keeps the measurement of a large list quick; a pattern
 /// whose cost grows faster than the square of the length shows on it already.
-pub const WORST_CASE_SUBJECT_LEN: usize = 64;
+pub(crate) const WORST_CASE_SUBJECT_LEN: usize = 64;
 
 /// Steps above which a pattern's measured worst case gets a warning at load. A pattern
 /// with nested runs (`.-.-x`, `%w*%w*…`) spends more on 64 bytes, and on a 254-byte name
 /// it spends more than a tenth of the default per-login budget
 /// ([`crate::decision::DEFAULT_MATCH_BUDGET`]); one run over the subject (`.*dyn.*`,
 /// about 8,000 steps) stays below it.
-pub const EXPENSIVE_STEPS: u64 = 20_000;
+pub(crate) const EXPENSIVE_STEPS: u64 = 20_000;
 
 #[derive(Debug, Clone)]
 struct CompiledPattern {
