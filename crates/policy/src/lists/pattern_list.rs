@@ -225,7 +225,7 @@ impl PatternList {
     }
 
     /// The sum of the patterns' worst cases measured at load (each capped just above
-    /// [`EXPENSIVE_STEPS`]): 0 for a list of literals.
+    /// `EXPENSIVE_STEPS`, the load warning's threshold): 0 for a list of literals.
     pub fn worst_case_steps(&self) -> u64 {
         self.worst_case_steps
     }
