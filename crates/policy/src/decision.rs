@@ -30,11 +30,13 @@ use crate::facts::{Facts, GeoFacts};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
 use crate::reserved::reserved;
 
-/// Allow or block.
+/// Allow, block, or refuse for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Let the login through.
     Allow,
+    /// Refuse the login.
     Block,
     /// Ask the client to try again later: the lookups failed, no list matched and
     /// `on_error = "tempfail"`.
@@ -91,7 +93,9 @@ pub enum Reason {
 /// The outcome of [`Policy::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// What the login gets.
     pub verdict: Verdict,
+    /// Why (the list entry behind it, if any, is [`Decision::hit`]).
     pub reason: Reason,
     /// Whether the daemon writes an audit line for this login.
     pub log: bool,
@@ -138,6 +142,7 @@ pub const QUICK_MATCHING_STEPS: u64 = 30_000;
 /// Everything a decision needs besides the facts: the lists and the settings.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The loaded list directory.
     pub lists: ListSet,
     /// Services always refused (compared ignoring case).
     pub disabled_services: Vec<String>,

@@ -7,6 +7,8 @@
 //! databases. The daemon, the lookups and the history live in the `badclients` crate, which
 //! depends on this one and never the other way round.
 
+#![deny(missing_docs)]
+
 pub mod audit;
 pub mod countries;
 pub mod decision;

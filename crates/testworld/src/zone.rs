@@ -830,11 +830,11 @@ fn split_character_strings(text: &[u8]) -> Vec<Vec<u8>> {
 pub(crate) mod duration_ms {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
     }
 }
@@ -866,7 +866,10 @@ mod txt_serde {
         }
     }
 
-    pub fn serialize<S: Serializer>(records: &[Vec<Vec<u8>>], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        records: &[Vec<Vec<u8>>],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let view: Vec<Vec<CharString>> = records
             .iter()
             .map(|r| r.iter().map(|c| to_char_string(c)).collect())
@@ -874,7 +877,9 @@ mod txt_serde {
         view.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Vec<u8>>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Vec<Vec<u8>>>, D::Error> {
         let view: Vec<Vec<CharString>> = Vec::deserialize(d)?;
         Ok(view
             .into_iter()

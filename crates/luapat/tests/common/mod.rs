@@ -8,14 +8,14 @@ use std::process::Command;
 use luapat::{Capture, Found, MatchError};
 
 /// SplitMix64: small, seedable, good enough to drive test generators.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -24,26 +24,26 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
 
     /// True with probability `percent`/100.
-    pub fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    pub fn byte(&mut self) -> u8 {
+    pub(crate) fn byte(&mut self) -> u8 {
         (self.next_u64() & 0xff) as u8
     }
 
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 }
 
 /// Path of the `lua5.4` interpreter, or a panic with install advice.
-pub fn lua() -> PathBuf {
+pub(crate) fn lua() -> PathBuf {
     for candidate in ["/usr/bin/lua5.4", "/usr/local/bin/lua5.4"] {
         if Path::new(candidate).exists() {
             return PathBuf::from(candidate);
@@ -63,7 +63,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Run every `(pattern, subject)` case through `tests/oracle.lua` in one
 /// `lua5.4` process; for each case, the (match, find) result lines.
-pub fn run_oracle(cases: &[(Vec<u8>, Vec<u8>)], tag: &str) -> Vec<(String, String)> {
+pub(crate) fn run_oracle(cases: &[(Vec<u8>, Vec<u8>)], tag: &str) -> Vec<(String, String)> {
     let lua = lua();
     let dir = std::env::temp_dir();
     let input = dir.join(format!("luapat-{tag}-{}-cases.txt", std::process::id()));
@@ -101,7 +101,7 @@ pub fn run_oracle(cases: &[(Vec<u8>, Vec<u8>)], tag: &str) -> Vec<(String, Strin
 
 /// Strip a `bad argument #n to 'f' (...)` wrapper from an error line, should
 /// Lua ever add one, keeping the core message.
-pub fn normalise(line: &str) -> String {
+pub(crate) fn normalise(line: &str) -> String {
     if let Some(msg) = line.strip_prefix("E bad argument") {
         if let (Some(open), true) = (msg.find('('), msg.ends_with(')')) {
             return format!("E {}", &msg[open + 1..msg.len() - 1]);
@@ -118,7 +118,7 @@ fn value(subject: &[u8], c: &Capture) -> String {
 }
 
 /// A `lua_match` result in the oracle's format.
-pub fn fmt_match(subject: &[u8], r: &Result<Option<Vec<Capture>>, MatchError>) -> String {
+pub(crate) fn fmt_match(subject: &[u8], r: &Result<Option<Vec<Capture>>, MatchError>) -> String {
     match r {
         Err(e) => format!("E {e}"),
         Ok(None) => "N".to_string(),
@@ -134,7 +134,7 @@ pub fn fmt_match(subject: &[u8], r: &Result<Option<Vec<Capture>>, MatchError>) -
 }
 
 /// A `lua_find` result in the oracle's format.
-pub fn fmt_find(subject: &[u8], r: &Result<Option<Found>, MatchError>) -> String {
+pub(crate) fn fmt_find(subject: &[u8], r: &Result<Option<Found>, MatchError>) -> String {
     match r {
         Err(e) => format!("E {e}"),
         Ok(None) => "N".to_string(),
@@ -150,6 +150,6 @@ pub fn fmt_find(subject: &[u8], r: &Result<Option<Found>, MatchError>) -> String
 }
 
 /// Printable form of bytes for failure messages.
-pub fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }

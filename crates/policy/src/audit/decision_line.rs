@@ -9,9 +9,13 @@ use crate::facts::Facts;
 /// One login's audit line, displayed exactly as the contract's §4 shows it.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditLine<'a> {
+    /// The login's user name (`user=<…>`).
     pub user: &'a str,
+    /// The login's service, e.g. `imap` (`service=`).
     pub service: &'a str,
+    /// What is known about the client IP.
     pub facts: &'a Facts,
+    /// The decision for the login.
     pub decision: &'a Decision,
     /// Whether a block or temporary failure is enforced (`false` in audit mode, which
     /// appends `enforced=False`).

@@ -133,6 +133,7 @@ pub struct Facts {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Place {
+    /// GeoNames id, the key of `maxmind/geo_loc.deny.lst`.
     #[serde(default)]
     pub geoname_id: Option<u32>,
     /// ISO code (country, subdivision) or continent code.
@@ -147,7 +148,9 @@ pub struct Place {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
+    /// Latitude in degrees, north positive.
     pub latitude: f64,
+    /// Longitude in degrees, east positive.
     pub longitude: f64,
     /// Accuracy radius in km.
     #[serde(default)]
@@ -158,23 +161,31 @@ pub struct Location {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoFacts {
+    /// `autonomous_system_number` of the ASN database.
     #[serde(default)]
     pub asn: Option<Asn>,
     /// `autonomous_system_organization`.
     #[serde(default)]
     pub as_org: Option<String>,
+    /// The city.
     #[serde(default)]
     pub city: Option<Place>,
+    /// Subdivisions (state, region, …), largest first.
     #[serde(default)]
     pub subdivisions: Vec<Place>,
+    /// The country the address is located in.
     #[serde(default)]
     pub country: Option<Place>,
+    /// The continent.
     #[serde(default)]
     pub continent: Option<Place>,
+    /// The country the address block is registered to (may differ from `country`).
     #[serde(default)]
     pub registered_country: Option<Place>,
+    /// The country a military base or embassy abroad represents.
     #[serde(default)]
     pub represented_country: Option<Place>,
+    /// Coordinates and accuracy radius.
     #[serde(default)]
     pub location: Option<Location>,
 }

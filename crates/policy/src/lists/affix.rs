@@ -80,7 +80,7 @@ fn set_end(pat: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The literal prefix and suffix every whole-matched value must have.
-pub fn required_affixes(pat: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn required_affixes(pat: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let Some(items) = items(pat) else {
         return (Vec::new(), Vec::new());
     };

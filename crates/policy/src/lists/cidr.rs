@@ -85,10 +85,12 @@ impl CidrList {
         }
     }
 
+    /// The number of networks.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the list has no networks.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -12,14 +12,14 @@ use super::Entry;
 /// Mean Earth radius used by the contract, in km.
 const EARTH_RADIUS_KM: f64 = 6371.009;
 
-/// One circle.
+/// One circle: an entry of the list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Circle {
-    pub lat: f64,
-    pub lon: f64,
-    pub radius_km: u32,
-    pub overlap: f64,
-    pub entry: Entry,
+    lat: f64,
+    lon: f64,
+    radius_km: u32,
+    overlap: f64,
+    pub(crate) entry: Entry,
 }
 
 impl Circle {
@@ -46,7 +46,7 @@ impl Circle {
 }
 
 /// Equirectangular distance in km between two points given in degrees.
-pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
     let dlat = p2 - p1;
     let mut dlon = (lon2 - lon1).to_radians();
@@ -93,10 +93,12 @@ impl CoordsList {
             .find(|c| c.covers(lat, lon, accuracy_km))
     }
 
+    /// The number of circles.
     pub fn len(&self) -> usize {
         self.circles.len()
     }
 
+    /// Whether the list has no circles.
     pub fn is_empty(&self) -> bool {
         self.circles.is_empty()
     }

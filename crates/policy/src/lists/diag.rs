@@ -6,7 +6,9 @@ use std::path::PathBuf;
 /// How bad a problem is: an error skips the line (or the file), a warning loads it anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// The line (or file) is loaded anyway.
     Warning,
+    /// The line (or file) is skipped.
     Error,
 }
 
@@ -22,10 +24,13 @@ impl fmt::Display for Severity {
 /// One problem in one list file (and line, when it is about a line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The list file (or the list directory, for a problem with the directory).
     pub path: PathBuf,
     /// 1-based line number; `None` for a problem with the whole file.
     pub line: Option<usize>,
+    /// Whether the line (or file) was skipped.
     pub severity: Severity,
+    /// What is wrong, for a person to read.
     pub message: String,
 }
 
@@ -42,16 +47,16 @@ impl fmt::Display for Diagnostic {
 /// Collects the problems of one file.
 #[derive(Debug)]
 pub(crate) struct FileReport<'a> {
-    pub path: &'a std::path::Path,
-    pub out: &'a mut Vec<Diagnostic>,
+    pub(crate) path: &'a std::path::Path,
+    pub(crate) out: &'a mut Vec<Diagnostic>,
 }
 
 impl FileReport<'_> {
-    pub fn error(&mut self, line: usize, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, line: usize, message: impl Into<String>) {
         self.push(line, Severity::Error, message.into());
     }
 
-    pub fn warning(&mut self, line: usize, message: impl Into<String>) {
+    pub(crate) fn warning(&mut self, line: usize, message: impl Into<String>) {
         self.push(line, Severity::Warning, message.into());
     }
 

@@ -14,6 +14,7 @@ use crate::facts::Asn;
 
 /// How one kind of keyed list reads its word.
 pub trait KeyRule {
+    /// The normalised key entries are stored and looked up by.
     type Key: Eq + Hash + Clone;
     /// The key of a list word, or an error message. May push a warning.
     fn parse(word: &[u8], warn: &mut dyn FnMut(String)) -> Result<Self::Key, String>;
@@ -61,10 +62,12 @@ impl<R: KeyRule> KeyedList<R> {
         self.map.get(key)
     }
 
+    /// The number of entries.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether the list has no entries.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

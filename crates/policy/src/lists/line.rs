@@ -38,7 +38,7 @@ impl<'a> Line<'a> {
 }
 
 /// Trims ASCII white space (including `\v` and `\f`) at both ends.
-pub fn trim(bytes: &[u8]) -> &[u8] {
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     let is_space = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
     let start = bytes
         .iter()

@@ -21,7 +21,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use cidr::{parse_net, CidrList};
-pub use coords::{distance_km, Circle, CoordsList};
+pub use coords::{Circle, CoordsList};
 pub use diag::{Diagnostic, Severity};
 pub use keyed::{AsnRule, CountryRule, EntityRule, GeoIdRule, KeyRule, KeyedList};
 pub use line::{lines, Line};
@@ -52,20 +52,35 @@ impl Entry {
 /// Every list file badclients reads, in the order of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListKind {
+    /// `ip_net.allow.lst`: networks that are never blocked.
     IpNetAllow,
+    /// `user.allow.lst`: user names that are never blocked.
     UserAllow,
+    /// `ip_net.deny.lst`: blocked networks.
     IpNet,
+    /// `rev_host.deny.lst`: patterns for the reverse DNS name.
     RevHost,
+    /// `asn.deny.lst`: AS numbers (the origin AS, or GeoIP's).
     Asn,
+    /// `as_cc.deny.lst`: allocation countries of the announced prefix.
     AsCc,
+    /// `as_dscr.deny.lst`: patterns for the AS description.
     AsDscr,
+    /// `net_cc.deny.lst`: RDAP network country codes.
     NetCc,
+    /// `net_name.deny.lst`: patterns for the RDAP network name.
     NetName,
+    /// `geo_cc.deny.lst`: GeoIP country codes.
     GeoCc,
+    /// `entity.deny.lst`: RDAP entity handles.
     Entity,
+    /// `cloud.deny.lst`: patterns for the cloud-range tags.
     Cloud,
+    /// `maxmind/as_org.deny.lst`: patterns for the GeoIP AS organisation.
     MaxmindAsOrg,
+    /// `maxmind/geo_loc.deny.lst`: GeoNames ids of cities, subdivisions and countries.
     MaxmindGeoLoc,
+    /// `maxmind/coords.deny.lst`: circles on the globe.
     MaxmindCoords,
 }
 
@@ -121,20 +136,35 @@ impl fmt::Display for ListKind {
 #[derive(Debug, Clone, Default)]
 pub struct ListSet {
     dir: PathBuf,
+    /// `ip_net.allow.lst`.
     pub ip_net_allow: CidrList,
+    /// `user.allow.lst`.
     pub user_allow: UserAllowList,
+    /// `ip_net.deny.lst`.
     pub ip_net: CidrList,
+    /// `rev_host.deny.lst`.
     pub rev_host: PatternList,
+    /// `asn.deny.lst`.
     pub asn: KeyedList<AsnRule>,
+    /// `as_cc.deny.lst`.
     pub as_cc: KeyedList<CountryRule>,
+    /// `as_dscr.deny.lst`.
     pub as_dscr: PatternList,
+    /// `net_cc.deny.lst`.
     pub net_cc: KeyedList<CountryRule>,
+    /// `net_name.deny.lst`.
     pub net_name: PatternList,
+    /// `geo_cc.deny.lst`.
     pub geo_cc: KeyedList<CountryRule>,
+    /// `entity.deny.lst`.
     pub entity: KeyedList<EntityRule>,
+    /// `cloud.deny.lst`.
     pub cloud: PatternList,
+    /// `maxmind/as_org.deny.lst`.
     pub maxmind_as_org: PatternList,
+    /// `maxmind/geo_loc.deny.lst`.
     pub maxmind_geo_loc: KeyedList<GeoIdRule>,
+    /// `maxmind/coords.deny.lst`.
     pub maxmind_coords: CoordsList,
 }
 
@@ -151,10 +181,12 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The number of errors among the diagnostics.
     pub fn errors(&self) -> usize {
         self.count(Severity::Error)
     }
 
+    /// The number of warnings among the diagnostics.
     pub fn warnings(&self) -> usize {
         self.count(Severity::Warning)
     }

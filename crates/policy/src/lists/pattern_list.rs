@@ -26,14 +26,14 @@ use super::Entry;
 /// Length of the subjects a pattern's worst case is measured on. A quarter of the
 /// longest host name (253 bytes) keeps the measurement of a large list quick; a pattern
 /// whose cost grows faster than the square of the length shows on it already.
-pub const WORST_CASE_SUBJECT_LEN: usize = 64;
+pub(crate) const WORST_CASE_SUBJECT_LEN: usize = 64;
 
 /// Steps above which a pattern's measured worst case gets a warning at load. A pattern
 /// with nested runs (`.-.-x`, `%w*%w*…`) spends more on 64 bytes, and on a 254-byte name
 /// it spends more than a tenth of the default per-login budget
 /// ([`crate::decision::DEFAULT_MATCH_BUDGET`]); one run over the subject (`.*dyn.*`,
 /// about 8,000 steps) stays below it.
-pub const EXPENSIVE_STEPS: u64 = 20_000;
+pub(crate) const EXPENSIVE_STEPS: u64 = 20_000;
 
 #[derive(Debug, Clone)]
 struct CompiledPattern {
@@ -100,7 +100,9 @@ pub struct PatternList {
 /// a match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchFailure {
+    /// The pattern's entry.
     pub entry: Entry,
+    /// Why matching failed (the matcher's error).
     pub message: String,
     /// The first failure of this pattern since its list was loaded (log it; later ones
     /// are only counted).
@@ -223,7 +225,7 @@ impl PatternList {
     }
 
     /// The sum of the patterns' worst cases measured at load (each capped just above
-    /// [`EXPENSIVE_STEPS`]): 0 for a list of literals.
+    /// `EXPENSIVE_STEPS`, the load warning's threshold): 0 for a list of literals.
     pub fn worst_case_steps(&self) -> u64 {
         self.worst_case_steps
     }

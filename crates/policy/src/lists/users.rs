@@ -45,10 +45,12 @@ impl UserAllowList {
         })
     }
 
+    /// The number of user names.
     pub fn len(&self) -> usize {
         self.exact.len() + self.nocase.len()
     }
 
+    /// Whether the list has no user names.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
