@@ -9,7 +9,7 @@
 //! - [`hosting`]: whether a group of logins looks like hosting (report and suggest agree);
 //! - [`shape`]: host names generalised into Lua patterns;
 //! - [`report`], [`suggest`]: what `badclients report` / `suggest` and the dashboard show;
-//! - [`known_good`]: `known_good.lst`;
+//! - [`known_good`]: the ASes and host names `known_good.lst` vouches for;
 //! - [`time`]: the times shown and `--since`.
 
 pub mod aggregate;

@@ -96,7 +96,7 @@ impl Strings {
         s
     }
 
-    /// The id of `name` ([`capped`]), adding it (and reporting it through `added`) when
+    /// The id of `name` (cut to [`MAX_STRING_BYTES`]), adding it (and reporting it through `added`) when
     /// new.
     pub fn intern(&mut self, name: &str, added: &mut Vec<(u32, String)>) -> u32 {
         let name = &*capped(name);

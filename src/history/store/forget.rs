@@ -7,7 +7,7 @@ use super::{HistoryError, HistoryStore, BLOCKS, META, META_RECORDS, STRINGS};
 use crate::history::codec::{self, BlockReader, Row, Strings};
 
 impl HistoryStore {
-    /// Deletes every record of `user` (its escaped form, as in [`Filter::user`]; ignoring
+    /// Deletes every record of `user` (its escaped form, as in [`Filter::user`](crate::history::Filter::user); ignoring
     /// ASCII case; cut like a stored name when longer than
     /// [`codec::MAX_STRING_BYTES`]), in one write transaction: each block holding some of
     /// its rows is rewritten without them (or deleted when nothing is left), the record

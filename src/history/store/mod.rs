@@ -1,6 +1,6 @@
 //! `HistoryStore`: the decision history's redb file.
 //!
-//! Three tables: `blocks` (the block's first time in microseconds → a [`codec`] block),
+//! Three tables: `blocks` (the block's first time in microseconds → a [`codec`](crate::history::codec) block),
 //! `strings` (id → string) and `meta` (record count, the last journal segment committed).
 //! A batch is one write transaction with redb's immediate durability: new strings, one
 //! block and the counters commit together or not at all, so a replayed journal segment is
