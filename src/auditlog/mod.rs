@@ -1,4 +1,4 @@
-//! `mail-audit:` lines read back as [`Record`]s, so `badclients report` can run over log
+//! `mail-audit:` lines read back as [`Record`](crate::history::Record)s, so `badclients report` can run over log
 //! files and standard input: the daemon's own lines and the older tool's (journal exports).
 //!
 //! # Which lines
@@ -47,17 +47,17 @@
 //! - `asn=AS47764` (or `47764`) is `Some(47764)`, `asn=None` is `None`, anything else makes
 //!   the line malformed.
 //! - `entity=`, `cloud=`, `lookup_error=` accumulate in order; `entity=None` adds nothing.
-//! - `blocked=True` is [`Outcome::Blocked`] with the `matched=` label, or
-//!   [`Outcome::WouldBlock`] with `enforced=False`, or [`Outcome::Unverified`] with
+//! - `blocked=True` is [`Outcome::Blocked`](crate::history::Outcome::Blocked) with the `matched=` label, or
+//!   [`Outcome::WouldBlock`](crate::history::Outcome::WouldBlock) with `enforced=False`, or [`Outcome::Unverified`](crate::history::Outcome::Unverified) with
 //!   `password_checked=False` (whatever `enforced` says); `tempfail=True` is
-//!   [`Outcome::TempFail`]; otherwise [`Outcome::Allowed`] (and `matched` is `None`).
+//!   [`Outcome::TempFail`](crate::history::Outcome::TempFail); otherwise [`Outcome::Allowed`](crate::history::Outcome::Allowed) (and `matched` is `None`).
 //! - A field of the above repeated (other than the lists) makes the line malformed.
 //! - Unknown keys (`dnsbl=`, anything newer) are ignored.
 //! - `matched_entry` and `geo_cc` are always `None`: the line does not carry them.
 //!
 //! Values are kept as written, i.e. in the escaped form the daemon writes and the history
 //! keeps. The older tool did not escape, so control characters (C0, DEL, C1, U+2028,
-//! U+2029) are escaped exactly as [`crate::audit::escape`] does: a [`Record`] never holds
+//! U+2029) are escaped exactly as [`crate::audit::escape`] does: a [`Record`](crate::history::Record) never holds
 //! a control character. Other characters, including `\`, are left alone.
 //!
 //! # Reading
@@ -70,82 +70,19 @@
 //!
 //! - `prefix.rs`: the prefix before the marker and its time ([`Clock`]);
 //! - [`body`]: the fields after the marker into [`AuditFields`] — pure, no history types;
+//! - `line.rs`: the two put together into a record for the history and the analysis;
 //! - `reader.rs`: lines from a reader or files, counted.
-//!
-//! This module puts them together into [`Record`]s for the history and the analysis.
 
 pub mod body;
+mod line;
 mod prefix;
 mod reader;
 #[cfg(test)]
 mod tests;
 
 pub use body::{is_control, AuditFields};
+pub use line::{parse_line, ParsedLine};
 pub use prefix::Clock;
 pub use reader::{
     read_lines, FilesError, LogFiles, ReadError, ReadStats, MAX_LINE_BYTES, MAX_MALFORMED_KEPT,
 };
-
-use crate::history::{Outcome, Record};
-
-/// One line, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "made once per line and taken apart at once; a box would cost an allocation"
-)]
-pub enum ParsedLine {
-    /// An audit line.
-    Record(Record),
-    /// Not an audit line (no `mail-audit: `, or a `mail-audit-maxmind:`/`-report:` line).
-    NotAudit,
-    /// An audit line that cannot be read, and why (free of control characters).
-    Malformed(String),
-}
-
-/// Reads one line (a trailing `\n` or `\r\n` is ignored). See the module documentation.
-pub fn parse_line(line: &str, clock: &Clock) -> ParsedLine {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    let Some((prefix, body)) = body::split_line(line) else {
-        return ParsedLine::NotAudit;
-    };
-    match parse_audit(prefix, body, clock) {
-        Ok(record) => ParsedLine::Record(record),
-        Err(reason) => ParsedLine::Malformed(reason),
-    }
-}
-
-/// The record of an audit line: its time from the prefix (which is read first: a bad time
-/// is the reason given even when the body is bad too), the rest from the body.
-fn parse_audit(prefix: &str, body: &str, clock: &Clock) -> Result<Record, String> {
-    prefix::refuse_json(prefix)?;
-    let time_us = prefix::parse_time(prefix, clock)?;
-    let fields = body::parse_body(body)?;
-    Ok(record(time_us, fields))
-}
-
-/// The history's record of a line's fields: the outcome from the verdict and the mode, no
-/// GeoIP country and no list entry (the line carries neither).
-fn record(time_us: Option<u64>, f: AuditFields) -> Record {
-    Record {
-        time_us,
-        user: f.user,
-        service: f.service,
-        ip: f.ip,
-        host: f.host,
-        asn: f.asn,
-        as_cc: f.as_cc,
-        as_desc: f.as_desc,
-        net_name: f.net_name,
-        net_cc: f.net_cc,
-        entities: f.entities,
-        cloud: f.cloud,
-        geo_cc: None,
-        outcome: Outcome::of(f.verdict, f.enforced, f.password_checked),
-        matched: f.matched,
-        matched_entry: None,
-        lookup_errors: f.lookup_errors,
-    }
-}

@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::PathBuf;
 
-use super::{parse_line, Clock, ParsedLine};
-use crate::history::Record;
+use super::line::{parse_line, ParsedLine};
+use super::prefix::Clock;
+use crate::history::record::Record;
 
 /// The longest line [`read_lines`] reads (without its line break); longer ones are malformed.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;

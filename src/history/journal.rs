@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
 
-use super::{codec, Record};
+use super::codec;
+use super::record::Record;
 
 /// The file of segment `n` beside the history file `base`.
 pub fn segment_path(base: &Path, n: u64) -> PathBuf {

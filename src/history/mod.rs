@@ -7,10 +7,11 @@
 //! and a record parsed from an old log line ([`crate::auditlog`]) is the same kind of
 //! value.
 //!
-//! - [`record`]: `Record`, `Outcome`, `Filter`, a decision straight into the journal's form;
+//! - [`record`]: `Record`, `Outcome`, `Filter`;
 //! - [`journal`]: the append-only file a decision is written to before Dovecot hears the
 //!   answer (survives `kill -9`), replayed into the store after a crash;
-//! - [`codec`]: the compact block encoding of records over interned strings;
+//! - [`codec`]: the compact block encoding of records over interned strings, and the
+//!   journal's form of one record (a decision straight into it: [`encode_decision`]);
 //! - [`store`]: `HistoryStore`, the redb file: blocks by time, the string table, scans,
 //!   pruning, forgetting a user;
 //! - [`writer`]: `HistoryWriter`, the request-side handle and the background batcher.
@@ -21,7 +22,8 @@ pub mod record;
 pub mod store;
 pub mod writer;
 
-pub use record::{encode_decision, Filter, Outcome, Record};
+pub use codec::encode_decision;
+pub use record::{Filter, Outcome, Record};
 
 /// Microseconds since the Unix epoch, now.
 pub fn now_us() -> u64 {

@@ -1,12 +1,10 @@
 //! [`Record`]: one decision as the history keeps it (every string in its escaped
-//! audit-line form), its [`Outcome`], the [`Filter`] a view applies, and
-//! [`encode_decision`]: a decision straight into the journal's record form.
+//! audit-line form), its [`Outcome`], and the [`Filter`] a view applies.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec;
 use crate::audit::escape;
 use crate::decision::{Decision, Verdict};
 use crate::facts::Facts;
@@ -178,7 +176,7 @@ impl Record {
 }
 
 /// `file:line: entry` of a hit, escaped.
-fn matched_entry(h: &crate::decision::Hit) -> String {
+pub(crate) fn matched_entry(h: &crate::decision::Hit) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(64);
     // Writing into a String cannot fail.
@@ -192,48 +190,6 @@ fn matched_entry(h: &crate::decision::Hit) -> String {
     }
     s.push_str(&crate::audit::escape_cow(&h.entry));
     s
-}
-
-/// A decision being made, written to `out` in the journal's record form without building
-/// a [`Record`]: its strings raw, so it reads back (escaped) as [`Record::of_decision`].
-pub fn encode_decision(
-    out: &mut Vec<u8>,
-    time_us: u64,
-    user: &str,
-    service: &str,
-    facts: &Facts,
-    decision: &Decision,
-    outcome: Outcome,
-) {
-    let hit = decision
-        .hit()
-        .filter(|_| decision.verdict == Verdict::Block);
-    let entry = hit.map(matched_entry);
-    let fields = codec::Fields {
-        raw: true,
-        time_us: Some(time_us),
-        user,
-        service,
-        ip: facts.ip,
-        host: facts.host.as_deref(),
-        asn: facts.asn.map(|a| a.0),
-        as_cc: facts.as_cc.as_deref(),
-        as_desc: facts.as_desc.as_deref(),
-        net_name: facts.net_name.as_deref(),
-        net_cc: facts.net_cc.as_deref(),
-        entities: &facts.entities,
-        cloud: &facts.cloud,
-        geo_cc: facts
-            .maxmind
-            .as_ref()
-            .and_then(|g| g.country.as_ref())
-            .and_then(|c| c.code.as_deref()),
-        outcome,
-        matched: hit.map(|h| h.label.as_str()),
-        matched_entry: entry.as_deref(),
-        lookup_errors: &facts.lookup_errors,
-    };
-    codec::encode_fields(out, &fields);
 }
 
 /// Which records a view covers.
@@ -288,76 +244,5 @@ pub(crate) fn test_record(user: &str, time_us: u64) -> Record {
         matched: None,
         matched_entry: None,
         lookup_errors: vec![],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decision::{Hit, Reason};
-
-    /// What [`escape`] writes as an escape: C0, DEL, C1, U+2028, U+2029.
-    fn is_control(c: char) -> bool {
-        c.is_control() || c == '\u{2028}' || c == '\u{2029}'
-    }
-
-    /// The row `frame` (a payload) is stored as, with strings interned into `strings`.
-    fn row_of(frame: &[u8], strings: &mut codec::Strings) -> codec::Row {
-        let mut view = codec::RecordRef::default();
-        codec::decode_record_ref(frame, &mut view).unwrap();
-        let mut row = codec::Row::default();
-        row.intern_ref(&view, strings, &mut Vec::new());
-        row
-    }
-
-    #[test]
-    fn a_decision_is_stored_as_its_record_is() {
-        let mut facts = Facts::unknown("2001:db8::1".parse().unwrap());
-        facts.host = Some("evil>, asn=AS1\nmail-audit: x".into());
-        facts.asn = Some(crate::facts::Asn(64496));
-        facts.as_desc = Some("VK-AS, RU".into());
-        facts.entities = vec!["A<B".into(), "MAIL-RU".into()];
-        facts.cloud = vec!["aws:EC2:us-east-1".into()];
-        facts.lookup_errors = vec!["rdap:timeout".into()];
-        let blocked = Decision {
-            verdict: Verdict::Block,
-            reason: Reason::Listed(Hit {
-                label: "rev_host".into(),
-                file: Some("/etc/badclients/lists/rev_host.deny.lst".into()),
-                line: Some(7),
-                entry: "evil%>.*".into(),
-            }),
-            log: true,
-            pattern_failures: Vec::new(),
-        };
-        for (decision, enforced, checked) in [
-            (blocked.clone(), false, true),
-            (blocked, true, false),
-            (Decision::unlogged_allow(), true, true),
-        ] {
-            let outcome = Outcome::of(decision.verdict, enforced, checked);
-            for user in ["plain", "x>, service=imap\r\n", "müller\u{2028}"] {
-                let record = Record::of_decision(42, user, "imap", &facts, &decision, outcome);
-                // Its values are escaped, the host's newline included.
-                assert!(record.values().all(|v| !v.chars().any(is_control)));
-                assert!(record
-                    .values()
-                    .any(|v| v.starts_with("evil\\x3e\\x2c asn=AS1\\x0a")));
-                let mut via_record = Vec::new();
-                codec::encode_record(&mut via_record, &record);
-                let mut direct = Vec::new();
-                encode_decision(&mut direct, 42, user, "imap", &facts, &decision, outcome);
-                // The decision's frame holds raw strings, escaped when read back.
-                assert_ne!(direct, via_record, "{user:?}");
-                assert_eq!(codec::decode_record(&direct), Ok(record.clone()));
-                assert_eq!(codec::decode_record(&via_record), Ok(record));
-                let mut strings = codec::Strings::new();
-                assert_eq!(
-                    row_of(&direct, &mut strings),
-                    row_of(&via_record, &mut strings),
-                    "{user:?}"
-                );
-            }
-        }
     }
 }

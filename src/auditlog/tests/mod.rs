@@ -11,6 +11,7 @@ use super::*;
 use crate::audit::{escape, AuditLine};
 use crate::decision::{Decision, Hit, Reason, Verdict};
 use crate::facts::{Asn, Facts};
+use crate::history::{Outcome, Record};
 
 const CRAIG: &str = "mail-audit: user=<honey-craig>, service=imap, ip=176.112.169.218, \
     host=rimap26.i.mail.ru, asn=AS47764, as_cc=RU, as_desc=<VK-AS, RU>, \

@@ -1,11 +1,34 @@
 //! Blocks: rows encoded as variable-length integers (the time as an offset from the
 //! block's key, then the body), and [`BlockReader`], which decodes them without
-//! allocating.
+//! allocating; the varints and [`DecodeError`] the standalone form shares.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{put_varint, DecodeError, Row, BLOCK_VERSION};
-use crate::history::Outcome;
+use super::row::Row;
+use crate::history::record::Outcome;
+
+/// The block format this code writes and reads.
+const BLOCK_VERSION: u8 = 1;
+
+/// Why a block could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("history block format {0} is not known (expected {BLOCK_VERSION})")]
+    Version(u8),
+    #[error("history block is truncated")]
+    Truncated,
+    #[error("history block has an invalid value: {0}")]
+    Invalid(&'static str),
+}
+
+/// Appends `v` as a LEB128 varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
 
 fn put_list(out: &mut Vec<u8>, ids: &[u32]) {
     put_varint(out, ids.len() as u64);

@@ -22,35 +22,16 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use block::{block_from_body, block_len, decode_body, encode_body, BlockReader};
+pub use block::DecodeError;
+pub(crate) use block::{
+    block_from_body, block_len, decode_body, encode_body, put_varint, BlockReader,
+};
 pub use row::Row;
+pub use standalone::encode_decision;
 #[cfg(feature = "fuzzing")]
 pub use standalone::{decode_record, decode_record_ref, RecordRef};
 #[cfg(not(feature = "fuzzing"))]
 pub(crate) use standalone::{decode_record, decode_record_ref, RecordRef};
-pub(crate) use standalone::{encode_fields, encode_record, split_time, Fields};
+pub(crate) use standalone::{encode_record, split_time};
 pub(crate) use strings::capped;
 pub use strings::{Strings, MAX_LIST_ITEMS, MAX_STRING_BYTES};
-
-/// The block format this code writes and reads.
-pub(crate) const BLOCK_VERSION: u8 = 1;
-
-/// Why a block could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("history block format {0} is not known (expected {BLOCK_VERSION})")]
-    Version(u8),
-    #[error("history block is truncated")]
-    Truncated,
-    #[error("history block has an invalid value: {0}")]
-    Invalid(&'static str),
-}
-
-/// Appends `v` as a LEB128 varint.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}

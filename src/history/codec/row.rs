@@ -3,9 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::standalone::RecordRef;
 use super::strings::{intern_list, Strings};
-use crate::history::{Outcome, Record};
+use crate::history::record::{Outcome, Record};
 
 /// One decoded record, its strings as ids into [`Strings`]. Reused across a scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,74 +100,6 @@ impl Row {
             matched,
             matched_entry,
             lookup_errors: many(&record.lookup_errors),
-        }
-    }
-
-    /// Interns a journal frame read in place into `self` (its lists reused).
-    #[cfg(feature = "fuzzing")]
-    pub fn intern_ref(
-        &mut self,
-        r: &RecordRef<'_>,
-        strings: &mut Strings,
-        added: &mut Vec<(u32, String)>,
-    ) {
-        self.intern_view(r, strings, added)
-    }
-
-    /// Interns a journal frame read in place into `self` (its lists reused).
-    #[cfg(not(feature = "fuzzing"))]
-    pub(crate) fn intern_ref(
-        &mut self,
-        r: &RecordRef<'_>,
-        strings: &mut Strings,
-        added: &mut Vec<(u32, String)>,
-    ) {
-        self.intern_view(r, strings, added)
-    }
-
-    #[inline]
-    fn intern_view(
-        &mut self,
-        r: &RecordRef<'_>,
-        strings: &mut Strings,
-        added: &mut Vec<(u32, String)>,
-    ) {
-        let raw = r.raw;
-        let mut one = |s: &str, escape: bool| {
-            if escape {
-                strings.intern(&crate::audit::escape_cow(s), added)
-            } else {
-                strings.intern(s, added)
-            }
-        };
-        let mut opt = |s: Option<&str>| s.map_or(0, |s| one(s, raw));
-        self.host = opt(r.host);
-        self.as_cc = opt(r.as_cc);
-        self.as_desc = opt(r.as_desc);
-        self.net_name = opt(r.net_name);
-        self.net_cc = opt(r.net_cc);
-        self.geo_cc = opt(r.geo_cc);
-        self.matched = opt(r.matched);
-        self.user = one(r.user, raw);
-        self.service = one(r.service, raw);
-        self.matched_entry = r.matched_entry.map_or(0, |s| one(s, false));
-        self.time_us = r.time_us.unwrap_or(0);
-        self.ip = r.ip;
-        self.asn_plus_one = r.asn.map_or(0, |a| u64::from(a) + 1);
-        self.outcome = r.outcome;
-        for (into, from) in [
-            (&mut self.entities, &r.entities),
-            (&mut self.cloud, &r.cloud),
-            (&mut self.lookup_errors, &r.lookup_errors),
-        ] {
-            let items = from.iter().map(|s| {
-                if raw {
-                    crate::audit::escape_cow(s)
-                } else {
-                    std::borrow::Cow::Borrowed(*s)
-                }
-            });
-            intern_list(items, strings, added, into);
         }
     }
 

@@ -3,8 +3,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{put_varint, BlockReader, DecodeError};
-use crate::history::{Outcome, Record};
+use super::block::{put_varint, BlockReader, DecodeError};
+use super::row::Row;
+use super::strings::{intern_list, Strings};
+use crate::decision::{Decision, Verdict};
+use crate::facts::Facts;
+use crate::history::record::matched_entry;
+use crate::history::record::{Outcome, Record};
 
 /// The fields of one record as the journal encoder reads them: borrowed, and either
 /// already escaped (a [`Record`]) or raw (a decision being made: written as they are, and
@@ -222,4 +227,116 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
         matched_entry: r.matched_entry.map(str::to_string),
         lookup_errors: all(&r.lookup_errors),
     })
+}
+
+/// A decision being made, written to `out` in the journal's record form without building
+/// a [`Record`]: its strings raw, so it reads back (escaped) as [`Record::of_decision`].
+pub fn encode_decision(
+    out: &mut Vec<u8>,
+    time_us: u64,
+    user: &str,
+    service: &str,
+    facts: &Facts,
+    decision: &Decision,
+    outcome: Outcome,
+) {
+    let hit = decision
+        .hit()
+        .filter(|_| decision.verdict == Verdict::Block);
+    let entry = hit.map(matched_entry);
+    let fields = Fields {
+        raw: true,
+        time_us: Some(time_us),
+        user,
+        service,
+        ip: facts.ip,
+        host: facts.host.as_deref(),
+        asn: facts.asn.map(|a| a.0),
+        as_cc: facts.as_cc.as_deref(),
+        as_desc: facts.as_desc.as_deref(),
+        net_name: facts.net_name.as_deref(),
+        net_cc: facts.net_cc.as_deref(),
+        entities: &facts.entities,
+        cloud: &facts.cloud,
+        geo_cc: facts
+            .maxmind
+            .as_ref()
+            .and_then(|g| g.country.as_ref())
+            .and_then(|c| c.code.as_deref()),
+        outcome,
+        matched: hit.map(|h| h.label.as_str()),
+        matched_entry: entry.as_deref(),
+        lookup_errors: &facts.lookup_errors,
+    };
+    encode_fields(out, &fields);
+}
+
+impl Row {
+    /// Interns a journal frame read in place into `self` (its lists reused).
+    #[cfg(feature = "fuzzing")]
+    pub fn intern_ref(
+        &mut self,
+        r: &RecordRef<'_>,
+        strings: &mut Strings,
+        added: &mut Vec<(u32, String)>,
+    ) {
+        self.intern_view(r, strings, added)
+    }
+
+    /// Interns a journal frame read in place into `self` (its lists reused).
+    #[cfg(not(feature = "fuzzing"))]
+    pub(crate) fn intern_ref(
+        &mut self,
+        r: &RecordRef<'_>,
+        strings: &mut Strings,
+        added: &mut Vec<(u32, String)>,
+    ) {
+        self.intern_view(r, strings, added)
+    }
+
+    #[inline]
+    fn intern_view(
+        &mut self,
+        r: &RecordRef<'_>,
+        strings: &mut Strings,
+        added: &mut Vec<(u32, String)>,
+    ) {
+        let raw = r.raw;
+        let mut one = |s: &str, escape: bool| {
+            if escape {
+                strings.intern(&crate::audit::escape_cow(s), added)
+            } else {
+                strings.intern(s, added)
+            }
+        };
+        let mut opt = |s: Option<&str>| s.map_or(0, |s| one(s, raw));
+        self.host = opt(r.host);
+        self.as_cc = opt(r.as_cc);
+        self.as_desc = opt(r.as_desc);
+        self.net_name = opt(r.net_name);
+        self.net_cc = opt(r.net_cc);
+        self.geo_cc = opt(r.geo_cc);
+        self.matched = opt(r.matched);
+        self.user = one(r.user, raw);
+        self.service = one(r.service, raw);
+        self.matched_entry = r.matched_entry.map_or(0, |s| one(s, false));
+        self.time_us = r.time_us.unwrap_or(0);
+        self.ip = r.ip;
+        self.asn_plus_one = r.asn.map_or(0, |a| u64::from(a) + 1);
+        self.outcome = r.outcome;
+        for (into, from) in [
+            (&mut self.entities, &r.entities),
+            (&mut self.cloud, &r.cloud),
+            (&mut self.lookup_errors, &r.lookup_errors),
+        ] {
+            let items = from.iter().map(|s| {
+                if raw {
+                    crate::audit::escape_cow(s)
+                } else {
+                    std::borrow::Cow::Borrowed(*s)
+                }
+            });
+            intern_list(items, strings, added, into);
+        }
+    }
 }

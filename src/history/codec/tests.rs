@@ -1,6 +1,9 @@
-//! The codec's round trips and its damaged input.
+//! The codec's round trips and its damaged input; a decision's frame read back as its
+//! record.
 
 use super::*;
+use crate::decision::{Decision, Hit, Reason, Verdict};
+use crate::facts::Facts;
 use crate::history::{Outcome, Record};
 
 fn record(i: u64) -> Record {
@@ -140,4 +143,69 @@ fn damaged_blocks_are_errors_not_panics() {
         BlockReader::new(0, &[9, 0]).err(),
         Some(DecodeError::Version(9))
     );
+}
+
+/// What [`crate::audit::escape`] writes as an escape: C0, DEL, C1, U+2028, U+2029.
+fn is_control(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// The row `frame` (a payload) is stored as, with strings interned into `strings`.
+fn row_of(frame: &[u8], strings: &mut Strings) -> Row {
+    let mut view = RecordRef::default();
+    decode_record_ref(frame, &mut view).unwrap();
+    let mut row = Row::default();
+    row.intern_ref(&view, strings, &mut Vec::new());
+    row
+}
+
+#[test]
+fn a_decision_is_stored_as_its_record_is() {
+    let mut facts = Facts::unknown("2001:db8::1".parse().unwrap());
+    facts.host = Some("evil>, asn=AS1\nmail-audit: x".into());
+    facts.asn = Some(crate::facts::Asn(64496));
+    facts.as_desc = Some("VK-AS, RU".into());
+    facts.entities = vec!["A<B".into(), "MAIL-RU".into()];
+    facts.cloud = vec!["aws:EC2:us-east-1".into()];
+    facts.lookup_errors = vec!["rdap:timeout".into()];
+    let blocked = Decision {
+        verdict: Verdict::Block,
+        reason: Reason::Listed(Hit {
+            label: "rev_host".into(),
+            file: Some("/etc/badclients/lists/rev_host.deny.lst".into()),
+            line: Some(7),
+            entry: "evil%>.*".into(),
+        }),
+        log: true,
+        pattern_failures: Vec::new(),
+    };
+    for (decision, enforced, checked) in [
+        (blocked.clone(), false, true),
+        (blocked, true, false),
+        (Decision::unlogged_allow(), true, true),
+    ] {
+        let outcome = Outcome::of(decision.verdict, enforced, checked);
+        for user in ["plain", "x>, service=imap\r\n", "müller\u{2028}"] {
+            let record = Record::of_decision(42, user, "imap", &facts, &decision, outcome);
+            // Its values are escaped, the host's newline included.
+            assert!(record.values().all(|v| !v.chars().any(is_control)));
+            assert!(record
+                .values()
+                .any(|v| v.starts_with("evil\\x3e\\x2c asn=AS1\\x0a")));
+            let mut via_record = Vec::new();
+            encode_record(&mut via_record, &record);
+            let mut direct = Vec::new();
+            encode_decision(&mut direct, 42, user, "imap", &facts, &decision, outcome);
+            // The decision's frame holds raw strings, escaped when read back.
+            assert_ne!(direct, via_record, "{user:?}");
+            assert_eq!(decode_record(&direct), Ok(record.clone()));
+            assert_eq!(decode_record(&via_record), Ok(record));
+            let mut strings = Strings::new();
+            assert_eq!(
+                row_of(&direct, &mut strings),
+                row_of(&via_record, &mut strings),
+                "{user:?}"
+            );
+        }
+    }
 }

@@ -5,12 +5,13 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use super::{
+use super::db::{
     HistoryError, HistoryStore, BLOCKS, MAX_BLOCK_BYTES, MAX_BLOCK_SPAN_US, META, META_RECORDS,
     META_SEGMENT, STRINGS,
 };
 use crate::history::codec::{self, Row, Strings};
-use crate::history::{journal, Record};
+use crate::history::journal;
+use crate::history::record::Record;
 use crate::redb_guard::guarded;
 use redb::ReadableTable;
 

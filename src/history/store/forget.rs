@@ -3,7 +3,7 @@
 
 use redb::ReadableTable;
 
-use super::{HistoryError, HistoryStore, BLOCKS, META, META_RECORDS, STRINGS};
+use super::db::{HistoryError, HistoryStore, BLOCKS, META, META_RECORDS, STRINGS};
 use crate::history::codec::{self, BlockReader, Row, Strings};
 
 impl HistoryStore {

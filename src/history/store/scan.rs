@@ -4,9 +4,9 @@
 use redb::{ReadableDatabase, ReadableTable};
 use rustc_hash::FxHashMap;
 
-use super::{HistoryError, HistoryStore, BLOCKS, MAX_BLOCK_SPAN_US};
+use super::db::{HistoryError, HistoryStore, BLOCKS, MAX_BLOCK_SPAN_US};
 use crate::history::codec::{self, BlockReader, DecodeError, Row, Strings};
-use crate::history::{Filter, Record};
+use crate::history::record::{Filter, Record};
 use crate::redb_guard::guarded;
 
 /// What a scan visits: a row and the strings its ids point into.

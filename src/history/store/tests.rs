@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::history::codec::Row;
+use crate::history::codec::{Row, Strings};
 use crate::history::{journal, Filter, Outcome, Record};
 
 fn records() -> Vec<Record> {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{lock, HistoryWriter, Shared, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS};
+use super::{lock, remove_segment, HistoryWriter, Shared, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS};
 use crate::cache::store::is_unreadable;
 use crate::history::codec::Strings;
 use crate::history::journal::{self, Segment};
@@ -256,18 +256,6 @@ impl HistoryWriter {
                 }
             }
         }
-    }
-}
-
-/// Deletes a segment file and takes its space off the journal's size.
-pub(super) fn remove_segment(shared: &Shared, segment: Segment) {
-    let (number, bytes) = (segment.number, segment.capacity() as u64);
-    shared
-        .counters
-        .journal_bytes
-        .fetch_sub(bytes, Ordering::Relaxed);
-    if let Err(err) = segment.remove() {
-        tracing::warn!(error = %err, segment = number, "cannot remove a history journal segment");
     }
 }
 

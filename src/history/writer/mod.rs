@@ -24,7 +24,6 @@ use super::store::{HistoryError, HistoryStore};
 use super::Record;
 use crate::redb_guard::Backoff;
 use crate::warn_limit::WarnLimit;
-use batcher::remove_segment;
 
 pub use replay::{replay_journal, Replay};
 
@@ -332,5 +331,17 @@ impl HistoryWriter {
     /// reopened after a failure.
     pub fn is_healthy(&self) -> bool {
         self.shared.store.is_open()
+    }
+}
+
+/// Deletes a segment file and takes its space off the journal's size.
+fn remove_segment(shared: &Shared, segment: Segment) {
+    let (number, bytes) = (segment.number, segment.capacity() as u64);
+    shared
+        .counters
+        .journal_bytes
+        .fetch_sub(bytes, Ordering::Relaxed);
+    if let Err(err) = segment.remove() {
+        tracing::warn!(error = %err, segment = number, "cannot remove a history journal segment");
     }
 }

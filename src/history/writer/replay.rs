@@ -1,8 +1,8 @@
 //! Replay: the journal segments an unclean stop left beside the history committed to the
 //! store at the next open.
 
-use super::journal;
 use crate::history::codec::Strings;
+use crate::history::journal;
 use crate::history::store::{HistoryError, HistoryStore};
 
 /// What [`replay_journal`] did.
