@@ -17,9 +17,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use badclients::analysis::aggregate::{summarize_store, AggregateOptions};
 use badclients::decision::{Decision, Hit, Reason, Verdict};
 use badclients::facts::{Asn, Facts};
-use badclients::history::aggregate::{summarize_store, AggregateOptions};
 use badclients::history::journal::{self, Segment};
 use badclients::history::store::HistoryStore;
 use badclients::history::writer::{HistoryWriter, WriterSettings};

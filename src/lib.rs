@@ -6,8 +6,10 @@
 //! [`audit`] line, plus the [`config`] file. The `badclients` binary is the command-line
 //! edge over it. See `ARCHITECTURE.md` for the map.
 
+pub mod analysis;
 pub mod app;
 pub mod asn_table;
+pub mod auditlog;
 pub mod cache;
 pub mod cloud;
 pub mod config;

@@ -12,9 +12,9 @@ use std::fs;
 use std::io::BufReader;
 use std::path::PathBuf;
 
+use badclients::auditlog::{parse_line, read_lines, Clock, ParsedLine, ReadStats};
 use badclients::decision::Decision;
 use badclients::facts::Facts;
-use badclients::history::auditlog::{parse_line, read_lines, Clock, ParsedLine, ReadStats};
 use badclients::history::{Outcome, Record};
 
 fn fixture(name: &str) -> PathBuf {

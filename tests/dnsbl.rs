@@ -66,7 +66,11 @@ async fn decide(c: &Config, ip: &str) -> (Verdict, Option<String>, Vec<String>, 
         d.verdict,
         d.hit().map(|h| h.label.clone()),
         r.facts.dnsbl.iter().map(ToString::to_string).collect(),
-        r.facts.lookup_errors.iter().map(ToString::to_string).collect(),
+        r.facts
+            .lookup_errors
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     )
 }
 

@@ -3,7 +3,7 @@
 //! single line reads the same through `parse_line` and `read_lines`.
 #![no_main]
 
-use badclients::history::auditlog::{
+use badclients::auditlog::{
     is_control, parse_line, read_lines, Clock, ParsedLine, MAX_LINE_BYTES,
 };
 use badclients::history::Record;

@@ -5,7 +5,7 @@
 //! record as replay's.
 #![no_main]
 
-use badclients::history::auditlog::is_control;
+use badclients::auditlog::is_control;
 use badclients::history::codec::{decode_record, decode_record_ref, RecordRef, Row, Strings};
 use badclients::history::journal::{count_frames, next_payload, parse_frames};
 use badclients::history::Record;

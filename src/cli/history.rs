@@ -3,23 +3,23 @@
 //! files or stdin, aggregated and printed; `badclients history forget`: one user's records
 //! deleted, the same two ways.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 
+use badclients::analysis::aggregate::{self, AggregateOptions, Summary};
+use badclients::analysis::known_good::KnownGood;
+use badclients::analysis::report::{Context, InputStats, Report, ReportOptions};
+use badclients::analysis::suggest::{self, SuggestOptions, Suggestion};
+use badclients::analysis::time::parse_since;
 use badclients::audit::escape;
+use badclients::auditlog::{Clock, LogFiles};
 use badclients::config::{Config, LoadedConfig};
-use badclients::history::aggregate::{summarize_store, AggregateOptions, Aggregator, Summary};
-use badclients::history::auditlog::{self, Clock};
-use badclients::history::codec::{Row, Strings};
-use badclients::history::known_good::KnownGood;
-use badclients::history::report::{Context, InputStats, Report, ReportOptions};
+use badclients::history::codec::Strings;
 use badclients::history::store::{Forgotten, HistoryError, HistoryStore};
-use badclients::history::suggest::{self, SuggestOptions, Suggestion};
-use badclients::history::time::parse_since;
 use badclients::history::{now_us, Filter};
 
 /// What to read and which part of it.
@@ -129,9 +129,12 @@ fn summarize(
 ) -> Result<Summarized> {
     let filter = input.filter()?;
     if !input.files.is_empty() {
-        let clock = Clock::at(input.now_us()?);
-        let (summary, stats) = summarize_files(&input.files, &clock, &filter, options)?;
-        return Ok(Summarized::Local(Box::new(summary), Some(stats)));
+        let files = LogFiles {
+            files: input.files.clone(),
+            clock: Clock::at(input.now_us()?),
+        };
+        let (summary, stats) = aggregate::summarize(&files, &filter, options)?;
+        return Ok(Summarized::Local(Box::new(summary), stats));
     }
     let path = loaded.config.history_path();
     if !path.exists() {
@@ -143,8 +146,8 @@ fn summarize(
     }
     match open_stopped(&path) {
         Ok((store, _)) => {
-            let summary = summarize_store(&store, &filter, options)?;
-            Ok(Summarized::Local(Box::new(summary), None))
+            let (summary, stats) = aggregate::summarize(&store, &filter, options)?;
+            Ok(Summarized::Local(Box::new(summary), stats))
         }
         Err(HistoryError::Busy { .. }) => {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -162,56 +165,6 @@ fn summarize(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Reads audit lines from files (`-`: stdin) into a summary.
-fn summarize_files(
-    files: &[PathBuf],
-    clock: &Clock,
-    filter: &Filter,
-    options: AggregateOptions,
-) -> Result<(Summary, InputStats)> {
-    let mut strings = Strings::new();
-    let mut added = Vec::new();
-    let mut agg = Aggregator::new(options);
-    let mut stats = InputStats::default();
-    for file in files {
-        let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-            Box::new(BufReader::new(std::io::stdin().lock()))
-        } else {
-            let f = std::fs::File::open(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            Box::new(BufReader::new(f))
-        };
-        let read = auditlog::read_lines(reader, clock, |record| {
-            if record.time_us.is_none() {
-                stats.undated += 1;
-            }
-            if !record.selected(filter) {
-                stats.filtered += 1;
-                return;
-            }
-            added.clear();
-            let row = Row::intern(&record, &mut strings, &mut added);
-            agg.add(&row, &strings);
-        })
-        .with_context(|| format!("cannot read {}", file.display()))?;
-        stats.lines += read.lines;
-        stats.records += read.records;
-        stats.other += read.not_audit;
-        stats.malformed += read.malformed;
-        for (line, reason) in read.first_malformed {
-            if stats.first_malformed.len() < 10 {
-                let reason = if files.len() > 1 {
-                    format!("{}: {reason}", file.display())
-                } else {
-                    reason
-                };
-                stats.first_malformed.push((line, reason));
-            }
-        }
-    }
-    Ok((agg.finish(&strings), stats))
 }
 
 /// Asks the daemon (which holds the history file) over its HTTP listener.

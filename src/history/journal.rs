@@ -3,7 +3,7 @@
 //! the store.
 //!
 //! Segments are files `<history file>.journal.<n>` of frames: the payload's length and
-//! CRC-32 (4 bytes each, little endian), then the record in [`codec::encode_record`]'s
+//! CRC-32 (4 bytes each, little endian), then the record in `codec::encode_record`'s
 //! form (about 150 bytes). A segment is reserved on disk and mapped into memory: a frame
 //! is one copy, with no system call on the request path. The writer starts a new segment
 //! for each batch (and another when one fills up); once a segment's records are committed
@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
 
-use super::{codec, Record};
+use super::codec;
+use super::record::Record;
 
 /// The file of segment `n` beside the history file `base`.
 pub fn segment_path(base: &Path, n: u64) -> PathBuf {
@@ -244,7 +245,7 @@ pub fn line(record: &Record) -> std::io::Result<Vec<u8>> {
     frame(|out| codec::encode_record(out, record))
 }
 
-/// A journal frame around what `encode` writes (a record in [`codec::encode_record`]'s
+/// A journal frame around what `encode` writes (a record in `codec::encode_record`'s
 /// form).
 pub fn frame(encode: impl FnOnce(&mut Vec<u8>)) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(256);

@@ -20,11 +20,11 @@ use super::access::Access;
 use super::decide::Decider;
 use super::http::error;
 use super::serve_http::Peer;
+use crate::analysis::aggregate::{summarize_store, AggregateOptions, Summary};
+use crate::analysis::known_good::KnownGood;
+use crate::analysis::report::{Context, Report, ReportOptions};
+use crate::analysis::suggest::{suggest, SuggestOptions};
 use crate::audit::escape;
-use crate::history::aggregate::{summarize_store, AggregateOptions, Summary};
-use crate::history::known_good::KnownGood;
-use crate::history::report::{Context, Report, ReportOptions};
-use crate::history::suggest::{suggest, SuggestOptions};
 use crate::history::Filter;
 
 /// The history routes.

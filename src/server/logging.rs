@@ -78,17 +78,19 @@ pub struct Rfc3339(pub u64);
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0 / 1_000_000;
         let micros = self.0 % 1_000_000;
-        let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-        let (y, m, d) = crate::history::time::civil_from_days(days);
-        let rest = secs % 86_400;
+        let Some(t) = crate::analysis::time::utc(self.0) else {
+            return write!(f, "{}.{micros:06}", self.0 / 1_000_000);
+        };
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            rest / 3600,
-            rest / 60 % 60,
-            rest % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
         )
     }
 }

@@ -33,12 +33,12 @@ use super::access::Access;
 use super::decide::Decider;
 use super::serve_http::Peer;
 use super::state::Active;
+use crate::analysis::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
+use crate::analysis::known_good::KnownGood;
+use crate::analysis::report::{Context, Report, ReportOptions, Status};
+use crate::analysis::time::format_minute;
 use crate::audit::escape;
-use crate::history::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
-use crate::history::known_good::KnownGood;
-use crate::history::report::{Context, Report, ReportOptions, Status};
 use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
-use crate::history::time::format_minute;
 use crate::history::writer::WriterCounters;
 use crate::history::{now_us, Filter, Outcome, Record};
 use crate::lists::{Diagnostic, ListKind, Severity};
@@ -1565,7 +1565,7 @@ mod tests {
 
     #[test]
     fn the_top_asns_and_clouds_say_why_a_row_is_a_candidate_or_not() {
-        use crate::history::report::AsnRow;
+        use crate::analysis::report::AsnRow;
         let row = |asn: u32, status: Status, why: &str| AsnRow {
             asn: Some(asn),
             as_desc: Some(format!("AS-{asn}")),
@@ -1586,7 +1586,7 @@ mod tests {
                 row(7922, Status::Unlisted, "consumer host names (hsd)"),
                 row(24940, Status::Candidate, "hosting AS name (HETZNER) <&>"),
             ],
-            clouds: vec![crate::history::report::CloudRow {
+            clouds: vec![crate::analysis::report::CloudRow {
                 cloud: "aws:EC2".into(),
                 logins: 3,
                 users: 3,

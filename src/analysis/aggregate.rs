@@ -1,7 +1,7 @@
 //! One pass over decisions into the counts every view needs.
 //!
-//! [`Aggregator`] takes rows (from the store, or records from log lines interned on the
-//! way) and keeps, by integer ids only: totals, per user and per user-and-AS sources, per
+//! [`Aggregator`] takes rows from a [`RowSource`] (the store, or records from log lines
+//! interned on the way) and keeps, by integer ids only: totals, per user and per user-and-AS sources, per
 //! AS, per cloud service and per country rankings with their distinct users, time buckets
 //! for the dashboard's chart, and — for `suggest` — per reverse-DNS shape and per RDAP
 //! entity evidence. [`Aggregator::finish`] resolves the ids into a [`Summary`].
@@ -11,8 +11,10 @@ use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::codec::{Row, Strings};
-use super::Outcome;
+use super::source::{InputStats, RowSource};
+use crate::history::codec::{Row, Strings};
+use crate::history::store::{HistoryError, HistoryStore, Weight};
+use crate::history::{Filter, Outcome};
 
 /// At most this many distinct hosts (and addresses) are kept per user and AS.
 const HOSTS_KEPT: usize = 64;
@@ -34,25 +36,6 @@ pub struct Counts {
     pub matched: u64,
     pub first_us: u64,
     pub last_us: u64,
-}
-
-/// How many identical rows one [`Aggregator::add_weighted`] call stands for, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Weight {
-    pub n: u64,
-    pub first_us: u64,
-    pub last_us: u64,
-}
-
-impl Weight {
-    /// One row at `time_us`.
-    pub fn one(time_us: u64) -> Weight {
-        Weight {
-            n: 1,
-            first_us: time_us,
-            last_us: time_us,
-        }
-    }
 }
 
 impl Counts {
@@ -275,7 +258,7 @@ impl Aggregator {
         if self.options.for_suggest {
             if row.host != 0 {
                 let shape = self.shape_of.entry(row.host).or_insert_with(|| {
-                    super::suggest::host_shape(strings.get(row.host)).map(Into::into)
+                    super::shape::host_shape(strings.get(row.host)).map(Into::into)
                 });
                 if let Some(shape) = shape {
                     match self.shapes.get_mut(&**shape) {
@@ -421,10 +404,7 @@ impl Aggregator {
 
 /// `provider:service` of a cloud tag `provider:service:region`.
 pub fn cloud_service(tag: &str) -> &str {
-    match tag.match_indices(':').nth(1) {
-        Some((i, _)) => &tag[..i],
-        None => tag,
-    }
+    crate::facts::CloudTag::provider_and_service_of(tag)
 }
 
 /// How many outcomes there are (the length of the per-outcome count arrays).
@@ -540,19 +520,25 @@ pub struct EvidenceSummary {
     pub clouds: Vec<String>,
 }
 
-/// Aggregates what `filter` selects in `store`.
-pub fn summarize_store(
-    store: &super::store::HistoryStore,
-    filter: &super::Filter,
+/// Aggregates what `filter` selects in `source` (the history or audit log lines: the
+/// same rows either way); gives what was read when the source was log lines.
+pub fn summarize<S: RowSource + ?Sized>(
+    source: &S,
+    filter: &Filter,
     options: AggregateOptions,
-) -> Result<Summary, super::store::HistoryError> {
-    let strings = store.strings()?;
+) -> Result<(Summary, Option<InputStats>), S::Error> {
     let mut agg = Aggregator::new(options.clone());
-    store.scan_grouped(
-        &strings,
-        filter,
-        options.bucket_us,
-        &mut |row: &Row, w: Weight| agg.add_weighted(row, &strings, w),
-    )?;
-    Ok(agg.finish(&strings))
+    let visited = source.visit(filter, options.bucket_us, &mut |row, strings, w| {
+        agg.add_weighted(row, strings, w)
+    })?;
+    Ok((agg.finish(&visited.strings), visited.input))
+}
+
+/// [`summarize`] over the history store.
+pub fn summarize_store(
+    store: &HistoryStore,
+    filter: &Filter,
+    options: AggregateOptions,
+) -> Result<Summary, HistoryError> {
+    summarize(store, filter, options).map(|(summary, _)| summary)
 }

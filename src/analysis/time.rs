@@ -1,44 +1,30 @@
 //! Times as the history shows and takes them: UTC `YYYY-MM-DD HH:MM`, and `--since` values
-//! (`24h`, `7d`, `2026-11-01`, `2026-11-01T12:00`).
+//! (`24h`, `7d`, `2026-11-01`, `2026-11-01T12:00`). The calendar is jiff's.
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+use jiff::civil::{Date, DateTime};
+use jiff::tz::Offset;
+use jiff::{Timestamp, ToSpan};
+
+/// The UTC date and time of microseconds since the epoch; `None` after the year 9999.
+pub fn utc(us: u64) -> Option<DateTime> {
+    let t = Timestamp::from_microsecond(i64::try_from(us).ok()?).ok()?;
+    Some(Offset::UTC.to_datetime(t))
 }
 
-/// The date of a day number.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `YYYY-MM-DD HH:MM` (UTC) of microseconds since the epoch; `-` for 0.
+/// `YYYY-MM-DD HH:MM` (UTC) of microseconds since the epoch; `-` for 0 (and for a time
+/// after the year 9999, which no clock or log gives).
 pub fn format_minute(us: u64) -> String {
-    if us == 0 {
-        return "-".into();
+    match utc(us).filter(|_| us != 0) {
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        None => "-".into(),
     }
-    let secs = (us / 1_000_000) as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
 }
 
 /// Why a `--since` value was refused.
@@ -77,13 +63,21 @@ pub fn parse_since(value: &str, now_us: u64) -> Result<u64, SinceError> {
     else {
         return Err(err());
     };
-    let y: i64 = y.parse().map_err(|_| err())?;
-    let m: u32 = m.parse().map_err(|_| err())?;
-    let d: u32 = d.parse().map_err(|_| err())?;
+    let y: i16 = y.parse().map_err(|_| err())?;
+    let m: i8 = m.parse().map_err(|_| err())?;
+    let d: i8 = d.parse().map_err(|_| err())?;
     if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(err());
     }
-    let mut secs = days_from_civil(y, m, d) * 86_400;
+    // A day past the month's end runs on into the next month (2025-02-31 is 3 March), as
+    // it always has.
+    let day = Date::new(y, m, 1)
+        .and_then(|first| first.checked_add(i64::from(d - 1).days()))
+        .map_err(|_| err())?;
+    let midnight = Offset::UTC
+        .to_timestamp(day.at(0, 0, 0, 0))
+        .map_err(|_| err())?;
+    let mut secs = midnight.as_second();
     if let Some(clock) = clock {
         let clock = clock.trim_end_matches('Z');
         let mut hm = clock.split(':');
@@ -110,11 +104,19 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 27), (2100, 3, 1)] {
-            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
+        for date in ["1970-01-02", "2000-02-29", "2026-11-27", "2100-03-01"] {
+            let us = parse_since(date, 0).unwrap();
+            assert_eq!(format_minute(us), format!("{date} 00:00"));
         }
-        assert_eq!(days_from_civil(2026, 11, 27), 20_784);
+        assert_eq!(
+            parse_since("2026-11-27", 0),
+            Ok(20_784 * 86_400 * 1_000_000)
+        );
         assert_eq!(format_minute(1_764_245_400 * 1_000_000), "2025-11-27 12:10");
+        assert_eq!(format_minute(0), "-");
+        assert_eq!(format_minute(u64::MAX), "-");
+        // Days past the month's end run on, as before.
+        assert_eq!(parse_since("2025-02-31", 0), parse_since("2025-03-03", 0));
     }
 
     #[test]
