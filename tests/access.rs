@@ -6,12 +6,10 @@
 //! connects from loopback), answered a foreign `Host`, and without a key the history API
 //! answered the network.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, DaemonConfig, FakeInternet, API_KEY};
+use testkit::daemon::{Daemon, DaemonConfig, FakeInternet, API_KEY};
 
 /// The user whose logins are the personal data here.
 const USER: &str = "alice.personal";

@@ -3,15 +3,13 @@
 //! `/healthz`), and decides with what it has; only a configuration it cannot parse or a
 //! port it cannot bind stops it.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::daemon::{free_port, free_ports, parse_http, terminate, HttpAnswer};
+use testkit::daemon::{free_port, free_ports, parse_http, terminate, HttpAnswer};
 
 /// A daemon started from `toml` with `env`, its stderr lines arriving on a channel.
 struct Bare {
@@ -176,13 +174,13 @@ enabled = false
     // with its times.
     let log = d.log();
     for line in log.lines() {
-        assert!(common::daemon::is_stamped(line), "no time: {line:?}");
+        assert!(testkit::daemon::is_stamped(line), "no time: {line:?}");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = common::badclients_stdin(&["report", "--json", "-"], dir.path(), log.as_bytes());
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = testkit::badclients_stdin(&["report", "--json", "-"], dir.path(), log.as_bytes());
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
     let report: serde_json::Value =
-        serde_json::from_str(&common::stdout(&out)).expect("report --json");
+        serde_json::from_str(&testkit::stdout(&out)).expect("report --json");
     let totals = &report["totals"];
     assert_eq!(totals["logins"], 2, "{report}");
     assert_eq!(totals["blocked"], 1, "{report}");

@@ -3,18 +3,16 @@
 //! configuration, while the daemon holds the cache file — through its HTTP API. And the
 //! cache's sizes in `/metrics`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::daemon::{DaemonConfig, FakeInternet, API_KEY};
-use common::{badclients, stderr, stdout};
+use testkit::daemon::{DaemonConfig, FakeInternet, API_KEY};
+use testkit::{badclients, stderr, stdout};
 
 const VK: &str = "176.112.169.218";
 const GOOGLE: &str = "209.85.218.15";
 
 /// Runs the binary on the daemon's configuration.
-fn cli(daemon: &common::daemon::Daemon, args: &[&str]) -> std::process::Output {
+fn cli(daemon: &testkit::daemon::Daemon, args: &[&str]) -> std::process::Output {
     let config = daemon
         .config_path()
         .to_str()

@@ -4,12 +4,11 @@
 //!
 //! Each test starts its own server (Debian's `redis-server`). Without one, the tests fail.
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use common::redis::{free_port, RedisServer};
+use testkit::daemon::free_port;
+use testkit::redis::RedisServer;
 
 use badclients::cache::redis::{covering_networks, redis_key, RedisTier, RedisTierError};
 use badclients::cache::{now_unix, Stored, Table};

@@ -1,8 +1,6 @@
 //! The command line: `lists check`, `check`, `config import-ini`, exit codes and output.
 
-mod common;
-
-use common::{badclients, fixture, stderr, stdout, ListDir};
+use testkit::{badclients, fixture, stderr, stdout, ListDir};
 
 #[test]
 fn lists_check_prints_problems_and_summary() {

@@ -3,13 +3,11 @@
 //! descriptors) must not keep a real request from being answered; an unauthenticated
 //! body is refused before it arrives; a body that does not arrive in time is cut off.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::daemon::{
+use testkit::daemon::{
     parse_http, Daemon, DaemonConfig, FakeInternet, HttpAnswer, API_KEY, LISTED_IP, LISTED_NET,
 };
 

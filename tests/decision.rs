@@ -1,14 +1,12 @@
 //! Each step of the decision order and its precedence.
 
-mod common;
-
 use std::net::IpAddr;
 
 use badclients::audit::AuditLine;
 use badclients::config::{Config, LoadedConfig};
 use badclients::decision::{Policy, Reason, Verdict};
 use badclients::facts::{Asn, Facts};
-use common::ListDir;
+use testkit::ListDir;
 
 /// Lists in which every deny list matches the facts built by `listed_facts`.
 fn everything_listed() -> ListDir {

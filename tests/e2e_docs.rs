@@ -11,14 +11,12 @@
 //! Needs root, the Debian packages of tests/e2e/README.md and the Debian 13 root that
 //! `scripts/test.sh` builds.
 
-mod common;
-
 use std::path::Path;
 
-use common::daemon::{DaemonConfig, FakeInternet, API_KEY, LISTED_IP, LISTED_NET, UNLISTED_IP};
-use common::dovecot::{Dovecot, Gate, PASSWORD};
-use common::mail_clients::Forge;
-use common::release::Release;
+use testkit::daemon::{DaemonConfig, FakeInternet, API_KEY, LISTED_IP, LISTED_NET, UNLISTED_IP};
+use testkit::dovecot::{Dovecot, Gate, PASSWORD};
+use testkit::mail_clients::Forge;
+use testkit::release::Release;
 
 /// The Markdown files whose Dovecot blocks are run.
 const DOCUMENTS: [&str; 2] = ["README.md", "docs/dovecot.md"];
@@ -47,7 +45,7 @@ impl Block {
 
 /// Every fenced code block of `file` (relative to the repository).
 fn blocks(file: &str) -> Vec<Block> {
-    let path = common::repo().join(file);
+    let path = testkit::repo().join(file);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut out = Vec::new();
@@ -196,12 +194,12 @@ fn documented_blocks_run_as_written(release: Release) {
     }
 }
 
-on_both_releases!(documented_blocks_run_as_written);
+testkit::on_both_releases!(documented_blocks_run_as_written);
 
 #[test]
 fn every_dovecot_block_names_its_release_and_nothing_is_untested() {
     for file in DOCUMENTS {
-        let text = std::fs::read_to_string(Path::new(&common::repo()).join(file)).unwrap();
+        let text = std::fs::read_to_string(Path::new(&testkit::repo()).join(file)).unwrap();
         for phrase in ["not run", "not been run"] {
             assert!(
                 !text.contains(phrase),

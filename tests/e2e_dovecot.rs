@@ -3,23 +3,21 @@
 //! client sees. The daemon's lookups go to testworld's fake DNS and RDAP on 127.0.0.1.
 //!
 //! Every test runs twice: `debian12::NAME` on the host's Dovecot 2.3 and `debian13::NAME` on
-//! Dovecot 2.4 in the Debian 13 root (see tests/common/release.rs).
+//! Dovecot 2.4 in the Debian 13 root (see crates/testkit/src/release.rs).
 //!
 //! Needs root, the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d and the Debian 13
 //! root that scripts/test.sh builds (the tests fail with a hint otherwise).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::daemon::{
+use testkit::daemon::{
     Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
     UNLISTED_IP2,
 };
-use common::dovecot::{Dovecot, Gate, PASSWORD};
-use common::guesses::{self, GUESSES};
-use common::mail_clients::Forge;
-use common::release::Release;
+use testkit::dovecot::{Dovecot, Gate, PASSWORD};
+use testkit::guesses::{self, GUESSES};
+use testkit::mail_clients::Forge;
+use testkit::release::Release;
 
 fn policy_dovecot(release: Release, daemon: &Daemon) -> Dovecot {
     Dovecot::start(
@@ -350,7 +348,7 @@ fn report_line(daemon: &Daemon, user: &str, ip: &str) -> String {
             panic!(
                 "no {needle:?} line; {} report lines for {ip}{}",
                 report_lines(daemon, ip).len(),
-                common::tail(&daemon.stderr(), 40)
+                testkit::tail(&daemon.stderr(), 40)
             )
         })
 }
@@ -458,7 +456,7 @@ fn disabled_pop3_is_refused_through_the_policy_server_and_every_line_names_its_s
     );
 
     let lines = settled_audit_lines(&daemon, UNLISTED_IP, 3);
-    let services = common::daemon::audit_services(&lines);
+    let services = testkit::daemon::audit_services(&lines);
     assert_eq!(
         services,
         ["pop3", "imap", "pop3"],
@@ -570,7 +568,7 @@ fn the_releases_default_request_attributes_work_unchanged(release: Release) {
     }
 }
 
-on_both_releases!(
+testkit::on_both_releases!(
     imap_login_from_a_listed_network_is_refused_with_the_configured_message,
     pop3_login_from_a_listed_network_is_refused_with_the_configured_message,
     doveadm_auth_test_fails_with_77_for_a_listed_network,

@@ -3,29 +3,27 @@
 //! daemon over HTTP (TCP and unix socket); the tests assert what the mail client sees.
 //!
 //! Every test that starts Dovecot runs twice: `debian12::NAME` on the host's Dovecot 2.3 and
-//! `debian13::NAME` on Dovecot 2.4 in the Debian 13 root (see tests/common/release.rs).
+//! `debian13::NAME` on Dovecot 2.4 in the Debian 13 root (see crates/testkit/src/release.rs).
 //!
 //! Needs root, the Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d,
 //! dovecot-auth-lua, lua-socket, lua5.4 and the Debian 13 root that scripts/test.sh builds (the
 //! tests fail with a hint otherwise).
 
-mod common;
-
 use std::time::Duration;
 
-use common::daemon::{
+use testkit::daemon::{
     decisions, Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET,
     UNLISTED_IP, UNLISTED_IP2,
 };
-use common::dovecot::{Dovecot, LuaPosition, PASSWORD};
-use common::guesses::{self, blocked_users, report_json};
-use common::mail_clients::Forge;
-use common::release::Release;
+use testkit::dovecot::{Dovecot, LuaPosition, PASSWORD};
+use testkit::guesses::{self, blocked_users, report_json};
+use testkit::mail_clients::Forge;
+use testkit::release::Release;
 
 /// Linode (the contract's third login); its DNS is made to fail.
 const LINODE_IP: &str = "139.162.133.252";
 
-use common::guesses::REFUSED;
+use testkit::guesses::REFUSED;
 
 fn listed(internet: &FakeInternet) -> DaemonConfig {
     DaemonConfig::new(internet).list("ip_net.deny.lst", &format!("{LISTED_NET}\n"))
@@ -362,8 +360,8 @@ fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Relea
 
     daemon.stop();
     let out = daemon.report(&["--top", "0"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let text = testkit::stdout(&out);
     assert!(text.contains("\nunverified 1: "), "{text}");
     assert!(text.contains("blocked 0 "), "{text}");
     assert!(text.contains("\nBLOCKED USERS\n(none)\n"), "{text}");
@@ -399,8 +397,8 @@ fn a_wrong_password_from_a_listed_network_is_never_a_blocked_user(release: Relea
 
     daemon.stop();
     let out = daemon.report(&["--top", "0"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let text = testkit::stdout(&out);
     assert!(text.contains("\nunverified 1: "), "{text}");
     let report = report_json(&daemon);
     assert_eq!(report["totals"]["unverified"], 1, "{report}");
@@ -446,7 +444,7 @@ fn disabled_pop3_is_refused_through_the_shim_last_and_every_line_names_its_servi
         context(&daemon, &dv)
     );
     let lines = daemon.audit_lines();
-    let services = common::daemon::audit_services(&lines);
+    let services = testkit::daemon::audit_services(&lines);
     assert_eq!(services, ["pop3", "imap", "pop3"], "{lines:#?}");
     assert!(
         lines[0].starts_with(&format!(
@@ -465,10 +463,10 @@ fn script_init_outside_dovecot(file_text: Option<&str>) -> String {
     if let Some(text) = file_text {
         std::fs::write(&path, text).expect("write settings");
     }
-    let check = common::repo().join("tests/e2e/lua/settings_check.lua");
+    let check = testkit::repo().join("tests/e2e/lua/settings_check.lua");
     let out = std::process::Command::new("lua5.4")
         .arg(&check)
-        .arg(common::dovecot::shim_path())
+        .arg(testkit::dovecot::shim_path())
         .env("BADCLIENTS_LUA_CONFIG", &path)
         .output()
         .expect("run lua5.4 (apt-get install lua5.4 lua-socket; scripts/test.sh does this)");
@@ -482,7 +480,7 @@ fn script_init_outside_dovecot(file_text: Option<&str>) -> String {
 
 #[test]
 fn shim_settings_file_takes_comments_quotes_and_the_older_tools_ini() {
-    common::dovecot::require_lua(Release::Debian12);
+    testkit::dovecot::require_lua(Release::Debian12);
     let out = script_init_outside_dovecot(Some(
         "[general]\n\
          ; the older tool's INI keeps working\n\
@@ -522,7 +520,7 @@ fn shim_settings_file_takes_comments_quotes_and_the_older_tools_ini() {
 
 #[test]
 fn shim_refuses_to_start_when_its_settings_file_is_missing() {
-    common::dovecot::require_lua(Release::Debian12);
+    testkit::dovecot::require_lua(Release::Debian12);
     let out = script_init_outside_dovecot(None);
     assert!(out.contains("script_init=-1"), "{out}");
     assert!(
@@ -535,7 +533,7 @@ fn shim_refuses_to_start_when_its_settings_file_is_missing() {
 /// the shim takes as it is: no warning, the values in effect.
 #[test]
 fn shim_takes_the_settings_file_that_import_ini_writes() {
-    common::dovecot::require_lua(Release::Debian12);
+    testkit::dovecot::require_lua(Release::Debian12);
     let dir = tempfile::tempdir().expect("tempdir");
     let ini = dir.path().join("bad_clients.conf.ext");
     std::fs::write(
@@ -545,7 +543,7 @@ fn shim_takes_the_settings_file_that_import_ini_writes() {
     )
     .expect("write ini");
     let settings = dir.path().join("dovecot-lua.conf");
-    let out = common::badclients(
+    let out = testkit::badclients(
         &[
             "config",
             "import-ini",
@@ -573,7 +571,7 @@ fn shim_takes_the_settings_file_that_import_ini_writes() {
     );
 }
 
-on_both_releases!(
+testkit::on_both_releases!(
     shim_blocks_listed_networks_with_user_disabled_and_allows_when_the_daemon_is_down,
     shim_over_a_unix_socket_with_result_block_expired_and_tempfail_when_the_daemon_is_down,
     shim_in_audit_mode_lets_the_listed_network_in_and_the_daemon_logs_the_would_be_block,

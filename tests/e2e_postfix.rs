@@ -6,21 +6,19 @@
 //!
 //! Every test that starts Postfix runs twice: `debian12::NAME` on the host's Postfix 3.7 and
 //! Dovecot 2.3, and `debian13::NAME` on Postfix 3.10 and Dovecot 2.4 in the Debian 13 root (see
-//! tests/common/release.rs).
+//! crates/testkit/src/release.rs).
 //!
 //! Needs root, the Debian packages postfix, dovecot-core and the Debian 13 root that
 //! scripts/test.sh builds (the tests fail with a hint otherwise).
 
-mod common;
-
-use common::daemon::{
+use testkit::daemon::{
     Daemon, DaemonConfig, FakeInternet, API_KEY, BLOCK_MESSAGE, LISTED_IP, LISTED_NET, UNLISTED_IP,
     UNLISTED_IP2,
 };
-use common::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
-use common::mail_clients::{base64, Forge};
-use common::postfix::Postfix;
-use common::release::Release;
+use testkit::dovecot::{Dovecot, Gate, LuaPosition, PASSWORD};
+use testkit::mail_clients::{base64, Forge};
+use testkit::postfix::Postfix;
+use testkit::release::Release;
 
 fn context(daemon: &Daemon, dv: &Dovecot, pf: &Postfix) -> String {
     format!(
@@ -332,7 +330,7 @@ fn smtp_auth_through_the_shim_last_names_service_smtp_and_a_disabled_pop3_leaves
     );
 }
 
-on_both_releases!(
+testkit::on_both_releases!(
     smtp_auth_from_a_listed_network_is_refused_through_dovecot_sasl,
     policy_service_rejects_an_authenticated_session_from_a_listed_network_at_rcpt,
     smtp_auth_through_the_lua_shim_is_refused_for_a_listed_network,

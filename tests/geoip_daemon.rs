@@ -2,15 +2,13 @@
 //! `mail-audit-maxmind:` line is written, a swapped database file is picked up without a
 //! restart, and a broken database is a clear error at start.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{parse_http, Daemon, DaemonConfig, FakeInternet, API_KEY};
+use testkit::daemon::{parse_http, Daemon, DaemonConfig, FakeInternet, API_KEY};
 
 fn mmdb(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,8 +2,6 @@
 //! MaxMind's own test databases: it blocks the address it names, with its label, and not
 //! the others.
 
-mod common;
-
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -11,7 +9,7 @@ use badclients::decision::{Policy, Verdict};
 use badclients::facts::Facts;
 use badclients::geoip::GeoIp;
 use badclients::lists::ListSet;
-use common::ListDir;
+use testkit::ListDir;
 
 fn mmdb(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,8 +1,6 @@
 //! The contract's five audit lines come out byte for byte from `badclients check --facts`.
 
-mod common;
-
-use common::{badclients, fixture, stdout, ListDir};
+use testkit::{badclients, fixture, stdout, ListDir};
 
 const LOGINS: [(&str, &str, &str, &str); 5] = [
     ("vk.json", "176.112.169.218", "honey-craig", "imap"),

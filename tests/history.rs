@@ -2,8 +2,6 @@
 //! across `kill -9`), and `badclients report` / `suggest` read it — directly, or through
 //! the daemon while it holds the file.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +9,7 @@ use std::time::Duration;
 
 use badclients::history::store::HistoryStore;
 use badclients::history::{Filter, Outcome};
-use common::daemon::{parse_http, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, UNLISTED_IP};
+use testkit::daemon::{parse_http, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, UNLISTED_IP};
 
 fn login(port: u16, user: &str, ip: &str) -> Option<u16> {
     use std::io::{Read, Write};
@@ -157,9 +155,9 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
     let config = daemon.config_path().to_str().unwrap().to_string();
     let mut text = String::new();
     for _ in 0..100 {
-        let out = common::badclients(&["report", "--config", &config, "--top", "0"], daemon.dir());
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        text = common::stdout(&out);
+        let out = testkit::badclients(&["report", "--config", &config, "--top", "0"], daemon.dir());
+        assert!(out.status.success(), "{}", testkit::stderr(&out));
+        text = testkit::stdout(&out);
         if text.contains("logins 6 ") {
             break;
         }
@@ -172,12 +170,12 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
     assert!(text.contains("ann   "), "{text}");
     assert!(text.contains("AS47764"), "{text}");
 
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["report", "--config", &config, "--user", "BEN", "--json"],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&testkit::stdout(&out)).unwrap();
     assert_eq!(json["totals"]["logins"], 2, "{json}");
     assert_eq!(json["blocked_users"][0]["user"], "ben", "{json}");
     assert_eq!(
@@ -186,12 +184,12 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
     );
 
     // The daemon's statuses use suggest's hosting evidence and say why.
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["report", "--config", &config, "--top", "0", "--json"],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&testkit::stdout(&out)).unwrap();
     let google = json["asns"]
         .as_array()
         .unwrap()
@@ -211,12 +209,12 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
     let answer = daemon.get("/v1/history/report", None);
     assert_eq!(answer.status, 401);
 
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["suggest", "--config", &config, "--min-users", "3"],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let text = testkit::stdout(&out);
     assert!(text.starts_with("# badclients suggest"), "{text}");
     // AS47764 is caught by ip_net already; Google's AS15169 has 3 users and "GOOGLE" in its
     // description, and mail-…google.com hosts.
@@ -282,17 +280,17 @@ fn a_damaged_history_is_moved_aside_and_the_daemon_serves_correct_verdicts() {
         zero_256(&path, offset);
         let before = moved_aside(daemon.dir());
         // `report` reads the file directly (the daemon is stopped): it must not panic.
-        let out = common::badclients(&["report", "--config", &config], daemon.dir());
+        let out = testkit::badclients(&["report", "--config", &config], daemon.dir());
         assert_ne!(
             out.status.code(),
             Some(101),
             "offset {offset}: {}",
-            common::stderr(&out)
+            testkit::stderr(&out)
         );
         assert!(
             out.status.success(),
             "offset {offset}: {}",
-            common::stderr(&out)
+            testkit::stderr(&out)
         );
         // Report moved the damaged file aside (or found the damage harmless); either way
         // the daemon starts and answers.
@@ -310,7 +308,7 @@ fn a_damaged_history_is_moved_aside_and_the_daemon_serves_correct_verdicts() {
         );
         // Zeros on live pages are damage, moved aside with a warning; on free space they
         // are harmless (which pages are live depends on the batches).
-        let said = common::stderr(&out).contains("is damaged")
+        let said = testkit::stderr(&out).contains("is damaged")
             || daemon.lines()[seen..]
                 .iter()
                 .any(|l| l.contains("is damaged"));
@@ -383,21 +381,21 @@ fn a_second_serve_names_the_daemon_and_report_sees_the_journal() {
         .history("flush_ms = 600000\nbatch_max = 1000000")
         .start();
     let config = daemon.config_path().to_str().unwrap().to_string();
-    let out = common::badclients(&["serve", "--config", &config], daemon.dir());
+    let out = testkit::badclients(&["serve", "--config", &config], daemon.dir());
     assert!(!out.status.success());
-    let err = common::stderr(&out);
+    let err = testkit::stderr(&out);
     assert!(err.contains(&format!("pid {}", daemon.pid())), "{err}");
     let port = daemon.http_port();
     for i in 0..40 {
         assert_eq!(login(port, &format!("j{i}"), UNLISTED_IP), Some(200));
     }
     daemon.kill_hard();
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["report", "--config", &config, "--json", "--top", "0"],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&testkit::stdout(&out)).unwrap();
     assert_eq!(json["totals"]["logins"], 40, "{json}");
 }
 
@@ -503,9 +501,9 @@ fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log(
 /// `report --json --top 0` (through the daemon while it runs): the users with login
 /// sources and the logins.
 fn report_users(config: &str, dir: &std::path::Path) -> (Vec<String>, u64) {
-    let out = common::badclients(&["report", "--config", config, "--json", "--top", "0"], dir);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let out = testkit::badclients(&["report", "--config", config, "--json", "--top", "0"], dir);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&testkit::stdout(&out)).unwrap();
     let mut users: Vec<String> = json["sources"]
         .as_array()
         .map(|a| {
@@ -521,10 +519,10 @@ fn report_users(config: &str, dir: &std::path::Path) -> (Vec<String>, u64) {
 
 /// A POST to the daemon with `api_key` (if any); the answer.
 fn post(
-    daemon: &common::daemon::Daemon,
+    daemon: &testkit::daemon::Daemon,
     target: &str,
     api_key: Option<&str>,
-) -> common::daemon::HttpAnswer {
+) -> testkit::daemon::HttpAnswer {
     let mut head = format!(
         "POST {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n"
     );
@@ -576,12 +574,12 @@ fn history_forget_through_the_daemon_removes_one_user_for_good() {
     ));
     assert_eq!(answer.status, 403, "{}", answer.body);
 
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["history", "forget", "--user", "aNN", "--config", &config],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let text = testkit::stdout(&out);
     assert!(text.contains("removed 3 record(s) of user aNN"), "{text}");
     assert!(text.contains("by the daemon"), "{text}");
     assert!(
@@ -598,14 +596,14 @@ fn history_forget_through_the_daemon_removes_one_user_for_good() {
         (vec!["ben".to_string()], 2)
     );
     // Again: nothing left.
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["history", "forget", "--user", "ann", "--config", &config],
         daemon.dir(),
     );
     assert!(
-        common::stdout(&out).contains("removed 0 record(s)"),
+        testkit::stdout(&out).contains("removed 0 record(s)"),
         "{}",
-        common::stdout(&out)
+        testkit::stdout(&out)
     );
 
     // A crash and a start (which replays the journal) do not bring them back.
@@ -636,12 +634,12 @@ fn history_forget_on_the_file_with_the_daemon_stopped() {
     // The records are in the journal only.
     daemon.kill_hard();
     let config = daemon.config_path().to_str().unwrap().to_string();
-    let out = common::badclients(
+    let out = testkit::badclients(
         &["history", "forget", "--user", "ANN", "--config", &config],
         daemon.dir(),
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", testkit::stderr(&out));
+    let text = testkit::stdout(&out);
     assert!(text.contains("removed 2 record(s) of user ANN"), "{text}");
     assert!(!text.contains("daemon"), "{text}");
     let stored = stored_users(&daemon.dir().join("history.redb"));

@@ -3,13 +3,11 @@
 //! blocking what it blocked, says so (`/healthz`, `/metrics`, the log), and its watch
 //! follows the directory so later edits are picked up.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::daemon::{
+use testkit::daemon::{
     Daemon, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, LISTED_NET, UNLISTED_IP, UNLISTED_IP2,
 };
 
@@ -117,7 +115,7 @@ fn a_removed_list_directory_keeps_blocking_degrades_health_and_is_watched_again_
     assert!(!body.contains('/') && !body.contains(LISTED_NET), "{body}");
     assert_eq!(verdict(&d, LISTED_IP), "block", "{}", d.stderr());
     // The dashboard's list health says so too (the daemon has the API key).
-    let ui = d.get("/ui", Some(common::daemon::API_KEY));
+    let ui = d.get("/ui", Some(testkit::daemon::API_KEY));
     assert!(
         ui.body
             .contains("degraded: the list directory is missing or cannot be read"),

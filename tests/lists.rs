@@ -1,13 +1,11 @@
 //! Every list file, every comment/literal/case rule, and malformed lines of every type.
 
-mod common;
-
 use std::net::IpAddr;
 
 use badclients::decision::{Policy, Reason, Verdict};
 use badclients::facts::{Asn, Facts, GeoFacts, Location, Place};
 use badclients::lists::{ListKind, ListSet, LoadReport, Severity};
-use common::{repo, ListDir};
+use testkit::{repo, ListDir};
 
 fn load(dir: &ListDir) -> (Policy, LoadReport) {
     let (lists, report) = ListSet::load(dir.path());

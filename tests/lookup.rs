@@ -1,13 +1,11 @@
 //! Lookups over real DNS and HTTP on loopback, against the fakes of `testworld`.
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use badclients::config::Config;
 use badclients::lookup::{build::build, Lookup, Provenance, Source};
-use common::{badclients, badclients_async, stdout, ListDir};
+use testkit::{badclients, badclients_async, stdout, ListDir};
 use testworld::{
     contract_world, Fault, RdapFault, Reply, RrType, RunningWorld, World, Zone, CONTRACT_LOGINS,
 };
@@ -448,7 +446,7 @@ async fn ipv6_lookup_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_cache_through_redis() {
-    let redis = common::redis::RedisServer::start();
+    let redis = testkit::redis::RedisServer::start();
     let world = contract().await;
     let dir = ListDir::new();
     let extra = "";
@@ -494,7 +492,7 @@ async fn two_processes_share_one_cache_through_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_are_still_decided_when_redis_dies() {
-    let mut redis = common::redis::RedisServer::start();
+    let mut redis = testkit::redis::RedisServer::start();
     let world = contract().await;
     let mut cfg = config_for(&world, 1000);
     cfg.cache.redis_url = Some(redis.url());
@@ -618,8 +616,8 @@ async fn an_offline_asn_table_replaces_team_cymru() {
     let world = contract().await;
     let mut cfg = config_for(&world, 1000);
     cfg.lookup.asn_table = vec![
-        common::fixture("asn/asn-ipv4.csv.gz"),
-        common::fixture("asn/asn-ipv6.csv.gz"),
+        testkit::fixture("asn/asn-ipv4.csv.gz"),
+        testkit::fixture("asn/asn-ipv6.csv.gz"),
     ];
     let l = lookup(&cfg).await;
     // The VK address: AS from the table, network from RDAP, host from DNS.

@@ -4,13 +4,11 @@
 //! about each pattern once, and a cheap login is not held up — also in the daemon, where
 //! the matching runs off the async workers and the log does not grow per login.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::daemon::{DaemonConfig, FakeInternet, UNLISTED_IP2};
-use common::{badclients, stderr, stdout, ListDir};
+use testkit::daemon::{DaemonConfig, FakeInternet, UNLISTED_IP2};
+use testkit::{badclients, stderr, stdout, ListDir};
 
 /// 1,000 lines like `.-.-.-.-.-.-.-.-.-.-%d` (each a little different).
 fn hostile_rev_host() -> String {
@@ -261,7 +259,7 @@ fn the_daemon_answers_cheap_logins_while_expensive_ones_match_and_logs_them_once
     let elapsed = started.elapsed();
 
     // Each login's audit line is logged before it is answered; stderr is read by a thread.
-    let audit_of = |d: &common::daemon::Daemon| -> Vec<String> {
+    let audit_of = |d: &testkit::daemon::Daemon| -> Vec<String> {
         d.audit_lines()
             .into_iter()
             .filter(|l| l.contains(&format!("ip={expensive_ip},")))

@@ -2,9 +2,7 @@
 //! stored, looked up as `cloud=` facts, matched by cloud.deny.lst; a broken feed keeps the
 //! previous one.
 
-mod common;
-
-use common::{badclients_async, fixture, stderr, stdout, ListDir};
+use testkit::{badclients_async, fixture, stderr, stdout, ListDir};
 use testworld::{FakeRdap, Reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

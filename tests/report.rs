@@ -1,14 +1,12 @@
 //! `badclients report` and `suggest` on a known history and on the older tool's log lines,
 //! compared with the exact expected output.
 
-mod common;
-
 use std::path::Path;
 
 use badclients::history::codec::Strings;
 use badclients::history::store::HistoryStore;
 use badclients::history::{Outcome, Record};
-use common::{badclients, stderr, stdout, ListDir};
+use testkit::{badclients, stderr, stdout, ListDir};
 
 /// 2026-11-20 00:00 UTC in µs.
 const DAY0: u64 = 1_795_132_800 * 1_000_000;
@@ -294,7 +292,7 @@ CLOUDS
 fn report_on_the_older_tools_journal_export_skips_and_counts_what_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
     let config = setup(dir.path());
-    let log = common::fixture("auditlog/older-tool.log");
+    let log = testkit::fixture("auditlog/older-tool.log");
     let log = log.to_str().unwrap();
     let args = [
         "report",
@@ -313,7 +311,7 @@ fn report_on_the_older_tools_journal_export_skips_and_counts_what_it_cannot_read
 
     // The same lines on stdin, since yesterday: the three undated lines (`-o cat`) stay in.
     let input = std::fs::read(log).unwrap();
-    let out = common::badclients_stdin(
+    let out = testkit::badclients_stdin(
         &[
             "report",
             "--config",
@@ -555,7 +553,7 @@ fn report_calls_only_hosting_networks_candidates_says_why_and_agrees_with_sugges
 
     // The same logins read from a journal export (`journalctl -o cat`): the same verdicts.
     let journal: String = mixed_history().iter().map(audit_line).collect();
-    let out = common::badclients_stdin(
+    let out = testkit::badclients_stdin(
         &["report", "--config", &config, "--top", "0", "--json", "-"],
         dir.path(),
         journal.as_bytes(),

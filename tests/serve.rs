@@ -1,13 +1,11 @@
 //! The daemon's HTTP and Postfix endpoints against bad input, keep-alive, report calls,
 //! metrics and a graceful stop — each followed by a good request that must still work.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::daemon::{
+use testkit::daemon::{
     parse_http, Daemon, DaemonConfig, FakeInternet, HttpAnswer, API_KEY, LISTED_IP, LISTED_NET,
     UNLISTED_IP,
 };
@@ -305,11 +303,11 @@ fn a_reload_names_the_settings_that_wait_for_a_restart() {
     let config = std::fs::read_to_string(d.config_path()).unwrap();
     let moved = config.replace(
         &format!("127.0.0.1:{port}"),
-        &format!("127.0.0.1:{}", common::daemon::free_port()),
+        &format!("127.0.0.1:{}", testkit::daemon::free_port()),
     );
     assert_ne!(moved, config, "the listen address is in the configuration");
     // A live setting changes too, and applies at once.
-    let moved = moved.replace(common::daemon::BLOCK_MESSAGE, "go away");
+    let moved = moved.replace(testkit::daemon::BLOCK_MESSAGE, "go away");
     std::fs::write(d.config_path(), moved).unwrap();
     d.sighup();
     let line = d
@@ -337,7 +335,7 @@ fn a_reload_names_the_settings_that_wait_for_a_restart() {
 fn a_cloud_block_is_counted_under_its_own_label() {
     let internet = FakeInternet::start();
     let ranges = tempfile::tempdir().expect("tempdir");
-    let feed = std::fs::read(common::fixture("cloud/aws-ip-ranges.json")).expect("aws fixture");
+    let feed = std::fs::read(testkit::fixture("cloud/aws-ip-ranges.json")).expect("aws fixture");
     badclients::cloud::store::FeedStore::new(ranges.path())
         .update(badclients::cloud::Provider::Aws, &feed, "tests/fixtures")
         .expect("store the aws feed");
@@ -385,7 +383,7 @@ fn check_in_audit_mode_tells_what_the_daemon_does() {
 
     let config = d.config_path().to_str().expect("utf-8 path").to_string();
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = common::badclients(
+    let out = testkit::badclients(
         &[
             "check",
             LISTED_IP,
@@ -399,9 +397,9 @@ fn check_in_audit_mode_tells_what_the_daemon_does() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(4), "{out:?}");
-    assert_eq!(common::stdout(&out).trim_end(), daemon_line.trim_end());
+    assert_eq!(testkit::stdout(&out).trim_end(), daemon_line.trim_end());
 
-    let out = common::badclients(
+    let out = testkit::badclients(
         &[
             "check",
             "192.0.2.5",
@@ -416,7 +414,7 @@ fn check_in_audit_mode_tells_what_the_daemon_does() {
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
-        common::stderr(&out).contains("the daemon would not log this login"),
+        testkit::stderr(&out).contains("the daemon would not log this login"),
         "{out:?}"
     );
 }

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::daemon::{decisions, Daemon, FakeInternet};
-use super::dovecot::{Dovecot, PASSWORD};
-use super::mail_clients::Forge;
+use crate::daemon::{decisions, Daemon, FakeInternet};
+use crate::dovecot::{Dovecot, PASSWORD};
+use crate::mail_clients::Forge;
 
 /// How many password guesses a brute-force test makes.
 pub const GUESSES: usize = 1000;
@@ -19,8 +19,8 @@ pub const REFUSED: &str = "a1 NO [AUTHENTICATIONFAILED] Authentication failed.";
 pub fn tail_context(daemon: &Daemon, dv: &Dovecot) -> String {
     format!(
         "\n--- daemon stderr (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
-        super::tail(&daemon.stderr(), 40),
-        super::tail(&dv.log(), 40)
+        crate::tail(&daemon.stderr(), 40),
+        crate::tail(&dv.log(), 40)
     )
 }
 
@@ -115,9 +115,9 @@ pub fn the_right_password_is_decided(
 /// `badclients report --json --top 0` on the stopped daemon's history.
 pub fn report_json(daemon: &Daemon) -> serde_json::Value {
     let out = daemon.report(&["--json", "--top", "0"]);
-    assert!(out.status.success(), "{}", super::stderr(&out));
-    serde_json::from_str(&super::stdout(&out))
-        .unwrap_or_else(|e| panic!("report --json: {e}: {}", super::stdout(&out)))
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    serde_json::from_str(&crate::stdout(&out))
+        .unwrap_or_else(|e| panic!("report --json: {e}: {}", crate::stdout(&out)))
 }
 
 /// The users under BLOCKED USERS in a `report --json`.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::daemon::set_mode;
+use crate::daemon::set_mode;
 
 /// Where `scripts/test.sh` builds the Debian 13 root unless `BADCLIENTS_TRIXIE_ROOT` says
 /// otherwise.
@@ -131,7 +131,7 @@ impl Release {
             Release::Debian12 => "tests/e2e/dovecot",
             Release::Debian13 => "tests/e2e/dovecot-2.4",
         };
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir)
+        crate::repo().join(dir)
     }
 
     /// The Dovecot version this release must have (a prefix of `dovecot --version`).
@@ -281,7 +281,7 @@ macro_rules! on_both_releases {
             $(
                 #[test]
                 fn $name() {
-                    super::$name($crate::common::release::Release::Debian12)
+                    super::$name($crate::release::Release::Debian12)
                 }
             )+
         }
@@ -290,7 +290,7 @@ macro_rules! on_both_releases {
             $(
                 #[test]
                 fn $name() {
-                    super::$name($crate::common::release::Release::Debian13)
+                    super::$name($crate::release::Release::Debian13)
                 }
             )+
         }

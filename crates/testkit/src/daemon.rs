@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::release::{InstanceDir, Release};
+use crate::release::{InstanceDir, Release};
 use testworld::{
     contract_world, cymru_origin_name, reverse_name, Fault, RdapFault, Reply, RrType, RunningWorld,
 };
@@ -361,7 +361,7 @@ impl DaemonConfig {
             api_key: self.api_key.clone(),
             nofile: self.nofile,
             http_bind: self.http_bind,
-            socket_dir: self.socket_dir,
+            _socket_dir: self.socket_dir,
             dir: self.dir,
         };
         daemon.spawn();
@@ -448,8 +448,9 @@ pub struct Daemon {
     api_key: Option<String>,
     nofile: Option<u64>,
     http_bind: &'static str,
-    // Last: removed after the process is gone.
-    socket_dir: Option<InstanceDir>,
+    // Last: removed after the process is gone. Only held (the unix socket's directory in a
+    // release's root), never read.
+    _socket_dir: Option<InstanceDir>,
     dir: tempfile::TempDir,
 }
 
@@ -462,10 +463,10 @@ impl Daemon {
                 let mut c = Command::new("prlimit");
                 c.arg(format!("--nofile={limit}:{limit}"))
                     .arg("--")
-                    .arg(env!("CARGO_BIN_EXE_badclients"));
+                    .arg(crate::exe());
                 c
             }
-            None => Command::new(env!("CARGO_BIN_EXE_badclients")),
+            None => Command::new(crate::exe()),
         };
         let mut child = command
             .arg("serve")
@@ -649,7 +650,7 @@ impl Daemon {
         let config = self.config.to_str().expect("a UTF-8 config path");
         let mut all = vec!["report", "--config", config];
         all.extend_from_slice(args);
-        super::badclients(&all, self.dir.path())
+        crate::badclients(&all, self.dir.path())
     }
 
     /// Waits until a stderr line (any, also earlier ones) satisfies `pred`.

@@ -2,9 +2,11 @@
 //! tests fail when it is missing).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::daemon::free_port;
 
 /// A `redis-server` on a free loopback port, killed when dropped.
 pub struct RedisServer {
@@ -104,12 +106,6 @@ fn spawn_redis(port: u16, dir: &std::path::Path) -> Spawned {
     let _ = child.kill();
     let _ = child.wait();
     Spawned::Failed
-}
-
-/// A port free on 127.0.0.1 a moment ago.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
 }
 
 fn answers_ping(port: u16) -> bool {

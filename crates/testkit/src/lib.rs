@@ -1,7 +1,18 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! The harness of badclients' integration tests (`tests/it`, `tests/e2e`, `tests/redis`,
+//! `tests/ui_browser.rs`): list directories, the `badclients` binary run once or as a daemon
+//! against testworld's fakes, throwaway Dovecot, Postfix, Redis and Chromium instances.
+//!
+//! A dev-only crate (never published), so each test binary uses what it needs and nothing is
+//! dead code. The `badclients` binary is the one Cargo built for the tests: [`exe`].
 
+pub mod browser;
+pub mod daemon;
+pub mod dovecot;
+pub mod guesses;
+pub mod mail_clients;
+pub mod postfix;
 pub mod redis;
+pub mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,6 +20,12 @@ use std::process::{Command, Output};
 /// A temporary list directory.
 pub struct ListDir {
     pub dir: tempfile::TempDir,
+}
+
+impl Default for ListDir {
+    fn default() -> ListDir {
+        ListDir::new()
+    }
 }
 
 impl ListDir {
@@ -36,9 +53,26 @@ impl ListDir {
     }
 }
 
-/// The repository's root.
+/// The repository's root (this crate is `crates/testkit` in it).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .nth(2)
+        .unwrap_or_else(|| panic!("{} is not crates/testkit of the repository", here.display()))
+        .to_path_buf()
+}
+
+/// The `badclients` binary under test: Cargo builds it for the integration tests of the
+/// badclients package and names it in `CARGO_BIN_EXE_badclients` when it runs them (Cargo
+/// 1.94 and later; the workspace needs 1.95).
+pub fn exe() -> PathBuf {
+    std::env::var_os("CARGO_BIN_EXE_badclients")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .expect(
+            "CARGO_BIN_EXE_badclients is not set: run the tests with `cargo test`, or set it to \
+             the badclients binary (e.g. target/debug/badclients)",
+        )
 }
 
 /// A fixture path.
@@ -49,7 +83,7 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// Runs the badclients binary in `cwd` (an empty temp dir by default, so no stray
 /// `badclients.toml` is picked up).
 pub fn badclients(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_badclients"))
+    Command::new(exe())
         .args(args)
         .current_dir(cwd)
         .output()
@@ -60,7 +94,7 @@ pub fn badclients(args: &[&str], cwd: &Path) -> Output {
 pub fn badclients_stdin(args: &[&str], cwd: &Path, input: &[u8]) -> Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_badclients"))
+    let mut child = Command::new(exe())
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::piped())
@@ -102,17 +136,12 @@ pub fn tail(text: &str, n: usize) -> String {
     out
 }
 
+/// A command's stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A command's stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
-pub mod browser;
-pub mod daemon;
-pub mod dovecot;
-pub mod guesses;
-pub mod mail_clients;
-pub mod postfix;
-pub mod release;

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::daemon::{free_ports, require_root, set_mode, terminate};
-use super::mail_clients::{self, Forge};
-use super::release::{InstanceDir, Release};
+use crate::daemon::{free_ports, require_root, set_mode, terminate};
+use crate::mail_clients::{self, Forge};
+use crate::release::{InstanceDir, Release};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const LUA_MODULE: &str = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so";
@@ -32,12 +32,12 @@ pub const PASSWORD: &str = "secret";
 
 /// The passwd-file of both releases (`tests/e2e/dovecot/users`).
 pub fn users_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dovecot/users")
+    crate::repo().join("tests/e2e/dovecot/users")
 }
 
 /// The shipped Lua shim.
 pub fn shim_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib/dovecot/badclients.lua")
+    crate::repo().join("contrib/dovecot/badclients.lua")
 }
 
 fn template(release: Release, name: &str) -> String {
@@ -234,14 +234,14 @@ impl Dovecot {
     /// `release`) with its API key, plus the `extra` settings lines.
     pub fn with_shim(
         release: Release,
-        daemon: &super::daemon::Daemon,
+        daemon: &crate::daemon::Daemon,
         position: LuaPosition,
         extra: &str,
     ) -> Dovecot {
         let settings = format!(
             "# badclients Lua passdb settings (test)\ndaemon = {}\napi_key = {}\n{extra}",
             daemon.http_url_in(release),
-            super::daemon::API_KEY
+            crate::daemon::API_KEY
         );
         Dovecot::start(release, Gate::Lua { settings, position })
     }

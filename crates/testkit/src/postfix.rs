@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use super::daemon::{free_port, require_root, send_signal};
-use super::mail_clients::{Smtp, SmtpReply};
-use super::release::{InstanceDir, Release};
+use crate::daemon::{free_port, require_root, send_signal};
+use crate::mail_clients::{Smtp, SmtpReply};
+use crate::release::{InstanceDir, Release};
 
 const POSTFIX: &str = "/usr/sbin/postfix";
 const INSTALL_HINT: &str =
@@ -32,9 +32,7 @@ pub fn require_postfix(release: Release) {
 }
 
 fn template(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/e2e/postfix")
-        .join(name);
+    let path = crate::repo().join("tests/e2e/postfix").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use super::release::Release;
+use crate::release::Release;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
