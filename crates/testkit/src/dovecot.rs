@@ -1,6 +1,6 @@
-//! A throwaway Dovecot instance per test, from the templates in `tests/e2e/dovecot/` (Dovecot
-//! 2.3, Debian 12, the host's packages) or `tests/e2e/dovecot-2.4/` (Dovecot 2.4, Debian 13, in
-//! the trixie root with `chroot ROOT …`; see [`Release`]).
+//! A throwaway Dovecot instance per test, from the templates in `tests/e2e/conf/dovecot/`
+//! (Dovecot 2.3, Debian 12, the host's packages) or `tests/e2e/conf/dovecot-2.4/` (Dovecot 2.4,
+//! Debian 13, in the trixie root with `chroot ROOT …`; see [`Release`]).
 //!
 //! Runs `dovecot -F -c DIR/dovecot.conf` as root with every path inside a temporary directory
 //! under /tmp (`ROOT/tmp` for Debian 13; unix socket paths must stay short) and every listener on
@@ -30,9 +30,9 @@ const INSTALL_HINT: &str =
 pub const USERS: [&str; 2] = ["alice", "bob"];
 pub const PASSWORD: &str = "secret";
 
-/// The passwd-file of both releases (`tests/e2e/dovecot/users`).
+/// The passwd-file of both releases (`tests/e2e/conf/dovecot/users`).
 pub fn users_file() -> PathBuf {
-    crate::repo().join("tests/e2e/dovecot/users")
+    crate::repo().join("tests/e2e/conf/dovecot/users")
 }
 
 /// The shipped Lua shim.

@@ -1,6 +1,6 @@
-//! A throwaway Postfix instance per test, from the templates in `tests/e2e/postfix/`: Postfix 3.7
-//! (Debian 12, the host's package) or Postfix 3.10 (Debian 13, in the trixie root with
-//! `chroot ROOT …`; see [`Release`]).
+//! A throwaway Postfix instance per test, from the templates in `tests/e2e/conf/postfix/`:
+//! Postfix 3.7 (Debian 12, the host's package) or Postfix 3.10 (Debian 13, in the trixie root
+//! with `chroot ROOT …`; see [`Release`]).
 //!
 //! `postfix -c DIR/etc check && postfix -c DIR/etc start` as root; the queue, data directory and
 //! log are inside a temporary directory under /tmp (`ROOT/tmp` for Debian 13), smtpd listens on a
@@ -32,7 +32,7 @@ pub fn require_postfix(release: Release) {
 }
 
 fn template(name: &str) -> String {
-    let path = crate::repo().join("tests/e2e/postfix").join(name);
+    let path = crate::repo().join("tests/e2e/conf/postfix").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 

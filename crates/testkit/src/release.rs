@@ -124,12 +124,12 @@ impl Release {
         InstanceDir { dir, inside }
     }
 
-    /// The Dovecot templates for the release's Dovecot: `tests/e2e/dovecot/` (2.3) or
-    /// `tests/e2e/dovecot-2.4/`.
+    /// The Dovecot templates for the release's Dovecot: `tests/e2e/conf/dovecot/` (2.3) or
+    /// `tests/e2e/conf/dovecot-2.4/`.
     pub fn dovecot_templates(self) -> PathBuf {
         let dir = match self {
-            Release::Debian12 => "tests/e2e/dovecot",
-            Release::Debian13 => "tests/e2e/dovecot-2.4",
+            Release::Debian12 => "tests/e2e/conf/dovecot",
+            Release::Debian13 => "tests/e2e/conf/dovecot-2.4",
         };
         crate::repo().join(dir)
     }
