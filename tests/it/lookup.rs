@@ -1,4 +1,7 @@
-//! Lookups over real DNS and HTTP on loopback, against the fakes of `testworld`.
+//! Lookups over real DNS and HTTP on loopback, against the fakes of `testworld` (with Redis:
+//! `tests/redis/lookup.rs`).
+
+mod world;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -9,57 +12,7 @@ use testkit::{badclients, badclients_async, stdout, ListDir};
 use testworld::{
     contract_world, Fault, RdapFault, Reply, RrType, RunningWorld, World, Zone, CONTRACT_LOGINS,
 };
-
-/// A configuration pointing every upstream at `world`.
-fn config_for(world: &RunningWorld, deadline_ms: u64) -> Config {
-    let mut c = Config::default();
-    c.lookup.dns_servers = vec![world.dns.addr()];
-    c.lookup.deadline_ms = deadline_ms;
-    let base = world.rdap.base_url();
-    for (registry, path) in [
-        ("arin", "arin"),
-        ("ripencc", "ripe"),
-        ("apnic", "apnic"),
-        ("lacnic", "lacnic"),
-        ("afrinic", "afrinic"),
-    ] {
-        c.rdap
-            .base_urls
-            .insert(registry.into(), format!("{base}{path}/"));
-    }
-    c.cache.memory_only = true;
-    c
-}
-
-/// The same configuration as a TOML file, for the binary.
-fn config_file(world: &RunningWorld, dir: &ListDir, extra: &str) -> std::path::PathBuf {
-    let base = world.rdap.base_url();
-    let text = format!(
-        "list_path = \"lists\"\n{extra}\n[lookup]\ndns_servers = [\"{}\"]\ndeadline_ms = 1000\n\
-         [cache]\npath = \"cache.redb\"\n\
-         [rdap.base_urls]\narin = \"{base}arin/\"\nripencc = \"{base}ripe/\"\napnic = \"{base}apnic/\"\n\
-         lacnic = \"{base}lacnic/\"\nafrinic = \"{base}afrinic/\"\n",
-        world.dns.addr()
-    );
-    let path = dir.path().join("badclients.toml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::create_dir_all(dir.path().join("lists")).unwrap();
-    path
-}
-
-/// The contract world, plus the redirect ARIN answers for Linode's RIPE-registered
-/// 139.162.0.0/16 (IANA's bootstrap names ARIN for 139/8).
-async fn contract() -> RunningWorld {
-    let world = contract_world().start().await.unwrap();
-    world.rdap.route(
-        "/arin/ip/139.162.133.252",
-        Reply::fault(RdapFault::Redirect {
-            to: "/ripe/ip/139.162.133.252".into(),
-            status: 301,
-        }),
-    );
-    world
-}
+use world::{config_file, config_for, contract};
 
 async fn lookup(config: &Config) -> Lookup {
     build(config).await.unwrap().0
@@ -442,89 +395,6 @@ async fn ipv6_lookup_end_to_end() {
     // Another address in the same /32 network: cached.
     l.facts("2001:4860:4860::8844".parse().unwrap()).await;
     assert_eq!(l.upstream_queries(Source::Origin), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_one_cache_through_redis() {
-    let redis = testkit::redis::RedisServer::start();
-    let world = contract().await;
-    let dir = ListDir::new();
-    let extra = "";
-    let cfg = config_file(&world, &dir, extra);
-    // Each node keeps its own memory only; what they share is Redis.
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text = text.replace(
-        "[cache]\npath = \"cache.redb\"\n",
-        &format!(
-            "[cache]\nmemory_only = true\nredis_url = \"{}\"\n",
-            redis.url()
-        ),
-    );
-    std::fs::write(&cfg, text).unwrap();
-    let run = |cfg: std::path::PathBuf, cwd: std::path::PathBuf| {
-        tokio::task::spawn_blocking(move || {
-            badclients(
-                &[
-                    "lookup",
-                    "176.112.169.218",
-                    "--config",
-                    cfg.to_str().unwrap(),
-                    "--json",
-                ],
-                &cwd,
-            )
-        })
-    };
-    let first = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
-    assert_eq!(first.status.code(), Some(0), "{first:?}");
-    assert!(world.dns.total_queries() > 0);
-    world.dns.reset_counters();
-    world.rdap.reset_counters();
-    let second = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
-    assert_eq!(second.status.code(), Some(0), "{second:?}");
-    let v: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    assert_eq!(v[0]["facts"]["net_name"], "VK-FRONT");
-    assert_eq!(v[0]["facts"]["as_desc"], "VK-AS, RU");
-    assert_eq!(v[0]["facts"]["host"], "rimap26.i.mail.ru");
-    assert_eq!(world.dns.total_queries(), 0, "the second node asked DNS");
-    assert_eq!(world.rdap.total_requests(), 0, "the second node asked RDAP");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logins_are_still_decided_when_redis_dies() {
-    let mut redis = testkit::redis::RedisServer::start();
-    let world = contract().await;
-    let mut cfg = config_for(&world, 1000);
-    cfg.cache.redis_url = Some(redis.url());
-    cfg.cache.redis_timeout_ms = 200;
-    let (l, warnings) = build(&cfg).await.unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
-    let r = l.facts("176.112.169.218".parse().unwrap()).await;
-    assert!(r.facts.lookup_errors.is_empty());
-    redis.kill();
-    for ip in ["139.162.133.252", "209.85.218.15", "209.85.218.53"] {
-        let started = Instant::now();
-        let r = l.facts(ip.parse().unwrap()).await;
-        assert!(
-            r.facts.lookup_errors.is_empty(),
-            "{ip}: {:?}",
-            r.facts.lookup_errors
-        );
-        assert!(r.facts.net_name.is_some(), "{ip}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1000 + 250),
-            "{ip}"
-        );
-    }
-    // A Redis that is down at start is a warning, not a failure.
-    let (l, warnings) = build(&cfg).await.unwrap();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(l
-        .facts("176.112.169.218".parse().unwrap())
-        .await
-        .facts
-        .net_name
-        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,12 +7,11 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use testkit::daemon::free_port;
-use testkit::redis::RedisServer;
-
 use badclients::cache::redis::{covering_networks, redis_key, RedisTier, RedisTierError};
 use badclients::cache::{now_unix, Stored, Table};
 use ipnet::IpNet;
+use testkit::daemon::free_port;
+use testkit::redis::RedisServer;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Slack allowed past the timeout for an operation against a dead Redis.
