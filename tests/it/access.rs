@@ -429,12 +429,10 @@ fn an_empty_api_key_is_refused_at_load_and_a_network_listener_without_one_is_war
 #[test]
 fn state_files_are_private_under_umask_022() {
     use std::os::unix::fs::PermissionsExt;
-    // SAFETY: umask only changes this process's mask, which the daemon inherits.
-    unsafe {
-        libc::umask(0o022);
-    }
     let internet = FakeInternet::start();
+    // Only the daemon's umask: the other tests share this process.
     let d = DaemonConfig::new(&internet)
+        .umask(0o022)
         .history("path = \"state/history/history.redb\"\nflush_ms = 50")
         .cache("path = \"state/cache/cache.redb\"")
         .start();

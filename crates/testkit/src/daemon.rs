@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -160,6 +161,7 @@ pub struct DaemonConfig {
     sections: String,
     history: String,
     nofile: Option<u64>,
+    umask: Option<u32>,
     /// The address a TCP listener binds (clients still connect to 127.0.0.1).
     http_bind: &'static str,
     /// The directory of a unix socket kept outside `dir` (see [`DaemonConfig::http_unix_in`]).
@@ -190,6 +192,7 @@ impl DaemonConfig {
             sections: internet.config_sections(),
             history: String::new(),
             nofile: None,
+            umask: None,
             http_bind: "127.0.0.1",
             socket_dir: None,
         }
@@ -206,6 +209,13 @@ impl DaemonConfig {
     /// prlimit(1).
     pub fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    /// Starts the daemon with this umask (set in the child only: the tests' process and its
+    /// other children keep theirs).
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
         self
     }
 
@@ -360,6 +370,7 @@ impl DaemonConfig {
             postfix_port: self.postfix_port,
             api_key: self.api_key.clone(),
             nofile: self.nofile,
+            umask: self.umask,
             http_bind: self.http_bind,
             _socket_dir: self.socket_dir,
             dir: self.dir,
@@ -447,6 +458,7 @@ pub struct Daemon {
     postfix_port: Option<u16>,
     api_key: Option<String>,
     nofile: Option<u64>,
+    umask: Option<u32>,
     http_bind: &'static str,
     // Last: removed after the process is gone. Only held (the unix socket's directory in a
     // release's root), never read.
@@ -468,6 +480,16 @@ impl Daemon {
             }
             None => Command::new(crate::exe()),
         };
+        if let Some(mask) = self.umask {
+            // SAFETY: umask(2) is async-signal-safe and only changes the child's mask (which
+            // prlimit, when it runs first, passes on through exec).
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(mask as libc::mode_t);
+                    Ok(())
+                });
+            }
+        }
         let mut child = command
             .arg("serve")
             .arg("--config")
