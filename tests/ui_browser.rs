@@ -273,7 +273,7 @@ fn the_dashboard_works_in_headless_chromium() {
     testkit::browser::require_browser();
     let internet = FakeInternet::start();
     // No API key: the dashboard answers loopback clients that no proxy forwards (the
-    // browser here). With a key it would ask for it whatever the peer (tests/access.rs).
+    // browser here). With a key it would ask for it whatever the peer (tests/it/access.rs).
     let config = DaemonConfig::new(&internet)
         .without_api_key()
         .service_mode("pop3", "audit")

@@ -343,7 +343,7 @@ fn a_cloud_block_is_counted_under_its_own_label() {
         .extra(&format!("[cloud]\ndir = \"{}\"", ranges.path().display()))
         .list("cloud.deny.lst", "aws:EC2:.*\n")
         .start();
-    // 15.181.232.10 is in an EC2 us-east-1 prefix of the feed (tests/ranges.rs).
+    // 15.181.232.10 is in an EC2 us-east-1 prefix of the feed (tests/it/ranges.rs).
     let answer = d.policy_allow("carol", "15.181.232.10", Duration::from_secs(30));
     assert!(answer.body.contains("\"status\":-1"), "{answer:?}");
     let m = d.get("/metrics", Some(API_KEY));
