@@ -73,7 +73,7 @@ echo "203.0.113.0/24" > "$work/lists/ip_net.deny.lst"
 # of digits so that none is a duplicate, and ending in `%.e`: patterns are tried only on the
 # host names that end in their literal suffix, here the long one. (A pattern line has no
 # comment: the whole line is the pattern. Without a literal affix such a pattern would be
-# tried, and spend the whole budget, on every login of the soak; tests/match_budget.rs has
+# tried, and spend the whole budget, on every login of the soak; tests/it/match_budget.rs has
 # that case.)
 python3 - "$expensive" > "$work/lists/rev_host.deny.lst" <<'PY'
 import itertools, sys

@@ -33,8 +33,8 @@ if ((${#missing[@]})); then
 fi
 
 # A Debian 13 (trixie) root for the end-to-end tests on Dovecot 2.4 and Postfix 3.10: they run
-# them with `chroot ROOT …` (tests/common/release.rs). trixie's packages are never installed on
-# the host. Built into a temporary directory next to it and renamed when complete, so a broken,
+# them with `chroot ROOT …` (crates/testkit/src/release.rs). trixie's packages are never installed
+# on the host. Built into a temporary directory next to it and renamed when complete, so a broken,
 # half-built root is never used; rebuilt when the package list (kept in ROOT/.badclients-stamp)
 # changes.
 trixie_root=${BADCLIENTS_TRIXIE_ROOT:-/var/cache/badclients/trixie-root}

@@ -7,8 +7,6 @@
 //!
 //! Without Chromium or chromedriver the test fails: `./scripts/test.sh` installs them.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -16,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use badclients::history::store::HistoryStore;
 use badclients::history::{now_us, Outcome, Record};
-use common::browser::{ChromeDriver, WINDOW};
-use common::daemon::{
+use fantoccini::{Client, Locator};
+use testkit::browser::{ChromeDriver, WINDOW};
+use testkit::daemon::{
     parse_http, Daemon, DaemonConfig, FakeInternet, HttpAnswer, API_KEY, LISTED_IP, UNLISTED_IP,
     UNLISTED_IP2,
 };
-use fantoccini::{Client, Locator};
 
 /// Linode (AS63949), on `asn.deny.lst`; logins from it come over POP3, which is in audit
 /// mode: would-block.
@@ -235,7 +233,7 @@ fn backfill(path: &Path) -> usize {
 }
 
 fn screenshot_paths() -> (PathBuf, PathBuf) {
-    let repo = common::repo();
+    let repo = testkit::repo();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { repo.join(p) })
@@ -272,10 +270,10 @@ fn wait_for_history(d: &Daemon, users: &[&str]) {
 #[test]
 fn the_dashboard_works_in_headless_chromium() {
     // Fail early, before the daemon starts, when the browser is missing.
-    common::browser::require_browser();
+    testkit::browser::require_browser();
     let internet = FakeInternet::start();
     // No API key: the dashboard answers loopback clients that no proxy forwards (the
-    // browser here). With a key it would ask for it whatever the peer (tests/access.rs).
+    // browser here). With a key it would ask for it whatever the peer (tests/it/access.rs).
     let config = DaemonConfig::new(&internet)
         .without_api_key()
         .service_mode("pop3", "audit")

@@ -28,6 +28,10 @@ const CLASSIC_UDP_LIMIT: usize = 512;
 const SERVER_UDP_PAYLOAD: u16 = 1232;
 /// Pause after a failed receive or accept.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+/// The UDP receive buffer asked for (the kernel caps it at `net.core.rmem_max`): a test sends
+/// a thousand queries at once, more than the default buffer holds while the answering tasks
+/// wait for a busy CPU, and a dropped query is a client timeout.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// At most this many entries are kept in the query log.
 const QUERY_LOG_LIMIT: usize = 100_000;
 
@@ -123,7 +127,7 @@ impl FakeDns {
     pub async fn start(zone: Zone) -> io::Result<FakeDns> {
         let mut last_err = io::Error::new(io::ErrorKind::AddrInUse, "no port found");
         for _ in 0..20 {
-            let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+            let udp = bind_udp()?;
             let addr = udp.local_addr()?;
             match TcpListener::bind(addr).await {
                 Ok(tcp) => return Ok(Self::serve(zone, addr, udp, tcp)),
@@ -241,6 +245,20 @@ impl Drop for FakeDns {
 }
 
 // ----- transport loops ----------------------------------------------------------------------------
+
+/// A UDP socket on a free 127.0.0.1 port with a receive buffer of [`UDP_RECEIVE_BUFFER`].
+fn bind_udp() -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: a smaller buffer still works, it only drops sooner.
+    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
+    UdpSocket::from_std(socket.into())
+}
 
 async fn udp_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
     // Dropping the JoinSet (when this task is aborted) aborts every pending answer.

@@ -1,0 +1,95 @@
+//! Lookups against the fakes of `testworld` that share their cache through a real
+//! `redis-server` (moved here from `tests/it/lookup.rs`, whose configuration helpers they use).
+
+use std::time::{Duration, Instant};
+
+use badclients::lookup::build::build;
+use testkit::{badclients, ListDir};
+
+#[path = "../it/lookup/world.rs"]
+mod world;
+
+use world::{config_file, config_for, contract};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_cache_through_redis() {
+    let redis = testkit::redis::RedisServer::start();
+    let world = contract().await;
+    let dir = ListDir::new();
+    let extra = "";
+    let cfg = config_file(&world, &dir, extra);
+    // Each node keeps its own memory only; what they share is Redis.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replace(
+        "[cache]\npath = \"cache.redb\"\n",
+        &format!(
+            "[cache]\nmemory_only = true\nredis_url = \"{}\"\n",
+            redis.url()
+        ),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = |cfg: std::path::PathBuf, cwd: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            badclients(
+                &[
+                    "lookup",
+                    "176.112.169.218",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--json",
+                ],
+                &cwd,
+            )
+        })
+    };
+    let first = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(world.dns.total_queries() > 0);
+    world.dns.reset_counters();
+    world.rdap.reset_counters();
+    let second = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let v: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(v[0]["facts"]["net_name"], "VK-FRONT");
+    assert_eq!(v[0]["facts"]["as_desc"], "VK-AS, RU");
+    assert_eq!(v[0]["facts"]["host"], "rimap26.i.mail.ru");
+    assert_eq!(world.dns.total_queries(), 0, "the second node asked DNS");
+    assert_eq!(world.rdap.total_requests(), 0, "the second node asked RDAP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_are_still_decided_when_redis_dies() {
+    let mut redis = testkit::redis::RedisServer::start();
+    let world = contract().await;
+    let mut cfg = config_for(&world, 1000);
+    cfg.cache.redis_url = Some(redis.url());
+    cfg.cache.redis_timeout_ms = 200;
+    let (l, warnings) = build(&cfg).await.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    assert!(r.facts.lookup_errors.is_empty());
+    redis.kill();
+    for ip in ["139.162.133.252", "209.85.218.15", "209.85.218.53"] {
+        let started = Instant::now();
+        let r = l.facts(ip.parse().unwrap()).await;
+        assert!(
+            r.facts.lookup_errors.is_empty(),
+            "{ip}: {:?}",
+            r.facts.lookup_errors
+        );
+        assert!(r.facts.net_name.is_some(), "{ip}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1000 + 250),
+            "{ip}"
+        );
+    }
+    // A Redis that is down at start is a warning, not a failure.
+    let (l, warnings) = build(&cfg).await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(l
+        .facts("176.112.169.218".parse().unwrap())
+        .await
+        .facts
+        .net_name
+        .is_some());
+}
