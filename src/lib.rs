@@ -18,6 +18,7 @@ pub mod error_chain;
 pub mod facts;
 pub mod geoip;
 pub mod history;
+pub mod list_dir_fault;
 pub mod lists;
 pub mod lookup;
 pub mod metrics;
