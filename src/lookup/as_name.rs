@@ -1,7 +1,8 @@
 //! The AS name: Team Cymru's `AS<n>.asn.cymru.com` TXT record, cached per AS number.
 
-use super::cached::{CachedSource, Fetched, Flights};
+use super::cached::{CachedSource, Fetched};
 use super::cymru::{as_name_query, parse_as_name};
+use super::inflight::Flights;
 use super::report::{Source, SourceError};
 use super::Inner;
 use crate::cache::memory::Cached;

@@ -13,58 +13,15 @@
 
 use std::future::Future;
 use std::hash::Hash;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
-use super::inflight::{Flight, InFlight};
+use super::inflight::{Flight, Flights};
 use super::report::{Outcome, Provenance, Source, SourceError};
 use super::tiers::Tiers;
 use super::Inner;
 use crate::cache::memory::Cached;
 use crate::cache::now_unix;
-
-/// Fetches in flight of one source, by single-flight key.
-pub(super) type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
-
-/// Single-flight key of a network source: the "probable network" of an address (/24,
-/// /48), or the address alone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) enum FlightKey {
-    Bucket(IpNet),
-    Exact(IpAddr),
-}
-
-impl FlightKey {
-    /// The probable network of `ip`: its /24 (IPv4) or /48 (IPv6).
-    pub fn bucket(ip: IpAddr) -> FlightKey {
-        let len = if ip.is_ipv4() { 24 } else { 48 };
-        let net = IpNet::new(ip, len)
-            .map(|n| n.trunc())
-            .unwrap_or_else(|_| IpNet::from(ip));
-        FlightKey::Bucket(net)
-    }
-}
-
-/// Upstream query counters, per source.
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    queries: [AtomicU64; Source::ALL.len()],
-}
-
-impl Counters {
-    fn count(&self, source: Source) {
-        self.queries[source as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// How many upstream queries `source` made so far.
-    pub fn get(&self, source: Source) -> u64 {
-        self.queries[source as usize].load(Ordering::Relaxed)
-    }
-}
 
 /// What an upstream source answered.
 pub(super) struct Fetched<T> {

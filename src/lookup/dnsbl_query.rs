@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::cached::{read, CachedSource, Fetched, Flights};
+use super::cached::{read, CachedSource, Fetched};
 use super::dnsbl::query_name;
+use super::inflight::Flights;
 use super::report::{Provenance, Source, SourceError, SourceReport};
 use super::Inner;
 use crate::cache::memory::Cached;

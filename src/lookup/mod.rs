@@ -30,6 +30,7 @@ pub mod tiers;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,10 +40,10 @@ use crate::cache::memory::KeyTable;
 use crate::facts::Asn;
 use crate::rdap::{RdapClient, RdapNetwork};
 use crate::reserved::canonical;
-use cached::{Counters, FlightKey, Flights};
 use cymru::Origin;
 use dns::DnsClient;
 use dnsbl::DnsblZone;
+use inflight::{FlightKey, Flights};
 use tiers::Tiers;
 
 pub use local::LocalSources;
@@ -56,6 +57,24 @@ pub struct LookupSettings {
     pub ttls: tiers::Ttls,
     /// The DNS blocklists to ask.
     pub dnsbl: Vec<DnsblZone>,
+}
+
+/// Upstream query counters, per source.
+#[derive(Debug, Default)]
+struct Counters {
+    queries: [AtomicU64; Source::ALL.len()],
+}
+
+impl Counters {
+    /// Counts one upstream query of `source`.
+    fn count(&self, source: Source) {
+        self.queries[source as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many upstream queries `source` made so far.
+    fn get(&self, source: Source) -> u64 {
+        self.queries[source as usize].load(Ordering::Relaxed)
+    }
 }
 
 /// The fetches in flight, per source.

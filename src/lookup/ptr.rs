@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::cached::{CachedSource, Fetched, Flights};
+use super::cached::{CachedSource, Fetched};
+use super::inflight::Flights;
 use super::report::{Source, SourceError};
 use super::Inner;
 use crate::cache::memory::Cached;

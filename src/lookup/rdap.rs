@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::cached::{CachedSource, Fetched, FlightKey, Flights};
+use super::cached::{CachedSource, Fetched};
+use super::inflight::{FlightKey, Flights};
 use super::report::{Source, SourceError};
 use super::Inner;
 use crate::cache::memory::Cached;
