@@ -17,6 +17,7 @@ pub mod connections;
 pub mod error_chain;
 pub mod geoip;
 pub mod history;
+pub mod list_dir_fault;
 pub mod lookup;
 pub mod metrics;
 pub mod postfix;

@@ -2,17 +2,44 @@
 //!
 //! The first caller for a key starts the fetch as a task of its own (so it finishes and
 //! fills the cache even when the caller's deadline passes); later callers for the same key
-//! wait for the same result. The task removes its key when done.
+//! wait for the same result. The task removes its key when done. A lookup source's fetches
+//! are [`Flights`]; network sources merge per [`FlightKey`] (a /24 or /48, or one address).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use ipnet::IpNet;
+
+use super::report::SourceError;
 
 /// The shared result of one fetch.
 pub type Flight<T, E> = Shared<BoxFuture<'static, Result<Arc<T>, E>>>;
+
+/// Fetches in flight of one source, by single-flight key.
+pub type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
+
+/// Single-flight key of a network source: the "probable network" of an address (/24,
+/// /48), or the address alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FlightKey {
+    Bucket(IpNet),
+    Exact(IpAddr),
+}
+
+impl FlightKey {
+    /// The probable network of `ip`: its /24 (IPv4) or /48 (IPv6).
+    pub fn bucket(ip: IpAddr) -> FlightKey {
+        let len = if ip.is_ipv4() { 24 } else { 48 };
+        let net = IpNet::new(ip, len)
+            .map(|n| n.trunc())
+            .unwrap_or_else(|_| IpNet::from(ip));
+        FlightKey::Bucket(net)
+    }
+}
 
 /// Fetches in flight, by key.
 pub struct InFlight<K, T, E> {

@@ -50,6 +50,23 @@ impl Default for Ttls {
     }
 }
 
+/// The shortest lifetime of a positive answer that carries its own (a DNS TTL).
+const MIN_OWN_TTL: Duration = Duration::from_secs(60);
+
+impl Ttls {
+    /// How long an answer stays fresh: `negative` for a negative one (`found` false);
+    /// for a positive one `positive`, or its own lifetime `own` (a DNS TTL) when it has
+    /// one, kept between a minute and `positive`.
+    pub fn lifetime(&self, found: bool, own: Option<Duration>) -> Duration {
+        match (found, own) {
+            (false, _) => self.negative,
+            (true, None) => self.positive,
+            // Never `clamp`: it panics when an admin sets the lifetime below a minute.
+            (true, Some(ttl)) => ttl.max(MIN_OWN_TTL).min(self.positive),
+        }
+    }
+}
+
 /// One write for the background writer.
 type Write = (Table, String, Stored);
 
