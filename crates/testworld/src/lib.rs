@@ -24,6 +24,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod contract;
 pub mod dns;
 mod error;
