@@ -9,6 +9,7 @@
 pub mod asn_table;
 pub mod audit;
 pub mod cache;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod connections;

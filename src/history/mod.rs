@@ -292,13 +292,7 @@ impl Filter {
     }
 }
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_us;
 
 /// An allowed IMAP login of `user` from 192.0.2.1 with no facts but its AS number.
 #[cfg(test)]

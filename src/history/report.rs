@@ -484,7 +484,7 @@ impl Report {
             self.sources.iter().map(|s| {
                 vec![
                     s.user.clone(),
-                    asn_text(s.asn),
+                    asn_text(s.asn, "None"),
                     s.as_desc.clone().unwrap_or_else(|| "None".into()),
                     s.logins.to_string(),
                     s.matched.to_string(),
@@ -502,7 +502,7 @@ impl Report {
             ],
             self.asns.iter().map(|a| {
                 vec![
-                    asn_text(a.asn),
+                    asn_text(a.asn, "None"),
                     a.as_desc.clone().unwrap_or_else(|| "None".into()),
                     a.as_cc.clone().unwrap_or_else(|| "None".into()),
                     a.users.to_string(),
@@ -578,7 +578,7 @@ impl Report {
             row(vec![
                 "source".into(),
                 s.user.clone(),
-                asn_text(s.asn),
+                asn_text(s.asn, "None"),
                 s.as_desc.clone().unwrap_or_default(),
                 s.logins.to_string(),
                 s.matched.to_string(),
@@ -601,7 +601,7 @@ impl Report {
         for a in &self.asns {
             row(vec![
                 "asn".into(),
-                asn_text(a.asn),
+                asn_text(a.asn, "None"),
                 a.as_desc.clone().unwrap_or_default(),
                 a.as_cc.clone().unwrap_or_default(),
                 a.users.to_string(),
@@ -635,9 +635,9 @@ impl Report {
     }
 }
 
-fn asn_text(asn: Option<u32>) -> String {
-    asn.map(|a| format!("AS{a}"))
-        .unwrap_or_else(|| "None".into())
+/// `AS64500`, or `none` when the AS is unknown (the table says `None`, the dashboard `—`).
+pub fn asn_text(asn: Option<u32>, none: &str) -> String {
+    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| none.into())
 }
 
 fn join_capped(items: &[String], cap: usize, more: bool) -> String {
