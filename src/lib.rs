@@ -30,5 +30,6 @@ pub mod reserved;
 pub mod server;
 pub mod tls;
 pub mod warn_limit;
+pub mod web;
 
 pub use luapat;
