@@ -170,8 +170,3 @@ async fn user_page(
         render(&UserPage::new(&wanted, view.as_ref(), now_us())),
     )
 }
-
-#[cfg(test)]
-mod compare;
-#[cfg(test)]
-mod old_render;
