@@ -9,7 +9,7 @@
 //!   daemon's memory and the cache file: `{"store": n, "memory": m}`.
 //!
 //! These answers name client addresses (personal data): access follows
-//! [`super::access::Access`] ([`Rule::PersonalData`]).
+//! `Access` ([`Rule::PersonalData`]).
 
 use std::net::IpAddr;
 

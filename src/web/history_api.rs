@@ -3,7 +3,7 @@
 //! answering JSON (a [`Report`] or a list of [`Suggestion`]s), and
 //! `POST /v1/history/forget?user=U`, deleting every record of one user (answering
 //! `{"user", "records", "strings"}`: how many records and strings went). They show or
-//! change personal data: access follows [`super::access::Access`] ([`Rule::PersonalData`]).
+//! change personal data: access follows `Access` ([`Rule::PersonalData`]).
 //!
 //! Query parameters: `since_us`, `until_us`, `user` (its audit-line form, ignoring ASCII
 //! case), `top`, `by=logins|users`, `min_users`.

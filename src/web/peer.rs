@@ -1,6 +1,6 @@
 //! `Peer`: who is at the other end of an HTTP connection. The transport
-//! ([`super::serve_http`]) puts it into every request's extensions; the access rule
-//! ([`super::access`]) reads it.
+//! (`serve_http`) puts it into every request's extensions; the access rule
+//! (`access`) reads it.
 
 use std::net::{IpAddr, SocketAddr};
 

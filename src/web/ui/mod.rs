@@ -10,7 +10,7 @@
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the files of `assets/ui/`, compiled in. The
 //!   script only adds an auto-refresh toggle.
 //!
-//! Access follows [`super::access::Access`] ([`Rule::Page`]), as for every endpoint that
+//! Access follows `Access` ([`Rule::Page`]), as for every endpoint that
 //! shows personal data; a request that needs the key is answered 401 with a Basic challenge,
 //! so that a browser asks for it (any user name, the key as the password).
 //!

@@ -1,4 +1,4 @@
-//! The dashboard's pages as template contexts: what [`super::data`] read, turned into what
+//! The dashboard's pages as template contexts: what `data` read, turned into what
 //! the templates of `assets/ui/templates/` show (texts, dashes for unknown values, ages,
 //! sizes, links). The templates escape every value; nothing here writes HTML.
 
