@@ -2,13 +2,14 @@
 //! configuration and lists in force, the metrics, the history and the lookup cache. One
 //! `Arc`, so that handing it to a request costs one reference count.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::history::writer::HistoryWriter;
 use crate::lookup::Lookup;
 use crate::metrics::{Metrics, StorageSnapshot};
-use crate::server::decide::Decider;
+use crate::server::decide::{Decider, LoginResult, Outcome};
 use crate::server::state::Active;
 
 /// The handlers' view of the daemon.
@@ -24,9 +25,22 @@ impl AppState {
         }
     }
 
-    /// Decides logins and logs Dovecot's reports.
-    pub fn decider(&self) -> &Decider {
-        &self.decider
+    /// Decides one login (see [`Decider::decide`]).
+    pub async fn decide(
+        &self,
+        user: &str,
+        service: &str,
+        ip: IpAddr,
+        password_checked: bool,
+    ) -> Outcome {
+        self.decider
+            .decide(user, service, ip, password_checked)
+            .await
+    }
+
+    /// Logs how a login went, as Dovecot reports it.
+    pub fn report(&self, user: &str, service: &str, ip: IpAddr, result: LoginResult) {
+        self.decider.report(user, service, ip, result);
     }
 
     /// The configuration and lists in force now.

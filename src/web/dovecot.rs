@@ -130,15 +130,11 @@ async fn answer(
         "allow" => {
             // Asked after the password was checked (auth_policy_check_after_auth = yes,
             // the documented setup).
-            let outcome = app
-                .decider()
-                .decide(request.user(), service, ip, true)
-                .await;
+            let outcome = app.decide(request.user(), service, ip, true).await;
             allow_answer(&outcome)
         }
         "report" => {
-            app.decider()
-                .report(request.user(), service, ip, request.result());
+            app.report(request.user(), service, ip, request.result());
             Ok(Json(Answer {
                 msg: None,
                 status: 0,

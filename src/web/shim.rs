@@ -74,10 +74,7 @@ async fn answer(
         Some("no") => false,
         Some(_) => return Err(WebError::BadRequest("verified must be yes or no")),
     };
-    let outcome = app
-        .decider()
-        .decide(&q.user, &q.service, ip, password_checked)
-        .await;
+    let outcome = app.decide(&q.user, &q.service, ip, password_checked).await;
     let verdict = match outcome.decision.verdict {
         Verdict::Allow => "allow",
         Verdict::Block => "block",
