@@ -294,6 +294,11 @@ impl Filter {
 
 pub use crate::clock::now_us;
 
+/// `AS64500`, or `none` when the AS is unknown (the table says `None`, the dashboard `—`).
+pub fn asn_text(asn: Option<u32>, none: &str) -> String {
+    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| none.into())
+}
+
 /// An allowed IMAP login of `user` from 192.0.2.1 with no facts but its AS number.
 #[cfg(test)]
 pub(crate) fn test_record(user: &str, time_us: u64) -> Record {

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::aggregate::{AsnSummary, CloudSummary, Counts, Summary};
+use super::asn_text;
 use super::hosting::Evidence;
 use super::known_good::KnownGood;
 use super::time::format_minute;
@@ -633,11 +634,6 @@ impl Report {
         }
         out
     }
-}
-
-/// `AS64500`, or `none` when the AS is unknown (the table says `None`, the dashboard `—`).
-pub fn asn_text(asn: Option<u32>, none: &str) -> String {
-    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| none.into())
 }
 
 fn join_capped(items: &[String], cap: usize, more: bool) -> String {
