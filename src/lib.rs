@@ -11,6 +11,7 @@ pub mod app;
 pub mod asn_table;
 pub mod auditlog;
 pub mod cache;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod connections;
@@ -27,6 +28,7 @@ pub mod redb_guard;
 pub mod server;
 pub mod tls;
 pub mod warn_limit;
+pub mod web;
 
 pub use badclients_policy::{audit, countries, decision, dnsbl, facts, lists, reserved};
 pub use luapat;

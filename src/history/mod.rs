@@ -25,12 +25,11 @@ pub mod writer;
 pub use codec::encode_decision;
 pub use record::{Filter, Outcome, Record};
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+pub use crate::clock::now_us;
+
+/// `AS64500`, or `none` when the AS is unknown (the table says `None`, the dashboard `—`).
+pub fn asn_text(asn: Option<u32>, none: &str) -> String {
+    asn.map(|a| format!("AS{a}")).unwrap_or_else(|| none.into())
 }
 
 #[cfg(test)]

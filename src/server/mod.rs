@@ -5,21 +5,15 @@
 //! changes) and a graceful stop on SIGTERM/SIGINT (in-flight requests are answered).
 //! Readiness, reloads and the stop are told to systemd (`sd_notify`).
 
-pub mod access;
-pub mod cache_api;
 mod cache_upkeep;
 pub mod decide;
-pub mod history_api;
-pub mod http;
 pub mod instance_lock;
 pub mod logging;
 mod postfix_adapter;
 mod restart;
-mod serve_http;
 pub mod slow_matching;
 pub mod state;
 pub mod summary;
-pub mod ui;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -36,8 +30,8 @@ use crate::lookup::build::SetupError;
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};
 use crate::postfix::{PolicyLimits, PolicyListener};
+use crate::web::serve_http::{self, HttpListener};
 use decide::Decider;
-use serve_http::HttpListener;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +120,7 @@ async fn bind_http(
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let (state, report) = state::initial(config_path.as_deref())?;
-    if access::open_to_the_network_without_a_key(&state.load().config.http) {
+    if crate::web::access::open_to_the_network_without_a_key(&state.load().config.http) {
         tracing::warn!(
             listen = %crate::audit::escape(&state.load().config.http.listen),
             "[http] listens beyond loopback without api_key: /metrics and the policy endpoints \
@@ -188,7 +182,10 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     let http_addr = parse_listen("http", &http.listen)?;
     let (http_listener, http_bound) =
         bind_http(&http_addr, parse_mode("http", &http.socket_mode)?).await?;
-    let router = http::router(decider.clone(), http.max_body_bytes);
+    let router = crate::web::router(
+        crate::web::AppState::new(decider.clone()),
+        http.max_body_bytes,
+    );
     let http_task = tokio::spawn(serve_http::serve(
         http_listener,
         router,

@@ -1,6 +1,7 @@
 //! A [`Report`] as text: aligned tables (numbers right-aligned) for the terminal, and one
 //! CSV table (every row led by its section's name, cells safe from spreadsheet formulas).
 
+use crate::history::asn_text;
 use std::fmt::Write as _;
 
 use super::Report;
@@ -72,7 +73,7 @@ impl Report {
             self.sources.iter().map(|s| {
                 vec![
                     s.user.clone(),
-                    asn_text(s.asn),
+                    asn_text(s.asn, "None"),
                     s.as_desc.clone().unwrap_or_else(|| "None".into()),
                     s.logins.to_string(),
                     s.matched.to_string(),
@@ -90,7 +91,7 @@ impl Report {
             ],
             self.asns.iter().map(|a| {
                 vec![
-                    asn_text(a.asn),
+                    asn_text(a.asn, "None"),
                     a.as_desc.clone().unwrap_or_else(|| "None".into()),
                     a.as_cc.clone().unwrap_or_else(|| "None".into()),
                     a.users.to_string(),
@@ -166,7 +167,7 @@ impl Report {
             row(vec![
                 "source".into(),
                 s.user.clone(),
-                asn_text(s.asn),
+                asn_text(s.asn, "None"),
                 s.as_desc.clone().unwrap_or_default(),
                 s.logins.to_string(),
                 s.matched.to_string(),
@@ -189,7 +190,7 @@ impl Report {
         for a in &self.asns {
             row(vec![
                 "asn".into(),
-                asn_text(a.asn),
+                asn_text(a.asn, "None"),
                 a.as_desc.clone().unwrap_or_default(),
                 a.as_cc.clone().unwrap_or_default(),
                 a.users.to_string(),
@@ -221,11 +222,6 @@ impl Report {
         }
         out
     }
-}
-
-fn asn_text(asn: Option<u32>) -> String {
-    asn.map(|a| format!("AS{a}"))
-        .unwrap_or_else(|| "None".into())
 }
 
 fn join_capped(items: &[String], cap: usize, more: bool) -> String {

@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
@@ -26,31 +25,9 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::error::WebError;
+use super::peer::Peer;
 use crate::connections::{ConnSlot, ConnTable};
-
-/// Who is at the other end of a connection; every request carries it in its extensions
-/// (the dashboard lets loopback and unix-socket peers in without the API key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
-    Tcp(SocketAddr),
-    Unix,
-}
-
-impl Peer {
-    /// A unix-socket peer or a TCP peer on a loopback address (`127.0.0.0/8`, `::1`, and
-    /// `::ffff:127.0.0.0/104`).
-    pub fn is_local(&self) -> bool {
-        match self {
-            Peer::Unix => true,
-            Peer::Tcp(addr) => match addr.ip() {
-                std::net::IpAddr::V4(ip) => ip.is_loopback(),
-                std::net::IpAddr::V6(ip) => {
-                    ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-                }
-            },
-        }
-    }
-}
 
 /// A bound HTTP listener.
 #[derive(Debug)]
@@ -220,11 +197,7 @@ async fn answer(
 }
 
 fn body_timeout_response() -> Response {
-    let mut response = (
-        StatusCode::REQUEST_TIMEOUT,
-        axum::Json(serde_json::json!({ "error": "the request body did not arrive in time" })),
-    )
-        .into_response();
+    let mut response = WebError::BodyTimeout.into_response();
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -13,9 +13,12 @@
 //!   points at 127.0.0.1 (DNS rebinding), key or no key.
 
 use axum::http::{header, HeaderMap, StatusCode};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use super::serve_http::Peer;
+use super::peer::Peer;
 use crate::config::HttpSection;
 
 /// Headers a reverse proxy adds to say whom it forwards for.
@@ -154,7 +157,7 @@ fn basic_password(headers: &HeaderMap, key: &str) -> bool {
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(decoded) = base64_decode(token.trim()) else {
+    let Ok(decoded) = BASIC.decode(token.trim()) else {
         return false;
     };
     let Some(colon) = decoded.iter().position(|&b| b == b':') else {
@@ -163,31 +166,11 @@ fn basic_password(headers: &HeaderMap, key: &str) -> bool {
     decoded[colon + 1..].ct_eq(key.as_bytes()).into()
 }
 
-/// Standard base64 (padding optional); `None` for any other character.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for b in text.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
+/// Standard base64 as browsers send it in `Authorization: Basic`, padding optional.
+const BASIC: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Whether the daemon listens for TCP beyond loopback without a key: the endpoints above
 /// then refuse every network client, while `/metrics` and the policy endpoints answer them
@@ -348,24 +331,8 @@ mod tests {
 
     /// `Basic <base64 of user:password>`.
     fn basic(user: &str, password: &str) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let raw = format!("{user}:{password}");
-        let mut out = String::new();
-        for chunk in raw.as_bytes().chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        format!("Basic {out}")
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {token}")
     }
 
     #[test]
@@ -401,11 +368,20 @@ mod tests {
     }
 
     #[test]
+    fn refusals_have_their_status() {
+        assert_eq!(Access::Allowed.status(), StatusCode::OK);
+        assert_eq!(Access::NeedsKey.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(Access::Forbidden.status(), StatusCode::FORBIDDEN);
+        assert_eq!(Access::ForeignHost.status(), StatusCode::FORBIDDEN);
+        assert!(Access::ForeignHost.explanation().contains("allowed_hosts"));
+    }
+
+    #[test]
     fn base64_decodes_with_and_without_padding() {
-        assert_eq!(base64_decode("YWRtaW46czNjcmV0").unwrap(), b"admin:s3cret");
-        assert_eq!(base64_decode("YTpi").unwrap(), b"a:b");
-        assert_eq!(base64_decode("YTpiYw==").unwrap(), b"a:bc");
-        assert_eq!(base64_decode("YTpiYw").unwrap(), b"a:bc");
-        assert!(base64_decode("YT*i").is_none());
+        assert_eq!(BASIC.decode("YWRtaW46czNjcmV0").unwrap(), b"admin:s3cret");
+        assert_eq!(BASIC.decode("YTpi").unwrap(), b"a:b");
+        assert_eq!(BASIC.decode("YTpiYw==").unwrap(), b"a:bc");
+        assert_eq!(BASIC.decode("YTpiYw").unwrap(), b"a:bc");
+        assert!(BASIC.decode("YT*i").is_err());
     }
 }

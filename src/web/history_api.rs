@@ -3,23 +3,22 @@
 //! answering JSON (a [`Report`] or a list of [`Suggestion`]s), and
 //! `POST /v1/history/forget?user=U`, deleting every record of one user (answering
 //! `{"user", "records", "strings"}`: how many records and strings went). They show or
-//! change personal data: access follows [`Access`].
+//! change personal data: access follows `Access` ([`Rule::PersonalData`]).
 //!
 //! Query parameters: `since_us`, `until_us`, `user` (its audit-line form, ignoring ASCII
 //! case), `top`, `by=logins|users`, `min_users`.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::access::Access;
-use super::decide::Decider;
-use super::http::error;
-use super::serve_http::Peer;
+use super::app::AppState;
+use super::auth::{guard, Rule};
+use super::error::WebError;
 use crate::analysis::aggregate::{summarize_store, AggregateOptions, Summary};
 use crate::analysis::known_good::KnownGood;
 use crate::analysis::report::{Context, Report, ReportOptions};
@@ -27,12 +26,13 @@ use crate::analysis::suggest::{suggest, SuggestOptions};
 use crate::audit::escape;
 use crate::history::Filter;
 
-/// The history routes.
-pub fn routes() -> Router<Decider> {
+/// The history routes, behind the rule for personal data.
+pub fn routes(app: &AppState) -> Router<AppState> {
+    let rule = Rule::PersonalData;
     Router::new()
-        .route("/v1/history/report", get(report))
-        .route("/v1/history/suggest", get(suggestions))
-        .route("/v1/history/forget", post(forget))
+        .route("/v1/history/report", guard(get(report), app, rule))
+        .route("/v1/history/suggest", guard(get(suggestions), app, rule))
+        .route("/v1/history/forget", guard(post(forget), app, rule))
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,36 +55,9 @@ impl Params {
     }
 }
 
-/// The refusal when [`Access`] does not let the request in.
-fn refusal(
-    http: &crate::config::HttpSection,
-    peer: Option<&Peer>,
-    headers: &HeaderMap,
-) -> Option<Response> {
-    match Access::of(peer, headers, http) {
-        Access::Allowed => None,
-        refused => Some(error(refused.status(), refused.explanation())),
-    }
-}
-
-/// Aggregates in a blocking task; the error response when that is not possible.
-async fn summarize(
-    decider: &Decider,
-    peer: Option<&Peer>,
-    headers: &HeaderMap,
-    filter: Filter,
-    for_suggest: bool,
-) -> Result<Summary, Response> {
-    let active = decider.state().load();
-    if let Some(refused) = refusal(&active.config.http, peer, headers) {
-        return Err(refused);
-    }
-    let Some(history) = decider.history() else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "the decision history is off ([history] enabled = false)",
-        ));
-    };
+/// Aggregates in a blocking task.
+async fn summarize(app: &AppState, filter: Filter, for_suggest: bool) -> Result<Summary, WebError> {
+    let history = app.history().ok_or(WebError::HistoryOff)?;
     let store = std::sync::Arc::clone(history.store());
     let options = AggregateOptions {
         bucket_us: 0,
@@ -92,13 +65,13 @@ async fn summarize(
     };
     tokio::task::spawn_blocking(move || summarize_store(&store, &filter, options))
         .await
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(|e| WebError::Internal(e.to_string()))
 }
 
-fn known_good(decider: &Decider) -> KnownGood {
-    let active = decider.state().load();
-    let path = active.config.known_good_path();
+/// `known_good.lst` as it is now (its problems logged).
+fn known_good(app: &AppState) -> KnownGood {
+    let path = app.active().config.known_good_path();
     let (kg, diagnostics) = KnownGood::load(&path);
     for d in diagnostics {
         tracing::warn!("{d}");
@@ -107,18 +80,12 @@ fn known_good(decider: &Decider) -> KnownGood {
 }
 
 async fn report(
-    State(decider): State<Decider>,
+    State(app): State<AppState>,
     Query(params): Query<Params>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
-) -> Response {
-    let summary = match summarize(&decider, peer.as_deref(), &headers, params.filter(), false).await
-    {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let kg = known_good(&decider);
-    let active = decider.state().load();
+) -> Result<Json<Report>, WebError> {
+    let summary = summarize(&app, params.filter(), false).await?;
+    let kg = known_good(&app);
+    let active = app.active();
     let cx = Context {
         lists: Some(&active.policy.lists),
         known_good: Some(&kg),
@@ -130,22 +97,16 @@ async fn report(
     let mut report = Report::build(&summary, &cx, options);
     report.since_us = params.since_us;
     report.user = params.user.clone();
-    Json(report).into_response()
+    Ok(Json(report))
 }
 
 async fn suggestions(
-    State(decider): State<Decider>,
+    State(app): State<AppState>,
     Query(params): Query<Params>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
-) -> Response {
-    let summary = match summarize(&decider, peer.as_deref(), &headers, params.filter(), true).await
-    {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let kg = known_good(&decider);
-    let active = decider.state().load();
+) -> Result<Response, WebError> {
+    let summary = summarize(&app, params.filter(), true).await?;
+    let kg = known_good(&app);
+    let active = app.active();
     let cx = Context {
         lists: Some(&active.policy.lists),
         known_good: Some(&kg),
@@ -155,7 +116,7 @@ async fn suggestions(
             .min_users
             .unwrap_or(SuggestOptions::default().min_users),
     };
-    Json(suggest(&summary, &cx, options)).into_response()
+    Ok(Json(suggest(&summary, &cx, options)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,32 +126,20 @@ struct ForgetParams {
 
 /// Deletes every record of one user (after committing what the journal holds).
 async fn forget(
-    State(decider): State<Decider>,
+    State(app): State<AppState>,
     Query(params): Query<ForgetParams>,
-    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
-) -> Response {
-    let active = decider.state().load();
-    if let Some(refused) = refusal(&active.config.http, peer.as_deref(), &headers) {
-        return refused;
-    }
+) -> Result<Response, WebError> {
     // A web page can send a POST to loopback (a request without a body needs no CORS
     // preflight); browsers name its origin, the commands send none.
-    if headers.contains_key(axum::http::header::ORIGIN) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "a request with an Origin header (from a web page) may not forget",
-        );
+    if headers.contains_key(header::ORIGIN) {
+        return Err(WebError::FromWebPage);
     }
-    let Some(user) = params.user.filter(|u| !u.is_empty()) else {
-        return error(StatusCode::BAD_REQUEST, "user= is required");
-    };
-    let Some(history) = decider.history() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "the decision history is off ([history] enabled = false)",
-        );
-    };
+    let user = params
+        .user
+        .filter(|u| !u.is_empty())
+        .ok_or(WebError::BadRequest("user= is required"))?;
+    let history = app.history().ok_or(WebError::HistoryOff)?;
     match history.forget(&user).await {
         Ok(forgotten) => {
             tracing::info!(
@@ -199,16 +148,16 @@ async fn forget(
                 strings = forgotten.strings,
                 "history: a user's records forgotten on request"
             );
-            Json(json!({
+            Ok(Json(json!({
                 "user": user,
                 "records": forgotten.records,
                 "strings": forgotten.strings,
             }))
-            .into_response()
+            .into_response())
         }
         Err(e) => {
             tracing::warn!(user = %escape(&user), error = %e, "history: forgetting a user failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            Err(WebError::Unavailable(e.to_string()))
         }
     }
 }

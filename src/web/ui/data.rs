@@ -1,0 +1,168 @@
+//! What the dashboard shows, read from the daemon: the lists as loaded ([`Health`]), the
+//! history over a range ([`Overview`]) and one user's logins ([`UserView`]). Reading the
+//! history blocks: these run in blocking tasks.
+
+use std::path::{Path, PathBuf};
+
+use super::range::Range;
+use crate::analysis::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
+use crate::analysis::known_good::KnownGood;
+use crate::analysis::report::{Context, Report, ReportOptions};
+use crate::audit::escape;
+use crate::clock::us_since_epoch;
+use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
+use crate::history::{Filter, Record};
+use crate::lists::{Diagnostic, ListKind, Severity};
+use crate::server::state::Active;
+
+/// Rows in the "latest" tables.
+pub const LATEST: usize = 20;
+/// Rows of each ranking.
+pub const TOP: usize = 10;
+
+/// What the overview shows from the history.
+#[derive(Debug)]
+pub struct Overview {
+    pub report: Report,
+    pub buckets: Vec<(u64, OutcomeCounts)>,
+    pub latest: Vec<Record>,
+    pub stats: HistoryStats,
+}
+
+/// One list file in the health table.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub file: &'static str,
+    pub entries: usize,
+    pub present: bool,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl ListRow {
+    /// Whether the row is worth a line of the table (else it is named among the absent).
+    pub fn shown(&self) -> bool {
+        self.present || self.entries > 0 || self.errors + self.warnings > 0
+    }
+}
+
+/// The lists as loaded.
+#[derive(Debug)]
+pub struct Health {
+    pub dir: PathBuf,
+    pub config_path: Option<PathBuf>,
+    pub rows: Vec<ListRow>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub loaded_at_us: u64,
+    /// The last reload found the list directory unusable and kept the lists before it.
+    pub degraded: Option<&'static str>,
+}
+
+/// The lists in force, with the problems of their last load and of `known_good.lst`.
+pub fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnostic]) -> Health {
+    let lists = &active.policy.lists;
+    let mut diagnostics = active.report.diagnostics.clone();
+    diagnostics.extend(known_good.iter().cloned());
+    let rows = ListKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let path = lists.path(kind);
+            let of = |severity| {
+                diagnostics
+                    .iter()
+                    .filter(|d| d.path == path && d.severity == severity)
+                    .count()
+            };
+            ListRow {
+                file: kind.file_name(),
+                entries: lists.len_of(kind),
+                present: path.is_file(),
+                errors: of(Severity::Error),
+                warnings: of(Severity::Warning),
+            }
+        })
+        .collect();
+    Health {
+        dir: lists.dir().to_path_buf(),
+        config_path: config_path.map(Path::to_path_buf),
+        rows,
+        diagnostics,
+        loaded_at_us: us_since_epoch(active.loaded_at),
+        degraded: active.list_dir_fault.map(|f| f.describe()),
+    }
+}
+
+/// The history over `range` ending `now`: the report's rankings, the chart's buckets, the
+/// latest logins a list matched, the file's sizes.
+pub fn load_overview(
+    store: &HistoryStore,
+    active: &Active,
+    known_good: &KnownGood,
+    range: Range,
+    now: u64,
+) -> Result<Overview, HistoryError> {
+    let filter = Filter {
+        since_us: Some(range.since_us(now)),
+        ..Filter::default()
+    };
+    let options = AggregateOptions {
+        bucket_us: range.bucket_us(),
+        for_suggest: false,
+    };
+    let summary = summarize_store(store, &filter, options)?;
+    let cx = Context {
+        lists: Some(&active.policy.lists),
+        known_good: Some(known_good),
+    };
+    let report = Report::build(
+        &summary,
+        &cx,
+        ReportOptions {
+            top: TOP,
+            by_logins: false,
+        },
+    );
+    let latest = store.latest(LATEST, &mut |row| row.outcome().matched_a_list())?;
+    let stats = store.stats()?;
+    Ok(Overview {
+        report,
+        buckets: summary.buckets,
+        latest,
+        stats,
+    })
+}
+
+/// One user's view.
+#[derive(Debug, Default)]
+pub struct UserView {
+    pub users: Vec<UserSummary>,
+    pub latest: Vec<Record>,
+}
+
+/// The user `wanted` (ignoring case; in its audit-line form or as typed) over the whole
+/// history.
+pub fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryError> {
+    let strings = store.strings()?;
+    // Users are stored in their audit-line form; a name copied from the page may already
+    // be in that form.
+    let escaped = escape(wanted);
+    let mut ids = strings.ids_ignoring_case(&escaped);
+    let mut name = escaped;
+    if ids.is_empty() {
+        ids = strings.ids_ignoring_case(wanted);
+        name = wanted.to_string();
+    }
+    if ids.is_empty() {
+        return Ok(UserView::default());
+    }
+    let filter = Filter {
+        user: Some(name),
+        ..Filter::default()
+    };
+    let summary = summarize_store(store, &filter, AggregateOptions::default())?;
+    let latest = store.latest(LATEST, &mut |row| ids.contains(&row.user))?;
+    Ok(UserView {
+        users: summary.users,
+        latest,
+    })
+}
