@@ -1,7 +1,7 @@
 //! One line read: the marker found, the prefix's time and the body's fields put together
 //! into the history's [`Record`] (or why the line is no audit line, or malformed).
 
-use super::body::{self, AuditFields};
+use crate::audit::read::{self as body, AuditFields};
 use super::prefix::{self, Clock};
 use crate::history::record::{Outcome, Record};
 

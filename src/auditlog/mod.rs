@@ -69,18 +69,18 @@
 //! # Parts
 //!
 //! - `prefix.rs`: the prefix before the marker and its time ([`Clock`]);
-//! - [`body`]: the fields after the marker into [`AuditFields`] — pure, no history types;
+//! - [`crate::audit::read`] (in the policy core, beside the writer): the fields after the
+//!   marker into [`AuditFields`];
 //! - `line.rs`: the two put together into a record for the history and the analysis;
 //! - `reader.rs`: lines from a reader or files, counted.
 
-pub mod body;
 mod line;
 mod prefix;
 mod reader;
 #[cfg(test)]
 mod tests;
 
-pub use body::{is_control, AuditFields};
+pub use crate::audit::read::{is_control, AuditFields};
 pub use line::{parse_line, ParsedLine};
 pub use prefix::Clock;
 pub use reader::{

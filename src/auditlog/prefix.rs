@@ -8,7 +8,7 @@ use jiff::civil::DateTime;
 use jiff::tz::Offset;
 use jiff::Timestamp;
 
-use super::body::snippet;
+use crate::audit::read::snippet;
 
 const MICROS: u64 = 1_000_000;
 const DAY_US: u64 = 86_400 * MICROS;

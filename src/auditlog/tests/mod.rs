@@ -6,7 +6,7 @@ mod time;
 
 use std::net::IpAddr;
 
-use super::body::sanitise;
+use crate::audit::read::sanitise;
 use super::*;
 use crate::audit::{escape, AuditLine};
 use crate::decision::{Decision, Hit, Reason, Verdict};

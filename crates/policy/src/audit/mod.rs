@@ -16,6 +16,7 @@ use std::fmt::{self, Write};
 
 mod decision_line;
 mod maxmind_line;
+pub mod read;
 mod report_line;
 
 pub use decision_line::AuditLine;

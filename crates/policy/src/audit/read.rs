@@ -1,14 +1,12 @@
-//! The body of a `mail-audit:` line — the text after the marker — read back into
-//! [`AuditFields`]: the `key=value` fields, `<…>` brackets, `None`, and the escaping of
-//! control characters the older tool left in. The inverse of [`crate::audit::AuditLine`].
-//!
-//! Pure and self-contained: it depends on the standard library and the policy core's
-//! types only (no history, no time), so it can live beside the audit-line writer. The
-//! rules are in [the module documentation](super).
+//! Audit lines read back: the body of a `mail-audit:` line (the text after the marker)
+//! into [`AuditFields`] — the `key=value` fields, `<…>` brackets, `None`, and the escaping
+//! of control characters the older tool left in. The inverse of [`super::AuditLine`],
+//! beside it so the format has one home. The line's prefix (syslog or ISO times) and the
+//! walk over log files belong to the reader in the `badclients` crate.
 
 use std::net::IpAddr;
 
-use crate::audit::escape;
+use super::escape;
 use crate::decision::Verdict;
 use crate::facts::Asn;
 
@@ -17,15 +15,23 @@ use crate::facts::Asn;
 /// way).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditFields {
+    /// The user name.
     pub user: String,
+    /// The service.
     pub service: String,
+    /// The client IP.
     pub ip: IpAddr,
     /// `None` for `host=<>` (no PTR record), `None` or no `host=` at all.
     pub host: Option<String>,
+    /// `asn=` (`AS` and the number; `None` when unknown).
     pub asn: Option<u32>,
+    /// `as_cc=`.
     pub as_cc: Option<String>,
+    /// `as_desc=<…>`.
     pub as_desc: Option<String>,
+    /// `net_name=<…>`.
     pub net_name: Option<String>,
+    /// `net_cc=`.
     pub net_cc: Option<String>,
     /// `entity=` values in order (`entity=None` adds nothing).
     pub entities: Vec<String>,
@@ -279,7 +285,7 @@ pub fn is_control(c: char) -> bool {
 }
 
 /// `value` with only its control characters escaped, exactly as [`escape`] writes them.
-pub(crate) fn sanitise(value: &str) -> String {
+pub fn sanitise(value: &str) -> String {
     if !value.chars().any(is_control) {
         return value.to_string();
     }
@@ -297,7 +303,7 @@ pub(crate) fn sanitise(value: &str) -> String {
 
 /// The start of `value` for an error message: at most 40 characters, control characters
 /// escaped.
-pub(crate) fn snippet(value: &str) -> String {
+pub fn snippet(value: &str) -> String {
     const MAX: usize = 40;
     match value.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", sanitise(&value[..i])),
