@@ -15,6 +15,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod connections;
+pub mod decider;
 pub mod error_chain;
 pub mod geoip;
 pub mod history;

@@ -1,8 +1,8 @@
 //! One line read: the marker found, the prefix's time and the body's fields put together
 //! into the history's [`Record`] (or why the line is no audit line, or malformed).
 
-use crate::audit::read::{self as body, AuditFields};
 use super::prefix::{self, Clock};
+use crate::audit::read::{self as body, AuditFields};
 use crate::history::record::{Outcome, Record};
 
 /// One line, read.

@@ -6,13 +6,10 @@
 //! Readiness, reloads and the stop are told to systemd (`sd_notify`).
 
 mod cache_upkeep;
-pub mod decide;
 pub mod instance_lock;
 pub mod logging;
 mod postfix_adapter;
 mod restart;
-pub mod slow_matching;
-pub mod state;
 pub mod summary;
 mod watch;
 
@@ -26,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
 use crate::connections::ConnTable;
+pub use crate::decider::{self as decide, slow_matching, state};
 use crate::lookup::build::SetupError;
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};

@@ -6,11 +6,11 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::decider::state::Active;
+use crate::decider::{Decider, LoginResult, Outcome};
 use crate::history::writer::HistoryWriter;
 use crate::lookup::Lookup;
 use crate::metrics::{Metrics, StorageSnapshot};
-use crate::server::decide::{Decider, LoginResult, Outcome};
-use crate::server::state::Active;
 
 /// The handlers' view of the daemon.
 #[derive(Debug, Clone)]

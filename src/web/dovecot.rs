@@ -19,7 +19,7 @@ use super::app::AppState;
 use super::auth::{guard, Counted, Rule};
 use super::endpoint;
 use super::error::WebError;
-use crate::server::decide::{FailType, LoginResult, Outcome};
+use crate::decider::{FailType, LoginResult, Outcome};
 
 /// The Dovecot route, behind the API key (checked before the body is read).
 pub fn routes(app: &AppState) -> Router<AppState> {

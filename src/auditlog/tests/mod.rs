@@ -6,8 +6,8 @@ mod time;
 
 use std::net::IpAddr;
 
-use crate::audit::read::sanitise;
 use super::*;
+use crate::audit::read::sanitise;
 use crate::audit::{escape, AuditLine};
 use crate::decision::{Decision, Hit, Reason, Verdict};
 use crate::facts::{Asn, CloudProvider, CloudTag, Facts, LookupError};

@@ -10,10 +10,10 @@ use crate::analysis::known_good::KnownGood;
 use crate::analysis::report::{Context, Report, ReportOptions};
 use crate::audit::escape;
 use crate::clock::us_since_epoch;
+use crate::decider::state::Active;
 use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
 use crate::history::{Filter, Record};
 use crate::lists::{Diagnostic, ListKind, Severity};
-use crate::server::state::Active;
 
 /// Rows in the "latest" tables.
 pub const LATEST: usize = 20;

@@ -1,4 +1,5 @@
-//! `Decider`: one login from request to answer — look the IP up, decide against the current
+//! `Decider`: one login from request to answer, shared by the daemon's listeners (the web
+//! routes and the Postfix adapter) — look the IP up, decide against the current
 //! state, write the audit line, count it.
 //!
 //! When the policy's pattern lists can make one decision long (their worst cases measured
@@ -8,6 +9,9 @@
 //! that fails while matching is logged once per load of its list; a login whose matching
 //! budget ran out is logged at most once per [`BUDGET_LOG_INTERVAL`] with the number of
 //! others since (the audit line of each says `match_error=budget`).
+
+pub mod slow_matching;
+pub mod state;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -23,8 +27,8 @@ use crate::history::{now_us, Outcome as HistoryOutcome};
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
-use super::slow_matching::SlowMatching;
-use super::state::SharedState;
+use slow_matching::SlowMatching;
+use state::SharedState;
 
 /// The shortest time between two log lines about logins whose matching budget ran out.
 pub const BUDGET_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -279,7 +283,7 @@ impl Decider {
 /// Should that fail, the login is refused for now, never allowed.
 async fn decide_slow(
     slow: &SlowMatching,
-    active: &Arc<super::state::Active>,
+    active: &Arc<state::Active>,
     user: &str,
     service: &str,
     facts: Facts,
