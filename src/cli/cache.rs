@@ -12,7 +12,8 @@ use badclients::cache::store::CacheStore;
 use badclients::config::Config;
 use badclients::lookup::tiers::CacheSizes;
 
-use super::{daemon, runtime};
+use super::daemon;
+use super::runtime::runtime;
 
 /// The cache file, or `None` when another process (the daemon) holds it.
 fn open_store(config: &Config) -> Result<(PathBuf, Option<CacheStore>)> {

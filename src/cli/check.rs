@@ -14,7 +14,7 @@ use badclients::decision::{Decision, Policy, Reason, Verdict};
 use badclients::facts::Facts;
 use badclients::lists::LoadReport;
 
-use super::{CheckArgs, Source};
+use super::args::{CheckArgs, Source};
 
 /// The policy, what loading its lists found, and the configuration it came from: with
 /// `--lists DIR`, the built-in defaults with that list directory, as the option says.

@@ -1,29 +1,14 @@
 //! `badclients generate`: man pages and shell completions made from the command-line
 //! definition itself, for packaging (`scripts/build-deb.sh`). Hidden from `--help`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Subcommand};
+use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::Cli;
-
-#[derive(Debug, Subcommand)]
-pub enum GenerateCommand {
-    /// Write badclients.1 and one page per subcommand (badclients-serve.1, …) into DIR.
-    Man {
-        /// The directory (created when missing).
-        dir: PathBuf,
-    },
-    /// Write the bash (badclients.bash), zsh (_badclients) and fish (badclients.fish)
-    /// completions into DIR.
-    Completions {
-        /// The directory (created when missing).
-        dir: PathBuf,
-    },
-}
+use super::args::{Cli, GenerateCommand};
 
 /// Runs one `generate` command.
 pub fn run(command: &GenerateCommand) -> Result<ExitCode> {

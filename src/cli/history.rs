@@ -4,11 +4,9 @@
 //! deleted, the same two ways.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
-use clap::{Args, ValueEnum};
 
 use badclients::analysis::aggregate::{self, AggregateOptions, Summary};
 use badclients::analysis::known_good::KnownGood;
@@ -22,75 +20,7 @@ use badclients::history::codec::Strings;
 use badclients::history::store::{Forgotten, HistoryError, HistoryStore};
 use badclients::history::{now_us, Filter};
 
-/// What to read and which part of it.
-#[derive(Debug, Args)]
-pub struct Input {
-    /// Audit log files to read instead of the history (`-` for stdin): this daemon's
-    /// `mail-audit:` lines or the older tool's, e.g. `journalctl -g mail-audit -o cat`
-    /// or `-o short-iso` (times without a zone are taken as UTC).
-    #[arg(value_name = "LOG")]
-    files: Vec<PathBuf>,
-    /// Only logins since then: a span (24h, 7d, 2w, 90m) or a UTC date (2026-11-01,
-    /// 2026-11-01T12:00).
-    #[arg(long, value_name = "WHEN")]
-    since: Option<String>,
-    /// Only this user's logins (ignoring case).
-    #[arg(long)]
-    user: Option<String>,
-    /// Take this UTC time as now, for spans and for the year of syslog dates (which have
-    /// none): reports on old logs come out the same every time.
-    #[arg(long, value_name = "DATE")]
-    now: Option<String>,
-    /// The configuration file (for the history file, the lists and known_good.lst).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RankBy {
-    Users,
-    Logins,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    #[command(flatten)]
-    input: Input,
-    /// Print JSON.
-    #[arg(long, conflicts_with = "csv")]
-    json: bool,
-    /// Print CSV (one table; the first column names the section).
-    #[arg(long)]
-    csv: bool,
-    /// Rows per ranking (0: all).
-    #[arg(long, default_value_t = 20)]
-    top: usize,
-    /// Rank ASes, clouds and countries by distinct users or by logins.
-    #[arg(long, value_enum, default_value_t = RankBy::Users)]
-    by: RankBy,
-}
-
-#[derive(Debug, Args)]
-pub struct ForgetArgs {
-    /// The user whose records go (compared ignoring ASCII case, as `report --user`).
-    #[arg(long)]
-    user: String,
-    /// The configuration file (for the history file and the daemon's address).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct SuggestArgs {
-    #[command(flatten)]
-    input: Input,
-    /// Propose only what at least this many distinct users logged in from.
-    #[arg(long, default_value_t = 3)]
-    min_users: usize,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
+use super::args::{ForgetArgs, Input, RankBy, ReportArgs, SuggestArgs};
 
 impl Input {
     fn now_us(&self) -> Result<u64> {

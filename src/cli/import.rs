@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use badclients::config::import_ini;
 
-use super::ImportIniArgs;
+use super::args::ImportIniArgs;
 
 /// The shim's settings file's name next to the TOML written with `--output`, and the path
 /// the shim reads by default.

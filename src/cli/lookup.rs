@@ -14,7 +14,9 @@ use badclients::facts::Facts;
 use badclients::lookup::build::SetupError;
 use badclients::lookup::LookupReport;
 
-use super::{daemon, runtime, LookupArgs};
+use super::args::LookupArgs;
+use super::daemon;
+use super::runtime::runtime;
 
 /// One address's lookup, looked up here or by the daemon.
 pub(super) struct Looked {

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 
 use badclients::config::Config;
 
-use super::{error_text, runtime};
+use super::error_text::error_text;
+use super::runtime::runtime;
 
 /// `ranges update`: every requested feed downloaded (or imported) and stored. A provider
 /// without a feed URL is skipped with a note when it was not asked for by name (the

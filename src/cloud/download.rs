@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::CloudError;
+use super::error::CloudError;
 
 /// Downloads `url` (at most `max_bytes` of body, all within `timeout`).
 pub async fn download(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Provider;
+use crate::facts::CloudProvider as Provider;
 
 /// A cloud feed error.
 #[derive(Debug, thiserror::Error)]

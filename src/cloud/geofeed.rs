@@ -5,8 +5,9 @@
 
 use ipnet::IpNet;
 
+use super::error::CloudError;
 use super::prefix::parse_prefix;
-use super::{CloudError, CloudTag, Provider};
+use crate::facts::{CloudProvider as Provider, CloudTag};
 
 /// Parses a geofeed published by `provider`.
 pub(crate) fn parse(

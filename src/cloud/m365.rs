@@ -5,8 +5,9 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use super::error::CloudError;
 use super::prefix::parse_prefix;
-use super::{CloudError, CloudTag, Provider};
+use crate::facts::{CloudProvider as Provider, CloudTag};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{CloudError, Provider};
+use super::error::CloudError;
+use crate::facts::CloudProvider as Provider;
 
 /// `text` as a prefix with its host bits cleared; `what` says where it was for the error.
 pub(crate) fn parse_prefix(

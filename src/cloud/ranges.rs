@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 
-use super::{CloudTag, Provider};
+use crate::facts::{CloudProvider as Provider, CloudTag};
 
 /// All cloud prefixes, looked up by address.
 #[derive(Debug, Default)]

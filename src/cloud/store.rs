@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CloudError, CloudRanges, Provider, ProviderFeed};
+use super::error::CloudError;
+use super::provider::ProviderFeed;
+use super::ranges::CloudRanges;
+use crate::facts::CloudProvider as Provider;
 
 /// The metadata stored next to a feed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

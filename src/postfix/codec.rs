@@ -22,7 +22,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::action::PolicyAction;
-use super::PolicyLimits;
+use super::handler::PolicyLimits;
 
 /// One request as framed: its attributes in arrival order, or why it is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,10 +18,11 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::action::PolicyAction;
 use super::codec::{Frame, PolicyCodec};
+use super::handler::{PolicyHandler, PolicyLimits};
 use super::listen::ListenAddr;
 use super::request::PolicyRequest;
-use super::{PolicyAction, PolicyHandler, PolicyLimits};
 use crate::connections::{ConnSlot, ConnTable};
 use crate::metrics::ConnCounters;
 

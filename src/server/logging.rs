@@ -19,7 +19,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
-use super::decide::AUDIT_TARGET;
+use crate::decider::AUDIT_TARGET;
 
 /// Prints audit events as their message only, other events with a prefix.
 struct LineFormat;

@@ -4,7 +4,7 @@
 
 use crate::postfix::{PolicyAction, PolicyHandler, PolicyRequest};
 
-use super::decide::Decider;
+use crate::decider::Decider;
 
 /// Answers Postfix through the [`Decider`].
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::state::SharedState;
+use crate::decider::state::SharedState;
 use crate::metrics::Metrics;
 
 /// Quiet time after the last file event before reloading.
