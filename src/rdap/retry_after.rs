@@ -1,6 +1,6 @@
 //! How long a rate-limited registry wants us to wait: the `Retry-After` header (seconds or
 //! an HTTP-date, RFC 9110 §10.2.3), with a default when absent or unreadable and bounds
-//! so that neither zero nor a year comes out.
+//! so that neither zero nor a year comes out. The calendar is jiff's.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,13 +62,23 @@ pub fn parse_http_date(text: &str) -> Option<SystemTime> {
         _ => return None,
     };
     let (hour, minute, second) = clock(time)?;
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if second > 60 {
         return None;
     }
-    let days = days_from_civil(i64::from(year), month, day);
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    let seconds = u64::try_from(seconds).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+    let small = |n: u32| i8::try_from(n).ok();
+    // A leap second (`:60`) is read as the second before it.
+    let at = jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        small(month)?,
+        small(day)?,
+        small(hour)?,
+        small(minute)?,
+        small(second.min(59))?,
+        0,
+    )
+    .ok()?;
+    let seconds = jiff::tz::Offset::UTC.to_timestamp(at).ok()?.as_second();
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(seconds).ok()?))
 }
 
 fn is_weekday(word: &str, with_comma: bool) -> bool {
@@ -109,17 +119,6 @@ fn clock(text: &str) -> Option<(u32, u32, u32)> {
         number(parts.next()?, 2)?,
     );
     parts.next().is_none().then_some(hms)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (month 1..=12).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
