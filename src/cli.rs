@@ -17,13 +17,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-pub use args::Cli;
+pub(crate) use args::Cli;
 use args::{CacheCommand, Command, ConfigCommand, HistoryCommand, ListsCommand, RangesCommand};
-pub use error_text::error_text;
+pub(crate) use error_text::error_text;
 use runtime::runtime;
 
 /// Runs one command; the `ExitCode` is the command's own status.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::Lists(ListsCommand::Check(source)) => check::lists_check(&source),

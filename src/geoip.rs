@@ -414,6 +414,6 @@ mod tests {
 
     #[test]
     fn error_stays_small() {
-        assert!(std::mem::size_of::<GeoIpError>() <= 64);
+        assert!(size_of::<GeoIpError>() <= 64);
     }
 }

@@ -16,7 +16,7 @@ use badclients::config::import_ini;
 /// lists, and writes one `mail-audit:` line per login.
 #[derive(Debug, Parser)]
 #[command(name = "badclients", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -11,14 +11,14 @@ use badclients::postfix::listen::ListenAddr;
 
 /// The request's method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(super) enum Method {
     Get,
     Post,
 }
 
 /// Sends one request to the daemon and returns its JSON answer; `held` names what the
 /// daemon holds (for the error when it does not answer).
-pub fn request(
+pub(super) fn request(
     config: &Config,
     method: Method,
     path: &str,

@@ -2,7 +2,7 @@
 
 /// An error and its causes as one line, `outer: cause: …`, where a cause the message
 /// before it already quotes (library errors often end in their source's text) is said once.
-pub fn error_text(error: &anyhow::Error) -> String {
+pub(crate) fn error_text(error: &anyhow::Error) -> String {
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {
         let cause = cause.to_string();

@@ -11,7 +11,7 @@ use clap_complete::Shell;
 use super::args::{Cli, GenerateCommand};
 
 /// Runs one `generate` command.
-pub fn run(command: &GenerateCommand) -> Result<ExitCode> {
+pub(super) fn run(command: &GenerateCommand) -> Result<ExitCode> {
     match command {
         GenerateCommand::Man { dir } => man(dir),
         GenerateCommand::Completions { dir } => completions(dir),

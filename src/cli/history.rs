@@ -117,7 +117,7 @@ fn context_parts(loaded: &LoadedConfig) -> Result<(badclients::decision::Policy,
     Ok((policy, kg))
 }
 
-pub fn report(args: &ReportArgs) -> Result<ExitCode> {
+pub(super) fn report(args: &ReportArgs) -> Result<ExitCode> {
     let loaded = Config::load(args.input.config.as_deref())?;
     let options = ReportOptions {
         top: args.top,
@@ -160,7 +160,7 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
+pub(super) fn suggest(args: &SuggestArgs) -> Result<ExitCode> {
     let loaded = Config::load(args.input.config.as_deref())?;
     let options = SuggestOptions {
         min_users: args.min_users.max(1),
@@ -215,7 +215,7 @@ fn open_stopped(path: &std::path::Path) -> Result<(HistoryStore, Strings), Histo
     Ok((store, strings))
 }
 
-pub fn forget(args: &ForgetArgs) -> Result<ExitCode> {
+pub(super) fn forget(args: &ForgetArgs) -> Result<ExitCode> {
     if args.user.is_empty() {
         bail!("--user must not be empty");
     }

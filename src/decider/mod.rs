@@ -261,7 +261,7 @@ impl Decider {
     }
 
     /// Waits (at most `limit`) for the cache writers.
-    pub async fn flush(&self, limit: std::time::Duration) {
+    pub async fn flush(&self, limit: Duration) {
         self.lookup.tiers().flush(limit).await;
     }
 

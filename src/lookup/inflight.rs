@@ -17,22 +17,22 @@ use ipnet::IpNet;
 use super::report::SourceError;
 
 /// The shared result of one fetch.
-pub type Flight<T, E> = Shared<BoxFuture<'static, Result<Arc<T>, E>>>;
+pub(super) type Flight<T, E> = Shared<BoxFuture<'static, Result<Arc<T>, E>>>;
 
 /// Fetches in flight of one source, by single-flight key.
-pub type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
+pub(super) type Flights<K, T> = InFlight<K, Option<T>, SourceError>;
 
 /// Single-flight key of a network source: the "probable network" of an address (/24,
 /// /48), or the address alone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum FlightKey {
+pub(super) enum FlightKey {
     Bucket(IpNet),
     Exact(IpAddr),
 }
 
 impl FlightKey {
     /// The probable network of `ip`: its /24 (IPv4) or /48 (IPv6).
-    pub fn bucket(ip: IpAddr) -> FlightKey {
+    pub(super) fn bucket(ip: IpAddr) -> FlightKey {
         let len = if ip.is_ipv4() { 24 } else { 48 };
         let net = IpNet::new(ip, len)
             .map(|n| n.trunc())
@@ -42,7 +42,7 @@ impl FlightKey {
 }
 
 /// Fetches in flight, by key.
-pub struct InFlight<K, T, E> {
+pub(super) struct InFlight<K, T, E> {
     map: Arc<Mutex<HashMap<K, Flight<T, E>>>>,
 }
 
@@ -62,7 +62,7 @@ where
 {
     /// Joins the fetch for `key`, or starts `fetch` as a task when none runs. The bool is
     /// true for the caller that started it.
-    pub fn join_or_start<F>(&self, key: K, fetch: F, on_panic: E) -> (Flight<T, E>, bool)
+    pub(super) fn join_or_start<F>(&self, key: K, fetch: F, on_panic: E) -> (Flight<T, E>, bool)
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -89,7 +89,7 @@ where
 
     /// How many fetches are running.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -97,7 +97,7 @@ where
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

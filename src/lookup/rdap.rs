@@ -27,7 +27,7 @@ pub(super) struct RdapQuery {
 impl RdapQuery {
     /// The question for `ip`, with the registry from the cached Team Cymru answer when
     /// there is one (waiting for Cymru would put the two in series).
-    pub fn new(inner: &Inner, ip: IpAddr) -> RdapQuery {
+    pub(super) fn new(inner: &Inner, ip: IpAddr) -> RdapQuery {
         let registry = inner
             .tiers
             .origin

@@ -150,7 +150,7 @@ pub(super) struct Outcome<T> {
 
 impl<T> Outcome<T> {
     /// A cache entry: fresh or stale at `now`.
-    pub fn cached(c: Cached<Option<T>>, now: u64) -> Outcome<T> {
+    pub(super) fn cached(c: Cached<Option<T>>, now: u64) -> Outcome<T> {
         let provenance = if c.is_fresh(now) {
             Provenance::Cache
         } else {
@@ -164,7 +164,7 @@ impl<T> Outcome<T> {
     }
 
     /// An answer from the offline ASN table (no upstream).
-    pub fn from_table(value: Option<T>) -> Outcome<T> {
+    pub(super) fn from_table(value: Option<T>) -> Outcome<T> {
         Outcome {
             value: Some(Arc::new(value)),
             provenance: Provenance::Table,
@@ -173,7 +173,7 @@ impl<T> Outcome<T> {
     }
 
     /// Not asked (e.g. no AS number to name).
-    pub fn skipped() -> Outcome<T> {
+    pub(super) fn skipped() -> Outcome<T> {
         Outcome {
             value: None,
             provenance: Provenance::Skipped,
@@ -181,7 +181,7 @@ impl<T> Outcome<T> {
         }
     }
 
-    pub fn failed(e: SourceError) -> Outcome<T> {
+    pub(super) fn failed(e: SourceError) -> Outcome<T> {
         Outcome {
             value: None,
             provenance: Provenance::Failed,
@@ -189,7 +189,7 @@ impl<T> Outcome<T> {
         }
     }
 
-    pub fn report(&self, source: Source, started: Instant) -> SourceReport {
+    pub(super) fn report(&self, source: Source, started: Instant) -> SourceReport {
         SourceReport {
             source,
             provenance: self.provenance,
@@ -198,7 +198,7 @@ impl<T> Outcome<T> {
         }
     }
 
-    pub fn get(&self) -> Option<&T> {
+    pub(super) fn get(&self) -> Option<&T> {
         self.value.as_deref().and_then(Option::as_ref)
     }
 }

@@ -29,7 +29,7 @@ pub(super) struct CacheFamilies {
 }
 
 impl CacheFamilies {
-    pub fn register(registry: &mut Registry) -> CacheFamilies {
+    pub(super) fn register(registry: &mut Registry) -> CacheFamilies {
         let entries = Family::<CacheTableLabels, Gauge>::default();
         registry.register(
             "badclients_cache_entries",

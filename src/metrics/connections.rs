@@ -32,7 +32,7 @@ pub(super) struct ConnectionFamilies {
 }
 
 impl ConnectionFamilies {
-    pub fn register(registry: &mut Registry) -> ConnectionFamilies {
+    pub(super) fn register(registry: &mut Registry) -> ConnectionFamilies {
         let open = Family::<ListenerLabels, Gauge>::default();
         registry.register(
             "badclients_connections_open",

@@ -61,7 +61,7 @@ pub(super) struct DecisionFamilies {
 }
 
 impl DecisionFamilies {
-    pub fn register(registry: &mut Registry) -> DecisionFamilies {
+    pub(super) fn register(registry: &mut Registry) -> DecisionFamilies {
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "badclients_decisions",
@@ -82,7 +82,7 @@ pub(super) struct MatchingFamilies {
 }
 
 impl MatchingFamilies {
-    pub fn register(registry: &mut Registry) -> MatchingFamilies {
+    pub(super) fn register(registry: &mut Registry) -> MatchingFamilies {
         let match_budget_exhausted = Counter::default();
         registry.register(
             "badclients_match_budget_exhausted",

@@ -17,7 +17,7 @@ pub(super) struct HistoryFamilies {
 }
 
 impl HistoryFamilies {
-    pub fn register(registry: &mut Registry) -> HistoryFamilies {
+    pub(super) fn register(registry: &mut Registry) -> HistoryFamilies {
         let lost = Counter::default();
         registry.register(
             "badclients_history_lost",
@@ -54,7 +54,7 @@ impl HistoryFamilies {
     }
 
     /// Brings the history figures up to `snap`.
-    pub fn observe(&self, snap: &StorageSnapshot) {
+    pub(super) fn observe(&self, snap: &StorageSnapshot) {
         catch_up(&self.lost, snap.history_lost);
         catch_up(&self.commit_errors, snap.history_commit_errors);
         self.journal_bytes

@@ -43,7 +43,7 @@ pub(super) struct ListFamilies {
 }
 
 impl ListFamilies {
-    pub fn register(registry: &mut Registry) -> ListFamilies {
+    pub(super) fn register(registry: &mut Registry) -> ListFamilies {
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "badclients_reloads",

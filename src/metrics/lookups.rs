@@ -39,7 +39,7 @@ pub(super) struct LookupFamilies {
 }
 
 impl LookupFamilies {
-    pub fn register(registry: &mut Registry) -> LookupFamilies {
+    pub(super) fn register(registry: &mut Registry) -> LookupFamilies {
         let duration: HistogramFamily<SourceLabels> =
             Family::new_with_constructor(duration_histogram);
         registry.register_with_unit(

@@ -56,7 +56,7 @@ pub(super) struct RequestFamilies {
 }
 
 impl RequestFamilies {
-    pub fn register(registry: &mut Registry) -> RequestFamilies {
+    pub(super) fn register(registry: &mut Registry) -> RequestFamilies {
         let http = Family::<HttpLabels, Counter>::default();
         registry.register(
             "badclients_http_requests",

@@ -41,7 +41,7 @@ pub(super) struct StoreFamilies {
 }
 
 impl StoreFamilies {
-    pub fn register(registry: &mut Registry) -> StoreFamilies {
+    pub(super) fn register(registry: &mut Registry) -> StoreFamilies {
         let up = Family::<StoreLabels, Gauge>::default();
         registry.register(
             "badclients_store_up",

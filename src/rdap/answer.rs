@@ -14,7 +14,7 @@ pub const RATE_LIMIT_NOTICE_TITLE: &str = "Rate Limit Notice";
 
 /// Why an answer gave no network.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AnswerProblem {
+pub(super) enum AnswerProblem {
     /// The server asks us to wait this long.
     RateLimited(Duration),
     /// Anything else.
@@ -22,7 +22,7 @@ pub enum AnswerProblem {
 }
 
 /// Reads one answer received at `now`: its status, `Retry-After` header and body.
-pub fn read_answer(
+pub(super) fn read_answer(
     status: u16,
     retry_after_header: Option<&str>,
     body: &[u8],

@@ -9,17 +9,17 @@ use super::registry::Registry;
 
 /// The registries currently rate-limiting us, each with the instant it may be asked again.
 #[derive(Debug, Default)]
-pub struct Backoffs {
+pub(super) struct Backoffs {
     until: Mutex<HashMap<Registry, Instant>>,
 }
 
 impl Backoffs {
-    pub fn new() -> Backoffs {
+    pub(super) fn new() -> Backoffs {
         Backoffs::default()
     }
 
     /// The instant `registry` may be asked again, if that is after `now`.
-    pub fn active(&self, registry: Registry, now: Instant) -> Option<Instant> {
+    pub(super) fn active(&self, registry: Registry, now: Instant) -> Option<Instant> {
         let mut map = self.lock();
         match map.get(&registry) {
             Some(&until) if until > now => Some(until),
@@ -32,7 +32,7 @@ impl Backoffs {
     }
 
     /// Do not ask `registry` before `until` (an earlier `until` never shortens a wait).
-    pub fn record(&self, registry: Registry, until: Instant) {
+    pub(super) fn record(&self, registry: Registry, until: Instant) {
         let mut map = self.lock();
         let entry = map.entry(registry).or_insert(until);
         if *entry < until {

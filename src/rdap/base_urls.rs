@@ -11,7 +11,7 @@ use super::registry::Registry;
 
 /// One base URL per registry, each http(s) and ending in `/`.
 #[derive(Debug, Clone)]
-pub struct BaseUrls {
+pub(super) struct BaseUrls {
     arin: Url,
     ripe_ncc: Url,
     apnic: Url,
@@ -22,7 +22,7 @@ pub struct BaseUrls {
 impl BaseUrls {
     /// The configured base URLs, each registry missing from the configuration at its
     /// public default.
-    pub fn from_config(config: &RdapConfig) -> Result<BaseUrls, RdapError> {
+    pub(super) fn from_config(config: &RdapConfig) -> Result<BaseUrls, RdapError> {
         let checked = |registry| checked_base_url(config, registry);
         Ok(BaseUrls {
             arin: checked(Registry::Arin)?,
@@ -33,7 +33,7 @@ impl BaseUrls {
         })
     }
 
-    pub fn get(&self, registry: Registry) -> &Url {
+    pub(super) fn get(&self, registry: Registry) -> &Url {
         match registry {
             Registry::Arin => &self.arin,
             Registry::RipeNcc => &self.ripe_ncc,
@@ -45,7 +45,7 @@ impl BaseUrls {
 
     /// `<base>ip/<address>`, the address in its canonical text form (IPv6 compressed,
     /// IPv4-mapped IPv6 as IPv4).
-    pub fn network_url(&self, registry: Registry, ip: IpAddr) -> Url {
+    pub(super) fn network_url(&self, registry: Registry, ip: IpAddr) -> Url {
         let mut url = self.get(registry).clone();
         // A checked base URL can always take path segments.
         if let Ok(mut segments) = url.path_segments_mut() {
@@ -60,7 +60,7 @@ impl BaseUrls {
     /// The registry a URL belongs to: the one with the longest base URL that prefixes it
     /// (`preferred` on a tie, as when several registries share one base), else the one
     /// whose public RDAP host it names.
-    pub fn registry_of(&self, url: &Url, preferred: Registry) -> Option<Registry> {
+    pub(super) fn registry_of(&self, url: &Url, preferred: Registry) -> Option<Registry> {
         Registry::ALL
             .into_iter()
             .filter(|r| url.as_str().starts_with(self.get(*r).as_str()))

@@ -18,7 +18,7 @@ pub const RDAP_MEDIA_TYPE: &str = "application/rdap+json";
 
 /// What came back for one GET.
 #[derive(Debug)]
-pub struct Fetched {
+pub(super) struct Fetched {
     /// The URL that answered (after redirects).
     pub url: Url,
     pub status: u16,
@@ -35,7 +35,9 @@ struct RedirectRefused(String);
 
 /// A reqwest client for RDAP, and why HTTPS cannot work when the system has no CA
 /// certificates (see [`crate::tls::client_with_system_roots`]).
-pub fn build_client(config: &RdapConfig) -> Result<(reqwest::Client, Option<String>), RdapError> {
+pub(super) fn build_client(
+    config: &RdapConfig,
+) -> Result<(reqwest::Client, Option<String>), RdapError> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static(RDAP_MEDIA_TYPE));
     crate::tls::client_with_system_roots(|| {
@@ -54,7 +56,7 @@ pub fn build_client(config: &RdapConfig) -> Result<(reqwest::Client, Option<Stri
 /// Follows at most `max` redirects, never to a URL already visited in this lookup and
 /// never to anything but http/https.
 fn redirect_policy(max: usize) -> Policy {
-    Policy::custom(move |attempt: Attempt| {
+    Policy::custom(move |attempt: Attempt<'_>| {
         let next = attempt.url();
         let refusal = if !matches!(next.scheme(), "http" | "https") {
             Some(format!("redirect to a URL that is not http(s): {next}"))
@@ -75,7 +77,7 @@ fn redirect_policy(max: usize) -> Policy {
 
 /// GETs `url`, reading the body only for a 2xx answer and at most `max_body_bytes` of it,
 /// all within `timeout`.
-pub async fn fetch(
+pub(super) async fn fetch(
     client: &reqwest::Client,
     url: Url,
     max_body_bytes: usize,

@@ -13,7 +13,7 @@ use serde_json::Value;
 /// IPv4: octets may carry leading zeros and the text may end in `/32`. IPv6: any case,
 /// zero-padded groups and a `/128` suffix. Surrounding white space is ignored. Any other
 /// prefix length is refused: it would not say which single address is meant.
-pub fn parse_range_address(text: &str) -> Option<IpAddr> {
+pub(super) fn parse_range_address(text: &str) -> Option<IpAddr> {
     let text = text.trim();
     if text.contains(':') {
         let bare = text.strip_suffix("/128").unwrap_or(text);
@@ -49,7 +49,7 @@ fn parse_ipv4_with_leading_zeros(text: &str) -> Option<Ipv4Addr> {
 
 /// The smallest list of CIDRs covering exactly `start..=end` (same family, `start <= end`),
 /// in address order.
-pub fn summarize(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
+pub(super) fn summarize(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
     match (start, end) {
         (IpAddr::V4(s), IpAddr::V4(e)) => Ipv4Subnets::new(s, e, 0).map(IpNet::V4).collect(),
         (IpAddr::V6(s), IpAddr::V6(e)) => Ipv6Subnets::new(s, e, 0).map(IpNet::V6).collect(),
@@ -63,12 +63,12 @@ const MAPPED_FIRST: u128 = 0xffff_0000_0000;
 const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
 
 /// Whether `ip` is an IPv4-mapped IPv6 address.
-pub fn is_ipv4_mapped(ip: IpAddr) -> bool {
+pub(super) fn is_ipv4_mapped(ip: IpAddr) -> bool {
     matches!(ip, IpAddr::V6(a) if (MAPPED_FIRST..=MAPPED_LAST).contains(&u128::from(a)))
 }
 
 /// Whether the IPv6 range `start..=end` passes over the IPv4-mapped block.
-pub fn spans_ipv4_mapped(start: IpAddr, end: IpAddr) -> bool {
+pub(super) fn spans_ipv4_mapped(start: IpAddr, end: IpAddr) -> bool {
     match (start, end) {
         (IpAddr::V6(s), IpAddr::V6(e)) => {
             u128::from(s) < MAPPED_FIRST && MAPPED_LAST < u128::from(e)
@@ -79,7 +79,7 @@ pub fn spans_ipv4_mapped(start: IpAddr, end: IpAddr) -> bool {
 
 /// [`summarize`] without the IPv4-mapped block: the CIDRs below it, then those above it.
 /// A range that does not pass over the block is summarised whole.
-pub fn summarize_without_ipv4_mapped(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
+pub(super) fn summarize_without_ipv4_mapped(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
     if !spans_ipv4_mapped(start, end) {
         return summarize(start, end);
     }
@@ -93,7 +93,7 @@ pub fn summarize_without_ipv4_mapped(start: IpAddr, end: IpAddr) -> Vec<IpNet> {
 /// The `cidr0_cidrs` member (RDAP extension `cidr0`) when every entry is a valid prefix of
 /// the range's family without host bits, and together, in address order, they cover
 /// exactly `start..=end` with no gap and no overlap. `None` when absent or inconsistent.
-pub fn cidr0_cidrs(json: &Value, start: IpAddr, end: IpAddr) -> Option<Vec<IpNet>> {
+pub(super) fn cidr0_cidrs(json: &Value, start: IpAddr, end: IpAddr) -> Option<Vec<IpNet>> {
     let entries = json.get("cidr0_cidrs")?.as_array()?;
     let mut nets = entries
         .iter()

@@ -13,7 +13,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The wait asked for by a `Retry-After` value received at `now`, within
 /// [`MIN_RETRY_AFTER`]..=[`MAX_RETRY_AFTER`].
-pub fn retry_after(value: Option<&str>, now: SystemTime) -> Duration {
+pub(super) fn retry_after(value: Option<&str>, now: SystemTime) -> Duration {
     let wanted = value
         .and_then(|v| parse_retry_after(v.trim(), now))
         .unwrap_or(DEFAULT_RETRY_AFTER);
@@ -32,7 +32,7 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// An HTTP-date in any of the three forms recipients must accept:
 /// `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT`,
 /// `Sun Nov  6 08:49:37 1994`.
-pub fn parse_http_date(text: &str) -> Option<SystemTime> {
+pub(super) fn parse_http_date(text: &str) -> Option<SystemTime> {
     let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let (year, month, day, time) = match words.as_slice() {
         [weekday, day, month, year, time, "GMT"] if is_weekday(weekday, true) => (

@@ -12,7 +12,12 @@ use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
 /// Runs until `stop`: sizes at once, then a prune and the sizes every `every`.
-pub async fn run(lookup: Lookup, metrics: Arc<Metrics>, every: Duration, stop: CancellationToken) {
+pub(super) async fn run(
+    lookup: Lookup,
+    metrics: Arc<Metrics>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     let every = every.max(Duration::from_secs(1));
     observe_sizes(&lookup, &metrics).await;
     loop {
@@ -26,7 +31,7 @@ pub async fn run(lookup: Lookup, metrics: Arc<Metrics>, every: Duration, stop: C
 }
 
 /// One prune of memory and store, counted and logged.
-pub async fn prune(lookup: &Lookup, metrics: &Metrics) {
+pub(super) async fn prune(lookup: &Lookup, metrics: &Metrics) {
     let now = now_unix();
     let memory = lookup.prune_memory(now);
     metrics.observe_cache_pruned("memory", memory);

@@ -74,6 +74,7 @@ where
 
 /// A time in microseconds since the epoch as RFC 3339 in UTC:
 /// `2026-12-03T08:40:12.123456Z`.
+#[derive(Debug, Clone, Copy)]
 pub struct Rfc3339(pub u64);
 
 impl fmt::Display for Rfc3339 {

@@ -8,12 +8,12 @@ use crate::decider::Decider;
 
 /// Answers Postfix through the [`Decider`].
 #[derive(Debug)]
-pub struct PostfixAdapter {
+pub(super) struct PostfixAdapter {
     decider: Decider,
 }
 
 impl PostfixAdapter {
-    pub fn new(decider: Decider) -> PostfixAdapter {
+    pub(super) fn new(decider: Decider) -> PostfixAdapter {
         PostfixAdapter { decider }
     }
 }

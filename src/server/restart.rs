@@ -10,7 +10,7 @@ use crate::config::{Config, GeoIpSection, HistorySection, HttpSection, PostfixSe
 
 /// The settings that differ between `old` and `new` but only apply after a restart, as
 /// the configuration file names them (`[http] listen`, `[cache]`, …), in file order.
-pub fn settings_needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
+pub(super) fn settings_needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut changed = Vec::new();
     let mut check = |name: &'static str, differs: bool| {
         if differs {
@@ -52,7 +52,7 @@ pub fn settings_needing_restart(old: &Config, new: &Config) -> Vec<&'static str>
 
 /// Logs the settings that differ from those the daemon started with and wait for a
 /// restart (after every reload while the difference lasts).
-pub fn warn_restart_needed(started: &Config, now: &Config) {
+pub(super) fn warn_restart_needed(started: &Config, now: &Config) {
     let changed = settings_needing_restart(started, now);
     if !changed.is_empty() {
         tracing::warn!(

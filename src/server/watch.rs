@@ -27,7 +27,7 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 const IDENTITY_CHECK: Duration = Duration::from_secs(2);
 
 /// Reloads now and logs what happened.
-pub fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
+pub(super) fn reload_now(state: &SharedState, metrics: &Metrics, why: &str) {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
     let was_degraded = state.load().list_dir_fault.is_some();
     match state.reload() {
@@ -198,7 +198,7 @@ fn start_watcher(
 /// The reload loop, set up: from [`ReloadLoop::start`] on, SIGHUP is handled and the files
 /// are watched (start it before the daemon says it is ready, so no early edit or signal is
 /// missed); [`ReloadLoop::run`] reloads until stopped.
-pub struct ReloadLoop {
+pub(super) struct ReloadLoop {
     state: Arc<SharedState>,
     metrics: Arc<Metrics>,
     hup: Option<tokio::signal::unix::Signal>,
@@ -211,7 +211,7 @@ pub struct ReloadLoop {
 
 impl ReloadLoop {
     /// Listens for SIGHUP and watches the files, now.
-    pub fn start(state: Arc<SharedState>, metrics: Arc<Metrics>) -> ReloadLoop {
+    pub(super) fn start(state: Arc<SharedState>, metrics: Arc<Metrics>) -> ReloadLoop {
         let hup = match signal(SignalKind::hangup()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -234,7 +234,7 @@ impl ReloadLoop {
     }
 
     /// Runs the reload loop until `stop`.
-    pub async fn run(mut self, stop: CancellationToken) {
+    pub(super) async fn run(mut self, stop: CancellationToken) {
         let (state, metrics) = (Arc::clone(&self.state), Arc::clone(&self.metrics));
         let mut check = tokio::time::interval(IDENTITY_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -291,7 +291,7 @@ fn feeds_stamp(dir: &Path) -> Vec<(std::ffi::OsString, u64, Option<std::time::Sy
 /// Swaps in a new GeoIP database (geoipupdate replaces the file) or new cloud feeds
 /// (`badclients ranges update`) without a restart. A database that does not open keeps the
 /// old one, with a warning.
-pub async fn run_local(
+pub(super) async fn run_local(
     lookup: crate::lookup::Lookup,
     state: Arc<SharedState>,
     stop: CancellationToken,

@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn answers_keep_their_bytes() {
-        let text = |a: Answer| serde_json::to_string(&a).expect("JSON");
+        let text = |a: Answer<'_>| serde_json::to_string(&a).expect("JSON");
         assert_eq!(
             text(Answer {
                 msg: None,

@@ -344,7 +344,7 @@ fn an_undecodable_value_is_skipped_counted_and_pruned() {
     {
         // Write a value that is not a Stored entry, through redb directly.
         let db = redb::Database::open(&path).expect("raw open");
-        let table: TableDefinition<&str, &[u8]> = TableDefinition::new(Table::Origin.name());
+        let table: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(Table::Origin.name());
         let txn = db.begin_write().expect("begin_write");
         txn.open_table(table)
             .expect("open_table")

@@ -115,7 +115,7 @@ fn a_removed_list_directory_keeps_blocking_degrades_health_and_is_watched_again_
     assert!(!body.contains('/') && !body.contains(LISTED_NET), "{body}");
     assert_eq!(verdict(&d, LISTED_IP), "block", "{}", d.stderr());
     // The dashboard's list health says so too (the daemon has the API key).
-    let ui = d.get("/ui", Some(testkit::daemon::API_KEY));
+    let ui = d.get("/ui", Some(API_KEY));
     assert!(
         ui.body
             .contains("degraded: the list directory is missing or cannot be read"),

@@ -94,7 +94,7 @@ pub(crate) struct BlockReader<'a> {
 }
 
 impl<'a> BlockReader<'a> {
-    pub fn new(base_us: u64, bytes: &'a [u8]) -> Result<BlockReader<'a>, DecodeError> {
+    pub(crate) fn new(base_us: u64, bytes: &'a [u8]) -> Result<BlockReader<'a>, DecodeError> {
         let mut r = BlockReader {
             bytes,
             pos: 0,
@@ -125,7 +125,7 @@ impl<'a> BlockReader<'a> {
     }
 
     /// The number of rows not yet read.
-    pub fn remaining(&self) -> u64 {
+    pub(crate) fn remaining(&self) -> u64 {
         self.left
     }
 
@@ -234,13 +234,16 @@ impl<'a> BlockReader<'a> {
     }
 
     /// Reads the next row into `row`; `false` at the end of the block.
-    pub fn next_into(&mut self, row: &mut Row) -> Result<bool, DecodeError> {
+    pub(crate) fn next_into(&mut self, row: &mut Row) -> Result<bool, DecodeError> {
         Ok(self.next_with_body(row)?.is_some())
     }
 
     /// Like [`BlockReader::next_into`], also giving the row's encoded body (for grouping
     /// identical rows without resolving them).
-    pub fn next_with_body(&mut self, row: &mut Row) -> Result<Option<&'a [u8]>, DecodeError> {
+    pub(crate) fn next_with_body(
+        &mut self,
+        row: &mut Row,
+    ) -> Result<Option<&'a [u8]>, DecodeError> {
         if self.left == 0 {
             return Ok(None);
         }

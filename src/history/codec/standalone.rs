@@ -39,7 +39,7 @@ pub(crate) struct Fields<'a> {
 /// A list of texts in a record: plain strings, or typed facts written in their text form
 /// without an allocation.
 #[derive(Debug, Clone, Copy)]
-pub enum Texts<'a> {
+pub(super) enum Texts<'a> {
     /// Strings as they are.
     Strings(&'a [String]),
     /// Cloud tags (`provider:service[:region]`).
@@ -50,7 +50,7 @@ pub enum Texts<'a> {
 
 impl<'a> Fields<'a> {
     /// The fields of a record.
-    pub fn of(r: &'a Record) -> Fields<'a> {
+    pub(super) fn of(r: &'a Record) -> Fields<'a> {
         Fields {
             raw: false,
             time_us: r.time_us,
@@ -156,7 +156,7 @@ pub(crate) fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
 
 /// A record read from its standalone form without copying its strings.
 #[derive(Debug, Default)]
-pub struct RecordRef<'a> {
+pub(crate) struct RecordRef<'a> {
     /// The strings are raw (escape them; `matched_entry` is always escaped).
     pub raw: bool,
     pub time_us: Option<u64>,
@@ -187,7 +187,10 @@ pub(crate) fn split_time(bytes: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
 }
 
 /// Decodes what [`encode_record`] wrote into `out` (its lists reused).
-pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result<(), DecodeError> {
+pub(crate) fn decode_record_ref<'a>(
+    bytes: &'a [u8],
+    out: &mut RecordRef<'a>,
+) -> Result<(), DecodeError> {
     let mut r = BlockReader::bare(bytes);
     out.time_us = r.varint()?.checked_sub(1);
     out.raw = match r.byte()? {
@@ -226,7 +229,7 @@ pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result
 }
 
 /// Decodes what [`encode_record`] wrote.
-pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
     let mut r = RecordRef::default();
     decode_record_ref(bytes, &mut r)?;
     let form = |s: &str| {

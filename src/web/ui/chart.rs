@@ -90,7 +90,7 @@ pub struct Chart {
 }
 
 /// The chart drawn as SVG.
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "chart.svg")]
 pub struct ChartSvg<'a> {
     pub chart: &'a Chart,

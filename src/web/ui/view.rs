@@ -136,7 +136,7 @@ fn outcome_badge(outcome: Outcome) -> (&'static str, &'static str, &'static str)
 
 /// Decisions, one a row: when, who (and the service), from where (address and host), the
 /// AS, the outcome, and why (the label and the list entry that matched).
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "decisions.html")]
 pub struct DecisionTable<'a> {
     pub records: &'a [Record],
@@ -159,7 +159,7 @@ impl DecisionTable<'_> {
 }
 
 /// The list health card.
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "health.html")]
 pub struct HealthCard<'a> {
     pub health: &'a Health,
@@ -245,6 +245,7 @@ impl HealthCard<'_> {
 }
 
 /// The overview's history part.
+#[derive(Debug)]
 pub enum HistoryPart<'a> {
     /// `[history] enabled = false`.
     Off,
@@ -257,6 +258,7 @@ pub enum HistoryPart<'a> {
 }
 
 /// The history's cards on the overview.
+#[derive(Debug)]
 pub struct Shown<'a> {
     pub range: Range,
     pub report: &'a Report,
@@ -356,7 +358,7 @@ fn totals(report: &Report) -> Vec<Stat> {
 }
 
 /// `GET /ui`.
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "overview.html")]
 pub struct OverviewPage<'a> {
     pub chrome: Chrome,
@@ -365,6 +367,7 @@ pub struct OverviewPage<'a> {
 }
 
 /// The user page's main part.
+#[derive(Debug)]
 pub enum UserPart<'a> {
     /// Nothing searched for yet.
     Search,
@@ -378,7 +381,7 @@ pub enum UserPart<'a> {
 }
 
 /// `GET /ui/user?q=…`.
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "user.html")]
 pub struct UserPage<'a> {
     pub chrome: Chrome,

@@ -7,7 +7,7 @@ use testkit::ListDir;
 use testworld::{contract_world, RdapFault, Reply, RunningWorld};
 
 /// A configuration pointing every upstream at `world`.
-pub fn config_for(world: &RunningWorld, deadline_ms: u64) -> Config {
+pub(super) fn config_for(world: &RunningWorld, deadline_ms: u64) -> Config {
     let mut c = Config::default();
     c.lookup.dns_servers = vec![world.dns.addr()];
     c.lookup.deadline_ms = deadline_ms;
@@ -28,7 +28,7 @@ pub fn config_for(world: &RunningWorld, deadline_ms: u64) -> Config {
 }
 
 /// The same configuration as a TOML file, for the binary.
-pub fn config_file(world: &RunningWorld, dir: &ListDir, extra: &str) -> std::path::PathBuf {
+pub(super) fn config_file(world: &RunningWorld, dir: &ListDir, extra: &str) -> std::path::PathBuf {
     let base = world.rdap.base_url();
     let text = format!(
         "list_path = \"lists\"\n{extra}\n[lookup]\ndns_servers = [\"{}\"]\ndeadline_ms = 1000\n\
@@ -45,7 +45,7 @@ pub fn config_file(world: &RunningWorld, dir: &ListDir, extra: &str) -> std::pat
 
 /// The contract world, plus the redirect ARIN answers for Linode's RIPE-registered
 /// 139.162.0.0/16 (IANA's bootstrap names ARIN for 139/8).
-pub async fn contract() -> RunningWorld {
+pub(super) async fn contract() -> RunningWorld {
     let world = contract_world().start().await.unwrap();
     world.rdap.route(
         "/arin/ip/139.162.133.252",
