@@ -9,7 +9,7 @@ pub fn now_us() -> u64 {
 }
 
 /// `t` in microseconds since the Unix epoch (0 before it).
-pub fn us_since_epoch(t: SystemTime) -> u64 {
+pub(crate) fn us_since_epoch(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)

@@ -21,7 +21,7 @@ use crate::metrics::ConnCounters;
 use crate::warn_limit::WarnLimit;
 
 /// The pause after a failed `accept`, so a full descriptor table never spins.
-pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// Repeated warnings (evictions, accept errors) are logged at most once per this.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Descriptors kept back from the connection caps for the stores, lookups and lists.
@@ -263,7 +263,7 @@ fn out_of_descriptors(error: &io::Error) -> bool {
 /// The connection caps made to fit the process's descriptor limit (`RLIMIT_NOFILE`),
 /// keeping [`RESERVED_FDS`] for everything else: when `caps` add up to more, each is
 /// scaled down in proportion (at least 8) and a warning says so.
-pub fn fit_caps_to_fd_limit<const N: usize>(caps: [usize; N]) -> [usize; N] {
+pub(crate) fn fit_caps_to_fd_limit<const N: usize>(caps: [usize; N]) -> [usize; N] {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     fit_caps(caps, limit)
 }

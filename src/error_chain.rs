@@ -3,7 +3,7 @@
 use std::error::Error;
 
 /// `error: cause: cause…`, without repeating a cause's text that its parent already shows.
-pub fn error_chain(error: &dyn Error) -> String {
+pub(crate) fn error_chain(error: &dyn Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Runs `body` (a redb call) with a panic inside it caught and turned into
 /// [`redb::Error::Corrupted`]: redb panics on some damaged pages instead of returning an
 /// error. The panic's own message still goes to stderr through the panic hook.
-pub fn guarded<T>(body: impl FnOnce() -> Result<T, redb::Error>) -> Result<T, redb::Error> {
+pub(crate) fn guarded<T>(body: impl FnOnce() -> Result<T, redb::Error>) -> Result<T, redb::Error> {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(panic) => {
@@ -26,7 +26,7 @@ pub fn guarded<T>(body: impl FnOnce() -> Result<T, redb::Error>) -> Result<T, re
 /// Whether `err` came from the file system (disk full, EIO, a read-only file system, a
 /// closed store) rather than from the file's content: redb then refuses every further
 /// operation ("Previous I/O error occurred") until the database is closed and reopened.
-pub fn is_io_failure(err: &redb::Error) -> bool {
+pub(crate) fn is_io_failure(err: &redb::Error) -> bool {
     match err {
         redb::Error::PreviousIo => true,
         redb::Error::Io(io) => !matches!(
@@ -38,7 +38,7 @@ pub fn is_io_failure(err: &redb::Error) -> bool {
 }
 
 /// The error of an operation on a store that is closed, waiting to be reopened.
-pub fn closed_error() -> redb::Error {
+pub(crate) fn closed_error() -> redb::Error {
     redb::Error::Io(std::io::Error::new(
         std::io::ErrorKind::NotConnected,
         "the store is closed after an I/O error and will be reopened",
@@ -48,7 +48,7 @@ pub fn closed_error() -> redb::Error {
 /// Reopening after an I/O error: the first retry after [`Backoff::FIRST`], doubling up to
 /// [`Backoff::MAX`].
 #[derive(Debug, Clone, Copy)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
@@ -61,18 +61,18 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub const FIRST: Duration = Duration::from_millis(100);
-    pub const MAX: Duration = Duration::from_secs(10);
+    pub(crate) const FIRST: Duration = Duration::from_millis(100);
+    pub(crate) const MAX: Duration = Duration::from_secs(10);
 
     /// The wait before the next attempt; the one after is twice as long (at most `MAX`).
-    pub fn next_wait(&mut self) -> Duration {
+    pub(crate) fn next_wait(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(Backoff::MAX);
         wait
     }
 
     /// Back to the first wait (after a success).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = Backoff::FIRST;
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// The state of one repeated warning. `Send + Sync`; keep one per kind of warning.
 #[derive(Debug)]
-pub struct WarnLimit {
+pub(crate) struct WarnLimit {
     interval: Duration,
     state: Mutex<LimitState>,
 }
@@ -19,7 +19,7 @@ struct LimitState {
 }
 
 impl WarnLimit {
-    pub fn new(interval: Duration) -> WarnLimit {
+    pub(crate) fn new(interval: Duration) -> WarnLimit {
         WarnLimit {
             interval,
             state: Mutex::new(LimitState::default()),
@@ -28,7 +28,7 @@ impl WarnLimit {
 
     /// Counts one occurrence; `Some(n)` when it should be logged now, `n` being the
     /// occurrences since the last logged one (this one included).
-    pub fn hit(&self) -> Option<u64> {
+    pub(crate) fn hit(&self) -> Option<u64> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.since += 1;
         let now = Instant::now();

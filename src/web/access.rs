@@ -33,7 +33,7 @@ const PROXY_HEADERS: [&str; 6] = [
 
 /// Whether a request may see personal data, and if not, why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     Allowed,
     /// 401: a key is set and the request does not carry it.
     NeedsKey,
@@ -45,7 +45,7 @@ pub enum Access {
 
 impl Access {
     /// Decides for a request from `peer` (`None`: unknown, treated as remote).
-    pub fn of(peer: Option<&Peer>, headers: &HeaderMap, http: &HttpSection) -> Access {
+    pub(crate) fn of(peer: Option<&Peer>, headers: &HeaderMap, http: &HttpSection) -> Access {
         if !matches!(peer, Some(Peer::Unix)) && !host_allowed(headers, http) {
             return Access::ForeignHost;
         }
@@ -63,7 +63,7 @@ impl Access {
     }
 
     /// The HTTP status of a refusal (200 when allowed).
-    pub fn status(self) -> StatusCode {
+    pub(crate) fn status(self) -> StatusCode {
         match self {
             Access::Allowed => StatusCode::OK,
             Access::NeedsKey => StatusCode::UNAUTHORIZED,
@@ -72,7 +72,7 @@ impl Access {
     }
 
     /// What the refused client is told (no path, no name of the data).
-    pub fn explanation(self) -> &'static str {
+    pub(crate) fn explanation(self) -> &'static str {
         match self {
             Access::Allowed => "allowed",
             Access::NeedsKey => {
@@ -95,7 +95,7 @@ impl Access {
 /// Whether the request carries the configured API key in the configured header (compared
 /// in constant time, the header value trimmed as Dovecot sends it with extra blanks);
 /// always true when no key is set.
-pub fn has_key(headers: &HeaderMap, http: &HttpSection) -> bool {
+pub(crate) fn has_key(headers: &HeaderMap, http: &HttpSection) -> bool {
     let Some(key) = &http.api_key else {
         return true;
     };
@@ -175,7 +175,7 @@ const BASIC: GeneralPurpose = GeneralPurpose::new(
 /// Whether the daemon listens for TCP beyond loopback without a key: the endpoints above
 /// then refuse every network client, while `/metrics` and the policy endpoints answer them
 /// (the start-up warning says so).
-pub fn open_to_the_network_without_a_key(http: &HttpSection) -> bool {
+pub(crate) fn open_to_the_network_without_a_key(http: &HttpSection) -> bool {
     if http.api_key.is_some() || http.listen.starts_with("unix:") {
         return false;
     }

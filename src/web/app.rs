@@ -14,19 +14,19 @@ use crate::metrics::{Metrics, StorageSnapshot};
 
 /// The handlers' view of the daemon.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     decider: Arc<Decider>,
 }
 
 impl AppState {
-    pub fn new(decider: Decider) -> AppState {
+    pub(crate) fn new(decider: Decider) -> AppState {
         AppState {
             decider: Arc::new(decider),
         }
     }
 
     /// Decides one login (see [`Decider::decide`]).
-    pub async fn decide(
+    pub(crate) async fn decide(
         &self,
         user: &str,
         service: &str,
@@ -39,41 +39,41 @@ impl AppState {
     }
 
     /// Logs how a login went, as Dovecot reports it.
-    pub fn report(&self, user: &str, service: &str, ip: IpAddr, result: LoginResult) {
+    pub(crate) fn report(&self, user: &str, service: &str, ip: IpAddr, result: LoginResult) {
         self.decider.report(user, service, ip, result);
     }
 
     /// The configuration and lists in force now.
-    pub fn active(&self) -> Arc<Active> {
+    pub(crate) fn active(&self) -> Arc<Active> {
         self.decider.state().load()
     }
 
     /// The configuration file the daemon runs with (`None`: the defaults).
-    pub fn config_path(&self) -> Option<&Path> {
+    pub(crate) fn config_path(&self) -> Option<&Path> {
         self.decider.state().config_path()
     }
 
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         self.decider.metrics()
     }
 
     /// Counts one answer of a counted endpoint (see [`Metrics::observe_http`]).
-    pub fn count(&self, endpoint: &str, status: axum::http::StatusCode) {
+    pub(crate) fn count(&self, endpoint: &str, status: axum::http::StatusCode) {
         self.metrics().observe_http(endpoint, status.as_u16());
     }
 
     /// The decision history, when it is on.
-    pub fn history(&self) -> Option<&HistoryWriter> {
+    pub(crate) fn history(&self) -> Option<&HistoryWriter> {
         self.decider.history()
     }
 
-    pub fn lookup(&self) -> &Lookup {
+    pub(crate) fn lookup(&self) -> &Lookup {
         self.decider.lookup()
     }
 
     /// Why the daemon is degraded (for `/healthz`): the list directory, the history, the
     /// lookups; empty when it is not.
-    pub fn degraded(&self) -> Vec<&'static str> {
+    pub(crate) fn degraded(&self) -> Vec<&'static str> {
         let lists = self.active().list_dir_fault.map(|f| f.describe());
         lists
             .into_iter()
@@ -83,7 +83,7 @@ impl AppState {
     }
 
     /// What the stores report, for `/metrics`.
-    pub fn storage_snapshot(&self) -> StorageSnapshot {
+    pub(crate) fn storage_snapshot(&self) -> StorageSnapshot {
         self.decider.storage_snapshot()
     }
 }

@@ -23,7 +23,7 @@ use super::peer::Peer;
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// The API key when one is set.
     Key(Counted),
     /// [`Access`]; refusals are JSON.
@@ -34,7 +34,7 @@ pub enum Rule {
 
 /// Whether, and under which endpoint, a refusal is counted in `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counted {
+pub(crate) enum Counted {
     No,
     As(&'static str),
     /// The Dovecot policy endpoint: by its `command` ([`endpoint::policy`]).
@@ -42,7 +42,11 @@ pub enum Counted {
 }
 
 /// `route` behind `rule`.
-pub fn guard(route: MethodRouter<AppState>, app: &AppState, rule: Rule) -> MethodRouter<AppState> {
+pub(crate) fn guard(
+    route: MethodRouter<AppState>,
+    app: &AppState,
+    rule: Rule,
+) -> MethodRouter<AppState> {
     route.route_layer(middleware::from_fn_with_state((app.clone(), rule), check))
 }
 

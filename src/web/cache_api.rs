@@ -26,7 +26,7 @@ use super::error::WebError;
 use crate::lookup::tiers::CacheSizes;
 
 /// The cache routes, behind the rule for personal data.
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     let rule = Rule::PersonalData;
     Router::new()
         .route("/v1/lookup", guard(get(lookup), app, rule))

@@ -22,7 +22,7 @@ use super::error::WebError;
 use crate::decider::{FailType, LoginResult, Outcome};
 
 /// The Dovecot route, behind the API key (checked before the body is read).
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     Router::new().route(
         "/",
         guard(post(policy), app, Rule::Key(Counted::DovecotCommand)),

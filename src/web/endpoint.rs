@@ -7,14 +7,14 @@ use std::borrow::Cow;
 use axum::http::Uri;
 
 /// The shim's `GET /v1/check`.
-pub const CHECK: &str = "check";
+pub(crate) const CHECK: &str = "check";
 /// `GET /metrics`.
-pub const METRICS: &str = "metrics";
+pub(crate) const METRICS: &str = "metrics";
 /// The dashboard's pages.
-pub const UI: &str = "ui";
+pub(crate) const UI: &str = "ui";
 
 /// The `command` of `POST /?command=…` (the last one when repeated, `""` when absent).
-pub fn command(uri: &Uri) -> Cow<'_, str> {
+pub(crate) fn command(uri: &Uri) -> Cow<'_, str> {
     let query = uri.query().unwrap_or("");
     url::form_urlencoded::parse(query.as_bytes())
         .filter(|(name, _)| name == "command")
@@ -23,7 +23,7 @@ pub fn command(uri: &Uri) -> Cow<'_, str> {
 }
 
 /// The endpoint a policy request with `command` is counted under.
-pub fn policy(command: &str) -> &'static str {
+pub(crate) fn policy(command: &str) -> &'static str {
     match command {
         "allow" => "policy_allow",
         "report" => "policy_report",

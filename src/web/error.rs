@@ -12,7 +12,7 @@ use super::page;
 
 /// Why a request is not answered as asked; the message is the `error` text.
 #[derive(Debug, thiserror::Error)]
-pub enum WebError {
+pub(crate) enum WebError {
     /// The policy endpoints and `/metrics` without the key (when one is set).
     #[error("missing or wrong API key")]
     NoKey,
@@ -53,7 +53,7 @@ pub enum WebError {
 }
 
 impl WebError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             WebError::NoKey => StatusCode::UNAUTHORIZED,
             WebError::Refused(access) | WebError::PageRefused(access) => access.status(),

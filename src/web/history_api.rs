@@ -27,7 +27,7 @@ use crate::audit::escape;
 use crate::history::Filter;
 
 /// The history routes, behind the rule for personal data.
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     let rule = Rule::PersonalData;
     Router::new()
         .route("/v1/history/report", guard(get(report), app, rule))

@@ -17,29 +17,29 @@
 //! Routes depend on the shared modules, never on each other. Bodies are capped (413
 //! beyond); anything malformed is a 4xx with a JSON `error`, and the daemon serves on.
 
-pub mod access;
-pub mod app;
-pub mod auth;
-pub mod cache_api;
-pub mod dovecot;
-pub mod endpoint;
-pub mod error;
-pub mod history_api;
-pub mod ops;
-pub mod page;
-pub mod peer;
-pub mod serve_http;
-pub mod shim;
-pub mod ui;
+pub(crate) mod access;
+pub(crate) mod app;
+pub(crate) mod auth;
+pub(crate) mod cache_api;
+pub(crate) mod dovecot;
+pub(crate) mod endpoint;
+pub(crate) mod error;
+pub(crate) mod history_api;
+pub(crate) mod ops;
+pub(crate) mod page;
+pub(crate) mod peer;
+pub(crate) mod serve_http;
+pub(crate) mod shim;
+pub(crate) mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
-pub use app::AppState;
+pub(crate) use app::AppState;
 use error::WebError;
 
 /// Builds the router. `max_body_bytes` caps request bodies (413 beyond).
-pub fn router(app: AppState, max_body_bytes: usize) -> Router {
+pub(crate) fn router(app: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(dovecot::routes(&app))
         .merge(shim::routes(&app))

@@ -15,7 +15,7 @@ use super::error::WebError;
 use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 
 /// `/metrics` behind the API key, `/healthz` open.
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/metrics",

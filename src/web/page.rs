@@ -10,7 +10,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `response` with the dashboard's security headers.
-pub fn with_security_headers(mut response: Response) -> Response {
+pub(crate) fn with_security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -30,7 +30,7 @@ pub fn with_security_headers(mut response: Response) -> Response {
 }
 
 /// An HTML page with `status` and the security headers.
-pub fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     with_security_headers(
         (
             status,
@@ -42,6 +42,6 @@ pub fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// A static file of the dashboard (`content_type`) with the security headers.
-pub fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     with_security_headers(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }

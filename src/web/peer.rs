@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 /// Who is at the other end of a connection; every request carries it in its extensions
 /// (personal data is shown without the API key only to loopback and unix-socket peers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     Tcp(SocketAddr),
     Unix,
 }
@@ -15,7 +15,7 @@ pub enum Peer {
 impl Peer {
     /// A unix-socket peer or a TCP peer on a loopback address (`127.0.0.0/8`, `::1`, and
     /// `::ffff:127.0.0.0/104`).
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         match self {
             Peer::Unix => true,
             Peer::Tcp(addr) => match addr.ip() {

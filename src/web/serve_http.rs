@@ -31,14 +31,14 @@ use crate::connections::{ConnSlot, ConnTable};
 
 /// A bound HTTP listener.
 #[derive(Debug)]
-pub enum HttpListener {
+pub(crate) enum HttpListener {
     Tcp(TcpListener),
     Unix(UnixListener),
 }
 
 /// The deadlines of one HTTP request.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     /// The whole request head (and, on a kept-alive connection, the wait for the next one).
     pub head: Duration,
     /// The whole body, from the moment the head has arrived.
@@ -50,7 +50,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 
 /// Serves `router` until `stop` is cancelled, then drains the open connections. At most
 /// `conns.cap()` connections are open; at the cap the longest-waiting one makes room.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: HttpListener,
     router: Router,
     deadlines: Deadlines,

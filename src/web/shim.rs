@@ -19,7 +19,7 @@ use super::error::WebError;
 use crate::decision::Verdict;
 
 /// The shim's route, behind the API key.
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     Router::new().route(
         "/v1/check",
         guard(get(check), app, Rule::Key(Counted::As(endpoint::CHECK))),

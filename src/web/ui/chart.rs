@@ -12,7 +12,7 @@ use crate::analysis::time::format_minute;
 
 /// The chart's series, bottom to top: name, CSS class, colour.
 /// The last two are shown in the legend only when they happened.
-pub const SERIES: [(&str, &str, &str); 5] = [
+pub(crate) const SERIES: [(&str, &str, &str); 5] = [
     ("allowed", "allowed", "#2f9e62"),
     ("would-block", "would-block", "#e3a008"),
     ("blocked", "blocked", "#d9463e"),
@@ -33,7 +33,7 @@ const BASE: f64 = TOP + PLOT_H;
 
 /// A coordinate as the SVG shows it: one decimal.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Coord(pub f64);
+pub(crate) struct Coord(pub f64);
 
 impl fmt::Display for Coord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -43,7 +43,7 @@ impl fmt::Display for Coord {
 
 /// A horizontal grid line with its value on the y axis.
 #[derive(Debug)]
-pub struct GridLine {
+pub(crate) struct GridLine {
     pub y: Coord,
     pub label_y: Coord,
     pub value: u64,
@@ -51,7 +51,7 @@ pub struct GridLine {
 
 /// One series' part of a bar.
 #[derive(Debug)]
-pub struct Bar {
+pub(crate) struct Bar {
     pub class: &'static str,
     pub color: &'static str,
     pub y: Coord,
@@ -60,14 +60,14 @@ pub struct Bar {
 
 /// A labelled tick on the time axis.
 #[derive(Debug)]
-pub struct Tick {
+pub(crate) struct Tick {
     pub x: Coord,
     pub label: String,
 }
 
 /// One time bucket: its tooltip, its hover target, its stacked bars, maybe a tick.
 #[derive(Debug)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     pub title: String,
     pub slot_x: Coord,
     pub bar_x: Coord,
@@ -77,7 +77,7 @@ pub struct Bucket {
 
 /// Everything the chart template draws.
 #[derive(Debug)]
-pub struct Chart {
+pub(crate) struct Chart {
     pub bucket_text: &'static str,
     pub grid: Vec<GridLine>,
     pub buckets: Vec<Bucket>,
@@ -92,7 +92,7 @@ pub struct Chart {
 /// The chart drawn as SVG.
 #[derive(Debug, Template)]
 #[template(path = "chart.svg")]
-pub struct ChartSvg<'a> {
+pub(crate) struct ChartSvg<'a> {
     pub chart: &'a Chart,
 }
 
@@ -135,7 +135,7 @@ fn series_values(c: &OutcomeCounts) -> [u64; 5] {
 }
 
 /// The smallest step of 1, 2 or 5 × 10^k with `ticks` steps reaching `max`.
-pub fn nice_step(max: u64, ticks: u64) -> u64 {
+pub(crate) fn nice_step(max: u64, ticks: u64) -> u64 {
     let raw = max.div_ceil(ticks).max(1);
     let mut magnitude = 1u64;
     while magnitude.saturating_mul(10) <= raw {
@@ -169,7 +169,7 @@ fn bucket_title(start: u64, v: &[u64; 5]) -> String {
 
 impl Chart {
     /// The stacked bar chart of `buckets` (start, counts) over `range` ending `now`.
-    pub fn build(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> Chart {
+    pub(crate) fn build(buckets: &[(u64, OutcomeCounts)], range: Range, now: u64) -> Chart {
         let width = range.bucket_us();
         let first = range.since_us(now) / width;
         let last = (now / width).max(first);
@@ -253,7 +253,7 @@ impl Chart {
 
     /// The legend's entries: name, CSS class, sum (tempfail and unverified only when they
     /// happened).
-    pub fn legend(&self) -> Vec<(&'static str, &'static str, u64)> {
+    pub(crate) fn legend(&self) -> Vec<(&'static str, &'static str, u64)> {
         SERIES
             .iter()
             .zip(self.sums)

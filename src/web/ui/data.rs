@@ -16,13 +16,13 @@ use crate::history::{Filter, Record};
 use crate::lists::{Diagnostic, ListKind, Severity};
 
 /// Rows in the "latest" tables.
-pub const LATEST: usize = 20;
+pub(crate) const LATEST: usize = 20;
 /// Rows of each ranking.
-pub const TOP: usize = 10;
+pub(crate) const TOP: usize = 10;
 
 /// What the overview shows from the history.
 #[derive(Debug)]
-pub struct Overview {
+pub(crate) struct Overview {
     pub report: Report,
     pub buckets: Vec<(u64, OutcomeCounts)>,
     pub latest: Vec<Record>,
@@ -31,7 +31,7 @@ pub struct Overview {
 
 /// One list file in the health table.
 #[derive(Debug, Clone)]
-pub struct ListRow {
+pub(crate) struct ListRow {
     pub file: &'static str,
     pub entries: usize,
     pub present: bool,
@@ -41,14 +41,14 @@ pub struct ListRow {
 
 impl ListRow {
     /// Whether the row is worth a line of the table (else it is named among the absent).
-    pub fn shown(&self) -> bool {
+    pub(crate) fn shown(&self) -> bool {
         self.present || self.entries > 0 || self.errors + self.warnings > 0
     }
 }
 
 /// The lists as loaded.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     pub dir: PathBuf,
     pub config_path: Option<PathBuf>,
     pub rows: Vec<ListRow>,
@@ -59,7 +59,11 @@ pub struct Health {
 }
 
 /// The lists in force, with the problems of their last load and of `known_good.lst`.
-pub fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnostic]) -> Health {
+pub(crate) fn health(
+    active: &Active,
+    config_path: Option<&Path>,
+    known_good: &[Diagnostic],
+) -> Health {
     let lists = &active.policy.lists;
     let mut diagnostics = active.report.diagnostics.clone();
     diagnostics.extend(known_good.iter().cloned());
@@ -94,7 +98,7 @@ pub fn health(active: &Active, config_path: Option<&Path>, known_good: &[Diagnos
 
 /// The history over `range` ending `now`: the report's rankings, the chart's buckets, the
 /// latest logins a list matched, the file's sizes.
-pub fn load_overview(
+pub(crate) fn load_overview(
     store: &HistoryStore,
     active: &Active,
     known_good: &KnownGood,
@@ -134,14 +138,14 @@ pub fn load_overview(
 
 /// One user's view.
 #[derive(Debug, Default)]
-pub struct UserView {
+pub(crate) struct UserView {
     pub users: Vec<UserSummary>,
     pub latest: Vec<Record>,
 }
 
 /// The user `wanted` (ignoring case; in its audit-line form or as typed) over the whole
 /// history.
-pub fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryError> {
+pub(crate) fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryError> {
     let strings = store.strings()?;
     // Users are stored in their audit-line form; a name copied from the page may already
     // be in that form.

@@ -19,10 +19,10 @@
 //! registries. [`data`] reads, [`view`] turns what was read into the templates' contexts,
 //! [`chart`] draws the chart.
 
-pub mod chart;
-pub mod data;
-pub mod range;
-pub mod view;
+pub(crate) mod chart;
+pub(crate) mod data;
+pub(crate) mod range;
+pub(crate) mod view;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ const APP_JS: &str = include_str!("../../../assets/ui/app.js");
 const MAX_QUERY: usize = 1024;
 
 /// The dashboard's routes: the pages (counted in `/metrics`) and their two files.
-pub fn routes(app: &AppState) -> Router<AppState> {
+pub(crate) fn routes(app: &AppState) -> Router<AppState> {
     let page = Rule::Page(Counted::As(endpoint::UI));
     let file = Rule::Page(Counted::No);
     Router::new()

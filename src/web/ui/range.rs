@@ -5,7 +5,7 @@ use crate::analysis::time::format_minute;
 
 /// The chart's time range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Range {
+pub(crate) enum Range {
     Hour,
     Day,
     Week,
@@ -13,14 +13,14 @@ pub enum Range {
 }
 
 impl Range {
-    pub const ALL: [Range; 4] = [Range::Hour, Range::Day, Range::Week, Range::Month];
+    pub(crate) const ALL: [Range; 4] = [Range::Hour, Range::Day, Range::Week, Range::Month];
 
     /// `1h`, `24h`, `7d`, `30d`; anything else is `None`.
-    pub fn parse(value: &str) -> Option<Range> {
+    pub(crate) fn parse(value: &str) -> Option<Range> {
         Range::ALL.into_iter().find(|r| r.name() == value)
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Range::Hour => "1h",
             Range::Day => "24h",
@@ -29,7 +29,7 @@ impl Range {
         }
     }
 
-    pub fn span_us(self) -> u64 {
+    pub(crate) fn span_us(self) -> u64 {
         const H: u64 = 3_600_000_000;
         match self {
             Range::Hour => H,
@@ -40,7 +40,7 @@ impl Range {
     }
 
     /// One bar of the chart: 5 min, 1 h, 6 h, 1 day.
-    pub fn bucket_us(self) -> u64 {
+    pub(crate) fn bucket_us(self) -> u64 {
         const MIN: u64 = 60_000_000;
         match self {
             Range::Hour => 5 * MIN,
@@ -51,7 +51,7 @@ impl Range {
     }
 
     /// One bar of the chart in words.
-    pub fn bucket_text(self) -> &'static str {
+    pub(crate) fn bucket_text(self) -> &'static str {
         match self {
             Range::Hour => "5 minutes",
             Range::Day => "1 hour",
@@ -61,13 +61,13 @@ impl Range {
     }
 
     /// The start of the first bucket shown when it is `now_us`.
-    pub fn since_us(self, now_us: u64) -> u64 {
+    pub(crate) fn since_us(self, now_us: u64) -> u64 {
         let first = now_us.saturating_sub(self.span_us()) / self.bucket_us() + 1;
         first * self.bucket_us()
     }
 
     /// An axis label of a bucket starting at `us` (UTC).
-    pub fn label(self, us: u64) -> String {
+    pub(crate) fn label(self, us: u64) -> String {
         let t = format_minute(us);
         let part = |r: std::ops::Range<usize>| t.get(r).unwrap_or("");
         match self {

@@ -27,7 +27,7 @@ const CHIPS_SHOWN: usize = 8;
 /// What every page has around its cards: the title, the range links, the search box, the
 /// time it was made.
 #[derive(Debug)]
-pub struct Chrome {
+pub(crate) struct Chrome {
     pub title: String,
     pub range: Option<Range>,
     pub search: String,
@@ -35,7 +35,7 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(title: String, range: Option<Range>, search: &str, now: u64) -> Chrome {
+    pub(crate) fn new(title: String, range: Option<Range>, search: &str, now: u64) -> Chrome {
         Chrome {
             title,
             range,
@@ -55,7 +55,7 @@ impl Chrome {
 
 /// One figure in a row of cards.
 #[derive(Debug)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub class: &'static str,
     pub label: &'static str,
     pub value: String,
@@ -72,12 +72,12 @@ impl Stat {
 }
 
 /// `v`, or `—` when unknown or empty.
-pub fn or_dash(v: Option<&str>) -> &str {
+pub(crate) fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("—")
 }
 
 /// How long before `now` `then` was, in words (empty when unknown or in the future).
-pub fn ago(now: u64, then: u64) -> String {
+pub(crate) fn ago(now: u64, then: u64) -> String {
     if then == 0 || then > now {
         return String::new();
     }
@@ -91,7 +91,7 @@ pub fn ago(now: u64, then: u64) -> String {
 }
 
 /// A file size in B, KiB, MiB, GiB or TiB.
-pub fn bytes_text(n: u64) -> String {
+pub(crate) fn bytes_text(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -106,7 +106,7 @@ pub fn bytes_text(n: u64) -> String {
 }
 
 /// The user page's address for `user` (its query percent-encoded).
-pub fn user_href(user: &str) -> String {
+pub(crate) fn user_href(user: &str) -> String {
     let q: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
     format!("/ui/user?q={q}")
 }
@@ -138,7 +138,7 @@ fn outcome_badge(outcome: Outcome) -> (&'static str, &'static str, &'static str)
 /// AS, the outcome, and why (the label and the list entry that matched).
 #[derive(Debug, Template)]
 #[template(path = "decisions.html")]
-pub struct DecisionTable<'a> {
+pub(crate) struct DecisionTable<'a> {
     pub records: &'a [Record],
     /// Whether user names link to their page.
     pub link_users: bool,
@@ -161,7 +161,7 @@ impl DecisionTable<'_> {
 /// The list health card.
 #[derive(Debug, Template)]
 #[template(path = "health.html")]
-pub struct HealthCard<'a> {
+pub(crate) struct HealthCard<'a> {
     pub health: &'a Health,
     pub now: u64,
 }
@@ -246,7 +246,7 @@ impl HealthCard<'_> {
 
 /// The overview's history part.
 #[derive(Debug)]
-pub enum HistoryPart<'a> {
+pub(crate) enum HistoryPart<'a> {
     /// `[history] enabled = false`.
     Off,
     /// The history could not be read.
@@ -259,7 +259,7 @@ pub enum HistoryPart<'a> {
 
 /// The history's cards on the overview.
 #[derive(Debug)]
-pub struct Shown<'a> {
+pub(crate) struct Shown<'a> {
     pub range: Range,
     pub report: &'a Report,
     pub totals: Vec<Stat>,
@@ -272,7 +272,7 @@ pub struct Shown<'a> {
 }
 
 impl<'a> Shown<'a> {
-    pub fn new(
+    pub(crate) fn new(
         range: Range,
         now: u64,
         path: &Path,
@@ -360,7 +360,7 @@ fn totals(report: &Report) -> Vec<Stat> {
 /// `GET /ui`.
 #[derive(Debug, Template)]
 #[template(path = "overview.html")]
-pub struct OverviewPage<'a> {
+pub(crate) struct OverviewPage<'a> {
     pub chrome: Chrome,
     pub history: HistoryPart<'a>,
     pub health: HealthCard<'a>,
@@ -368,7 +368,7 @@ pub struct OverviewPage<'a> {
 
 /// The user page's main part.
 #[derive(Debug)]
-pub enum UserPart<'a> {
+pub(crate) enum UserPart<'a> {
     /// Nothing searched for yet.
     Search,
     /// `[history] enabled = false`.
@@ -383,14 +383,14 @@ pub enum UserPart<'a> {
 /// `GET /ui/user?q=…`.
 #[derive(Debug, Template)]
 #[template(path = "user.html")]
-pub struct UserPage<'a> {
+pub(crate) struct UserPage<'a> {
     pub chrome: Chrome,
     pub wanted: &'a str,
     pub part: UserPart<'a>,
 }
 
 impl<'a> UserPage<'a> {
-    pub fn new(
+    pub(crate) fn new(
         wanted: &'a str,
         view: Option<&'a Result<UserView, HistoryError>>,
         now: u64,
