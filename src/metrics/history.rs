@@ -54,7 +54,7 @@ impl HistoryFamilies {
     }
 
     /// Brings the history figures up to `snap`.
-    pub fn observe(&self, snap: &StorageSnapshot) {
+    pub(super) fn observe(&self, snap: &StorageSnapshot) {
         catch_up(&self.lost, snap.history_lost);
         catch_up(&self.commit_errors, snap.history_commit_errors);
         self.journal_bytes
