@@ -7,7 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::{saturating_i64, Metrics};
+use super::gauge::saturating_i64;
 use crate::lookup::tiers::CacheSizes;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,12 +63,10 @@ impl CacheFamilies {
             pruned,
         }
     }
-}
 
-impl Metrics {
     /// Records how full the cache tiers are.
-    pub fn observe_cache_sizes(&self, sizes: &CacheSizes) {
-        let families = &self.cache;
+    pub(super) fn observe_cache_sizes(&self, sizes: &CacheSizes) {
+        let families = self;
         for (tier, tables) in [("memory", &sizes.memory), ("store", &sizes.store)] {
             for t in tables {
                 families
@@ -89,9 +87,8 @@ impl Metrics {
     }
 
     /// Counts the entries one prune removed from `tier` (`memory` or `store`).
-    pub fn observe_cache_pruned(&self, tier: &'static str, removed: usize) {
-        self.cache
-            .pruned
+    pub(super) fn observe_cache_pruned(&self, tier: &'static str, removed: usize) {
+        self.pruned
             .get_or_create(&CacheTableLabels { tier, table: "all" })
             .inc_by(u64::try_from(removed).unwrap_or(u64::MAX));
     }

@@ -7,8 +7,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::Metrics;
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ListenerLabels {
     listener: &'static str,
@@ -60,7 +58,9 @@ impl ConnectionFamilies {
         }
     }
 
-    fn counters(&self, listener: &'static str) -> ConnCounters {
+    /// The handles onto the series of `listener`, `other` for a listener not in
+    /// `LISTENERS`.
+    pub(super) fn counters(&self, listener: &'static str) -> ConnCounters {
         let listener = LISTENERS
             .iter()
             .find(|l| **l == listener)
@@ -101,12 +101,4 @@ pub struct ConnCounters {
     pub body_timeout: Counter,
     /// Failed accepts.
     pub accept_errors: Counter,
-}
-
-impl Metrics {
-    /// The connection counters of `listener` (`http` or `postfix`), for its
-    /// [`crate::connections::ConnTable`].
-    pub fn connection_counters(&self, listener: &'static str) -> ConnCounters {
-        self.connections.counters(listener)
-    }
 }

@@ -8,7 +8,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use super::Metrics;
 use crate::decision::{Decision, Reason, Verdict};
 
 /// The services that get their own `service` label value; anything else is `other`.
@@ -72,6 +71,30 @@ impl DecisionFamilies {
         );
         DecisionFamilies { decisions }
     }
+
+    /// Counts one decision for a login to `service`; `enforced` is false in audit mode.
+    /// A block of a login whose password nobody had checked is counted as
+    /// `verdict="unverified"`, never as a block.
+    #[inline]
+    pub(super) fn observe_decision(
+        &self,
+        service: &str,
+        decision: &Decision,
+        enforced: bool,
+        password_checked: bool,
+    ) {
+        let verdict = match decision.verdict {
+            Verdict::Block if !password_checked => "unverified",
+            v => verdict_label(v),
+        };
+        let labels = DecisionLabels {
+            service: service_label(service),
+            verdict,
+            matched: matched_label(decision),
+            enforced: if enforced { "true" } else { "false" },
+        };
+        self.decisions.get_or_create(&labels).inc();
+    }
 }
 
 /// What went wrong while matching: the budget spent, patterns that failed.
@@ -102,37 +125,16 @@ impl MatchingFamilies {
             pattern_failures,
         }
     }
-}
 
-impl Metrics {
-    /// Counts one decision for a login to `service`; `enforced` is false in audit mode.
-    /// A block of a login whose password nobody had checked (the Lua
-    /// shim ahead of the password passdb) is counted as `verdict="unverified"`, never as a
-    /// block: it may be a password guess.
-    pub fn observe_decision(
-        &self,
-        service: &str,
-        decision: &Decision,
-        enforced: bool,
-        password_checked: bool,
-    ) {
-        let verdict = match decision.verdict {
-            Verdict::Block if !password_checked => "unverified",
-            v => verdict_label(v),
-        };
-        let labels = DecisionLabels {
-            service: service_label(service),
-            verdict,
-            matched: matched_label(decision),
-            enforced: if enforced { "true" } else { "false" },
-        };
-        self.decisions.decisions.get_or_create(&labels).inc();
+    /// Counts what went wrong while matching for one decision: a budget run out, the
+    /// patterns that failed.
+    #[inline]
+    pub(super) fn observe_decision(&self, decision: &Decision) {
         if decision.reason == Reason::MatchBudgetExhausted {
-            self.matching.match_budget_exhausted.inc();
+            self.match_budget_exhausted.inc();
         }
         if !decision.pattern_failures.is_empty() {
-            self.matching
-                .pattern_failures
+            self.pattern_failures
                 .inc_by(decision.pattern_failures.len() as u64);
         }
     }

@@ -11,7 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::{saturating_i64, Metrics};
+use super::gauge::saturating_i64;
 use crate::list_dir_fault::ListDirFault;
 use crate::lists::{ListKind, ListSet, LoadReport};
 
@@ -119,25 +119,18 @@ impl ListFamilies {
                 .set(saturating_i64(lists.len_of(kind)));
         }
     }
-}
-
-impl Metrics {
-    /// Records one list reload, now. See [`Metrics::observe_reload_at`].
-    pub fn observe_reload(&self, lists: &ListSet, report: &LoadReport, ok: bool) {
-        self.observe_reload_at(lists, report, ok, SystemTime::now());
-    }
 
     /// Records one list reload that finished at `at`: the result, the errors and warnings
     /// of `report`, and — only when `ok`, since a failed reload leaves the old lists in
     /// force — the entries of each list of `lists` and the reload time.
-    pub fn observe_reload_at(
+    pub(super) fn observe_reload_at(
         &self,
         lists: &ListSet,
         report: &LoadReport,
         ok: bool,
         at: SystemTime,
     ) {
-        let families = &self.lists;
+        let families = self;
         let result = if ok { "success" } else { "failure" };
         families
             .reloads
@@ -160,15 +153,14 @@ impl Metrics {
 
     /// Shows what is in force, whatever the last reload found: the entries of each list
     /// of `lists` and whether the list directory is degraded (`fault`).
-    pub fn observe_lists_in_force(&self, lists: &ListSet, fault: Option<ListDirFault>) {
-        self.lists.set_list_entries(lists);
-        self.lists.lists_degraded.set(i64::from(fault.is_some()));
+    pub(super) fn observe_lists_in_force(&self, lists: &ListSet, fault: Option<ListDirFault>) {
+        self.set_list_entries(lists);
+        self.lists_degraded.set(i64::from(fault.is_some()));
     }
 
     /// Counts one reload that kept the last good lists as a whole because of `fault`.
-    pub fn observe_lists_kept(&self, fault: ListDirFault) {
-        self.lists
-            .lists_kept
+    pub(super) fn observe_lists_kept(&self, fault: ListDirFault) {
+        self.lists_kept
             .get_or_create(&ReasonLabels {
                 reason: list_dir_fault_label(fault),
             })

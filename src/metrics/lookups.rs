@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::{duration_histogram, HistogramFamily, Metrics};
+use super::histogram::{duration_histogram, HistogramFamily};
 use crate::lookup::{LookupReport, Provenance};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -74,14 +74,12 @@ impl LookupFamilies {
             upstream_errors,
         }
     }
-}
 
-impl Metrics {
     /// Records how each source of one lookup fared: the wait for sources that went
     /// upstream (answered or failed), the cache result, the failures, and the whole
     /// lookup's time (the longest wait of its sources).
-    pub fn observe_lookup(&self, report: &LookupReport) {
-        let families = &self.lookups;
+    pub(super) fn observe_lookup(&self, report: &LookupReport) {
+        let families = self;
         let mut longest: Option<Duration> = None;
         for s in &report.sources {
             let source = s.source.name();

@@ -7,8 +7,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use super::Metrics;
-
 /// The HTTP endpoints that get their own `endpoint` label value.
 const ENDPOINTS: [&str; 6] = [
     "policy_allow",
@@ -71,25 +69,25 @@ impl RequestFamilies {
         );
         RequestFamilies { http, postfix }
     }
-}
 
-impl Metrics {
     /// Counts one HTTP request to `endpoint` (see [`endpoint_label`]) answered `status`.
-    pub fn observe_http(&self, endpoint: &str, status: u16) {
+    #[inline]
+    pub(super) fn observe_http(&self, endpoint: &str, status: u16) {
         let labels = HttpLabels {
             endpoint: endpoint_label(endpoint),
             status: status_class(status),
         };
-        self.requests.http.get_or_create(&labels).inc();
+        self.http.get_or_create(&labels).inc();
     }
 
     /// Counts one Postfix policy request answered with `action` (see
     /// [`postfix_action_label`]).
-    pub fn observe_postfix(&self, action: &str) {
+    #[inline]
+    pub(super) fn observe_postfix(&self, action: &str) {
         let labels = ActionLabels {
             action: postfix_action_label(action),
         };
-        self.requests.postfix.get_or_create(&labels).inc();
+        self.postfix.get_or_create(&labels).inc();
     }
 }
 

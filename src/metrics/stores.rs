@@ -8,8 +8,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::Metrics;
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
     store: &'static str,
@@ -67,17 +65,11 @@ impl StoreFamilies {
             reopens,
         }
     }
-}
 
-/// Brings a counter up to `total` (the stores count; the metrics copy their totals).
-pub(super) fn catch_up(counter: &Counter, total: u64) {
-    counter.inc_by(total.saturating_sub(counter.get()));
-}
-
-impl Metrics {
-    /// Brings the store metrics up to `snap` (the stores count; this copies their totals).
-    pub fn observe_storage(&self, snap: &StorageSnapshot) {
-        let stores = &self.stores;
+    /// Brings the store metrics up to `snap` (the stores count; this copies their totals);
+    /// the history's own figures are not these families'.
+    pub(super) fn observe_storage(&self, snap: &StorageSnapshot) {
+        let stores = self;
         let history = StoreLabels { store: "history" };
         let cache = StoreLabels { store: "cache" };
         stores
@@ -100,6 +92,10 @@ impl Metrics {
             );
             catch_up(&stores.reopens.get_or_create(&cache), snap.cache_reopens);
         }
-        self.history.observe(snap);
     }
+}
+
+/// Brings a counter up to `total` (the stores count; the metrics copy their totals).
+pub(super) fn catch_up(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }
