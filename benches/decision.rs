@@ -236,8 +236,8 @@ fn bench_with_feeds(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut f = base.clone();
-                f.cloud = cloud.lookup(f.ip).into_iter().cloned().collect();
-                f.maxmind = geoip.lookup(f.ip).ok().flatten();
+                f.cloud = cloud.lookup(f.ip.reported()).into_iter().cloned().collect();
+                f.maxmind = geoip.lookup(f.ip.reported()).ok().flatten();
                 black_box(policy.decide("user", "imap", &f))
             })
         });

@@ -147,7 +147,7 @@ impl Record {
             time_us: Some(time_us),
             user: escape(user),
             service: escape(service),
-            ip: facts.ip,
+            ip: facts.ip.reported(),
             host: opt(&facts.host),
             asn: facts.asn.map(|a| a.0),
             as_cc: opt(&facts.as_cc),

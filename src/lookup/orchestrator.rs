@@ -15,8 +15,8 @@ use super::ptr::PtrQuery;
 use super::rdap::RdapQuery;
 use super::report::{record_error, LookupReport, Outcome, Source};
 use super::Lookup;
-use crate::facts::Facts;
-use crate::reserved::{reserved, reserved_facts};
+use crate::facts::{ClientIp, Facts};
+use crate::reserved::reserved_facts;
 
 impl Lookup {
     /// Everything known about `ip`, within the deadline.
@@ -24,10 +24,12 @@ impl Lookup {
         let inner = &self.inner;
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + inner.settings.deadline);
-        if let Some(range) = reserved(ip) {
+        // The address is judged once here; the decision reads the result from the facts.
+        let client = ClientIp::new(ip);
+        if let Some(range) = client.reserved() {
             // Reserved addresses are never looked up upstream, but their local PTR is.
             let ptr = read(inner, PtrQuery { ip }, deadline).await;
-            let mut facts = reserved_facts(ip, range, ptr.get().cloned());
+            let mut facts = reserved_facts(client, range, ptr.get().cloned());
             let sources = vec![ptr.report(Source::Ptr, started)];
             record_error(&mut facts, &sources[0]);
             return LookupReport { facts, sources };
@@ -62,7 +64,7 @@ impl Lookup {
             ask_zones(inner, ip, deadline, started)
         );
 
-        let mut facts = Facts::unknown(ip);
+        let mut facts = Facts::unknown_at(client);
         facts.host = ptr.get().cloned();
         if let Some(o) = origin.get() {
             facts.asn = o.asns.first().copied();

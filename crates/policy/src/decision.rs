@@ -28,7 +28,6 @@ use luapat::Budget;
 use crate::dnsbl::{DnsblHit, DnsblZone};
 use crate::facts::{Facts, GeoFacts};
 use crate::lists::{CidrList, Entry, ListKind, ListSet, MatchFailure, PatternList};
-use crate::reserved::reserved;
 
 /// Allow, block, or refuse for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -298,10 +297,10 @@ impl Policy {
             };
             return (Block, Reason::DisabledService(hit), true);
         }
-        if let Some(range) = reserved(facts.ip) {
+        if let Some(range) = facts.ip.reserved() {
             return (Allow, Reason::Reserved(range.name), self.log_local);
         }
-        if let Some(e) = self.ignore_networks.find(facts.ip) {
+        if let Some(e) = self.ignore_networks.find(facts.ip.canonical()) {
             let hit = Hit {
                 label: "ignore_networks".into(),
                 file: None,
@@ -310,7 +309,7 @@ impl Policy {
             };
             return (Allow, Reason::AllowedNetwork(hit), false);
         }
-        if let Some(e) = self.lists.ip_net_allow.find(facts.ip) {
+        if let Some(e) = self.lists.ip_net_allow.find(facts.ip.canonical()) {
             let hit = self.hit(ListKind::IpNetAllow, "ip_net.allow", e);
             return (Allow, Reason::AllowedNetwork(hit), false);
         }
@@ -351,7 +350,7 @@ impl Policy {
     /// Steps 4 and 5: the deny lists, first match wins.
     fn deny_hit(&self, facts: &Facts, m: &mut Matching) -> Option<Hit> {
         let l = &self.lists;
-        if let Some(e) = l.ip_net.find(facts.ip) {
+        if let Some(e) = l.ip_net.find(facts.ip.canonical()) {
             return Some(self.hit(ListKind::IpNet, "ip_net", e));
         }
         let host = facts.host.as_deref().unwrap_or("<>");

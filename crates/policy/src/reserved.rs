@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::facts::Facts;
+use crate::facts::{ClientIp, Facts};
 
 /// One special-purpose range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,14 +148,18 @@ fn reserved_v6(a: Ipv6Addr) -> Option<ReservedRange> {
 }
 
 /// The facts of a reserved address, synthesised without any lookup (the contract's §1).
-pub fn reserved_facts(ip: IpAddr, range: ReservedRange, host: Option<String>) -> Facts {
+pub fn reserved_facts(
+    ip: impl Into<ClientIp>,
+    range: ReservedRange,
+    host: Option<String>,
+) -> Facts {
     Facts {
         host,
         as_cc: Some("ZZ".into()),
         as_desc: Some("IANA-RESERVED".into()),
         net_name: Some(range.name.into()),
         net_cc: Some("ZZ".into()),
-        ..Facts::unknown(ip)
+        ..Facts::unknown_at(ip.into())
     }
 }
 

@@ -282,7 +282,7 @@ pub fn encode_decision(
         time_us: Some(time_us),
         user,
         service,
-        ip: facts.ip,
+        ip: facts.ip.reported(),
         host: facts.host.as_deref(),
         asn: facts.asn.map(|a| a.0),
         as_cc: facts.as_cc.as_deref(),

@@ -3,6 +3,7 @@
 //! The JSON form of [`Facts`] is what `badclients check --facts` reads and what
 //! `badclients lookup --json` prints; unknown values are `null`.
 
+mod client_ip;
 mod cloud;
 mod lookup_error;
 
@@ -14,6 +15,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::dnsbl::DnsblHit;
+pub use client_ip::ClientIp;
 pub use cloud::{BadCloudTag, CloudProvider, CloudTag, UnknownProvider};
 pub use lookup_error::{BadLookupError, LookupError};
 
@@ -80,7 +82,7 @@ impl<'de> Deserialize<'de> for Asn {
 #[serde(deny_unknown_fields)]
 pub struct Facts {
     /// The client address as the mail server reported it.
-    pub ip: IpAddr,
+    pub ip: ClientIp,
     /// Reverse DNS name without the trailing dot; `None` when there is no PTR (printed `<>`).
     #[serde(default)]
     pub host: Option<String>,
@@ -197,6 +199,11 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
 impl Facts {
     /// Facts with only the address known.
     pub fn unknown(ip: IpAddr) -> Facts {
+        Facts::unknown_at(ClientIp::new(ip))
+    }
+
+    /// [`Facts::unknown`] for an address already judged.
+    pub fn unknown_at(ip: ClientIp) -> Facts {
         Facts {
             ip,
             host: None,
