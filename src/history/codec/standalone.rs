@@ -155,8 +155,9 @@ pub(crate) fn encode_fields(out: &mut Vec<u8>, f: &Fields<'_>) {
 }
 
 /// A record read from its standalone form without copying its strings.
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 #[derive(Debug, Default)]
-pub(crate) struct RecordRef<'a> {
+pub struct RecordRef<'a> {
     /// The strings are raw (escape them; `matched_entry` is always escaped).
     pub raw: bool,
     pub time_us: Option<u64>,
@@ -187,7 +188,8 @@ pub(crate) fn split_time(bytes: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
 }
 
 /// Decodes what [`encode_record`] wrote into `out` (its lists reused).
-pub(crate) fn decode_record_ref<'a>(
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
+pub fn decode_record_ref<'a>(
     bytes: &'a [u8],
     out: &mut RecordRef<'a>,
 ) -> Result<(), DecodeError> {
@@ -229,7 +231,8 @@ pub(crate) fn decode_record_ref<'a>(
 }
 
 /// Decodes what [`encode_record`] wrote.
-pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
+pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
     let mut r = RecordRef::default();
     decode_record_ref(bytes, &mut r)?;
     let form = |s: &str| {
