@@ -189,10 +189,7 @@ pub(crate) fn split_time(bytes: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
 
 /// Decodes what [`encode_record`] wrote into `out` (its lists reused).
 #[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
-pub fn decode_record_ref<'a>(
-    bytes: &'a [u8],
-    out: &mut RecordRef<'a>,
-) -> Result<(), DecodeError> {
+pub fn decode_record_ref<'a>(bytes: &'a [u8], out: &mut RecordRef<'a>) -> Result<(), DecodeError> {
     let mut r = BlockReader::bare(bytes);
     out.time_us = r.varint()?.checked_sub(1);
     out.raw = match r.byte()? {
