@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::reserved::canonical;
 
@@ -115,18 +115,7 @@ impl FromStr for DnsblHit {
     }
 }
 
-impl Serialize for DnsblHit {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for DnsblHit {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(DnsblHit);
 
 /// Splits a `zone:code` text.
 fn parse_fact(fact: &str) -> Option<(&str, Ipv4Addr)> {

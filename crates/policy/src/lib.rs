@@ -9,6 +9,25 @@
 
 #![deny(missing_docs)]
 
+/// Serialises a typed fact as its text (`Display`) and reads it back with `FromStr`, so
+/// the JSON form stays the string the fact replaced.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod audit;
 pub mod countries;
 pub mod decision;

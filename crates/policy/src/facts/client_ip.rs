@@ -6,8 +6,6 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::reserved::{canonical, reserved, ReservedRange};
 
 /// The client address as the mail server reported it, with its canonical form and its
@@ -86,17 +84,7 @@ impl FromStr for ClientIp {
     }
 }
 
-impl Serialize for ClientIp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.reported.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for ClientIp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IpAddr::deserialize(d).map(ClientIp::new)
-    }
-}
+serde_as_text!(ClientIp);
 
 #[cfg(test)]
 mod tests {

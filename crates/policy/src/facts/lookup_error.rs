@@ -4,8 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// One source that failed for this lookup and how.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LookupError {
@@ -59,18 +57,7 @@ impl FromStr for LookupError {
     }
 }
 
-impl Serialize for LookupError {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for LookupError {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(LookupError);
 
 #[cfg(test)]
 mod tests {
