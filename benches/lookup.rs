@@ -11,8 +11,8 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use badclients::app::lookup as build;
 use badclients::config::Config;
-use badclients::lookup::build::build;
 use badclients::lookup::Lookup;
 use criterion::{criterion_group, criterion_main, Criterion};
 use testworld::{contract_rdap_body, contract_world, RdapFault, Reply, RunningWorld};

@@ -9,8 +9,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use badclients::app::lookup as build;
 use badclients::config::Config;
-use badclients::lookup::build::build;
 use badclients::lookup::Source;
 use testworld::{Reply, Routes, World, Zone};
 

@@ -87,7 +87,7 @@ pub(super) fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<E
         Some(store) => {
             let removed = match ip {
                 None => store.purge_all()?,
-                Some(ip) => badclients::lookup::build::purge_ip(&store, ip)?,
+                Some(ip) => badclients::lookup::purge::purge_ip(&store, ip)?,
             };
             println!("removed {removed} entries from the cache file");
         }
@@ -114,7 +114,7 @@ pub(super) fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<E
             let redis = RedisTier::connect(url, timeout).await?;
             match ip {
                 None => redis.purge_all().await,
-                Some(ip) => badclients::lookup::build::purge_ip_redis(&redis, ip).await,
+                Some(ip) => badclients::lookup::purge::purge_ip_redis(&redis, ip).await,
             }
         })?;
         println!("removed {removed} entries from Redis");

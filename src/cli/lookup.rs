@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use badclients::app::SetupError;
 use badclients::audit::AuditLine;
 use badclients::config::Config;
 use badclients::decision::Decision;
 use badclients::facts::Facts;
-use badclients::lookup::build::SetupError;
 use badclients::lookup::LookupReport;
 
 use super::args::LookupArgs;

@@ -13,10 +13,10 @@
 //! cache for the next login. A stale cache entry is served at once while a refresh runs.
 
 mod as_name;
-pub mod build;
 mod cached;
 pub mod cymru;
 pub mod dns;
+pub mod purge;
 pub use crate::dnsbl;
 mod dnsbl_query;
 mod inflight;

@@ -21,10 +21,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::SetupError;
 use crate::config::ConfigError;
 use crate::connections::ConnTable;
 pub use crate::decider::{self as decide, slow_matching, state};
-use crate::lookup::build::SetupError;
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};
 use crate::postfix::{PolicyLimits, PolicyListener};

@@ -83,7 +83,7 @@ async fn purge(
         None => Ok(0),
         Some(store) => match ip {
             None => store.purge_all(),
-            Some(ip) => crate::lookup::build::purge_ip(store, ip),
+            Some(ip) => crate::lookup::purge::purge_ip(store, ip),
         },
     })
     .await

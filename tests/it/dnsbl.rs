@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use badclients::app::lookup as build;
 use badclients::config::{Config, LoadedConfig};
 use badclients::decision::Verdict;
-use badclients::lookup::build::build;
 use badclients::lookup::dnsbl::{query_name, DnsblZone};
 use testworld::{FakeDns, Fault, Zone};
 

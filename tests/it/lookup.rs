@@ -6,8 +6,9 @@ mod world;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use badclients::app::lookup as build;
 use badclients::config::Config;
-use badclients::lookup::{build::build, Lookup, Provenance, Source};
+use badclients::lookup::{Lookup, Provenance, Source};
 use testkit::{badclients, badclients_async, stdout, ListDir};
 use testworld::{
     contract_world, Fault, RdapFault, Reply, RrType, RunningWorld, World, Zone, CONTRACT_LOGINS,

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use badclients::lookup::build::build;
+use badclients::app::lookup as build;
 use testkit::{badclients, ListDir};
 
 #[path = "../it/lookup/world.rs"]

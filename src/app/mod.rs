@@ -1,19 +1,22 @@
 //! The composition root: turns a [`Config`] (plain data) into the working parts — the
-//! [`Policy`], the [`Lookup`], the decision history's writer and the cloud feeds. The
-//! daemon and every command build them here, so a setting means the same everywhere.
+//! [`Policy`], the [`Lookup`](crate::lookup::Lookup) (`lookup.rs`), the decision history's
+//! writer and the cloud feeds (`feeds.rs`). The daemon and every command build them here,
+//! so a setting means the same everywhere.
+
+mod feeds;
+mod lookup;
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cloud::store::{FeedStore, LoadWarning};
-use crate::cloud::{CloudRanges, Provider};
 use crate::config::{Config, ConfigError, LoadedConfig};
 use crate::decision::Policy;
 use crate::history::store::HistoryError;
 use crate::history::writer::{HistoryWriter, WriterSettings};
 use crate::lists::{parse_net, unmatchable, CidrList, Entry, ListSet, LoadReport, Sources};
-use crate::lookup::build::SetupError;
-use crate::lookup::Lookup;
+
+pub use feeds::{cloud_ranges, feed_store, stored_cloud_feeds};
+pub use lookup::{lookup, SetupError};
 
 /// Builds the policy: loads the lists (from `lists_override` when given) and the settings.
 /// List problems are in the report; settings problems are errors.
@@ -53,32 +56,6 @@ pub fn policy(
         match_budget: config.match_budget,
     };
     Ok((policy, report))
-}
-
-/// The store of the providers' range feeds under [`Config::cloud_dir`].
-pub fn feed_store(config: &Config) -> FeedStore {
-    FeedStore::new(&config.cloud_dir())
-}
-
-/// The stored range feeds as prefix tries, with a warning for each feed that failed to load.
-pub fn cloud_ranges(config: &Config) -> (CloudRanges, Vec<LoadWarning>) {
-    feed_store(config).load_all()
-}
-
-/// The cloud providers whose range feed is stored.
-pub fn stored_cloud_feeds(config: &Config) -> Vec<&'static str> {
-    let store = feed_store(config);
-    Provider::ALL
-        .into_iter()
-        .filter(|p| store.feed_path(*p).is_file())
-        .map(Provider::name)
-        .collect()
-}
-
-/// The lookups (DNS, RDAP, the cache tiers and the local sources), with the warnings
-/// met while building them.
-pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError> {
-    crate::lookup::build::build(config).await
 }
 
 /// The history writer's settings from `[history]`.

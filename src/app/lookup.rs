@@ -1,24 +1,20 @@
-//! Builds the lookup service from the configuration, and the cache maintenance the
-//! command line offers.
+//! The lookup service built from the configuration: the DNS and RDAP clients, the cache
+//! tiers and the local sources (GeoIP, cloud ranges, the offline ASN table).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use url::Url;
 
-use super::dns::{DnsClient, DnsError};
-use super::tiers::{Tiers, Ttls};
-use super::{LocalSources, Lookup, LookupSettings};
 use crate::asn_table::AsnTable;
-use crate::cache::redis::{covering_networks, RedisTier, RedisTierError};
+use crate::cache::redis::RedisTier;
 use crate::cache::store::{CacheStore, StoreError};
-use crate::cache::Table;
 use crate::config::Config;
 use crate::geoip::GeoIp;
+use crate::lookup::dns::{DnsClient, DnsError};
+use crate::lookup::tiers::{Tiers, Ttls};
+use crate::lookup::{LocalSources, Lookup, LookupSettings};
 use crate::rdap::{Bootstrap, BootstrapError, RdapClient, RdapConfig, RdapError, Registry};
-use crate::reserved::canonical;
 
 /// Why the lookup service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +38,7 @@ pub enum SetupError {
 }
 
 /// The RDAP client settings of a configuration.
-pub fn rdap_config(config: &Config) -> Result<RdapConfig, SetupError> {
+fn rdap_config(config: &Config) -> Result<RdapConfig, SetupError> {
     let mut rdap = RdapConfig {
         timeout: Duration::from_millis(config.lookup.deadline_ms),
         max_body_bytes: config.rdap.max_body_bytes,
@@ -64,7 +60,7 @@ pub fn rdap_config(config: &Config) -> Result<RdapConfig, SetupError> {
 
 /// Builds the lookup service: DNS client, RDAP client, cache tiers. Returns warnings to
 /// log (a corrupt cache file moved aside, Redis unreachable). Needs a Tokio runtime.
-pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError> {
+pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError> {
     let mut warnings = Vec::new();
     let deadline = Duration::from_millis(config.lookup.deadline_ms);
     let dns = DnsClient::new(&config.lookup.dns_servers, deadline)?;
@@ -108,12 +104,12 @@ pub async fn build(config: &Config) -> Result<(Lookup, Vec<String>), SetupError>
 
 /// Opens the GeoIP databases (an error when a configured one is missing or broken) and
 /// loads the stored cloud range feeds (a feed that does not load is a warning).
-pub fn local_sources(config: &Config) -> Result<(LocalSources, Vec<String>), SetupError> {
+fn local_sources(config: &Config) -> Result<(LocalSources, Vec<String>), SetupError> {
     let geoip = match (&config.geoip.city, &config.geoip.asn) {
         (None, None) => None,
         (city, asn) => Some(Arc::new(GeoIp::open(city.as_deref(), asn.as_deref())?)),
     };
-    let (cloud, warnings) = crate::cloud::store::load_all(&config.cloud_dir());
+    let (cloud, warnings) = super::feeds::cloud_ranges(config);
     let warnings = warnings.into_iter().map(|w| w.to_string()).collect();
     let cloud = Arc::new(cloud);
     let asn_table = if config.lookup.asn_table.is_empty() {
@@ -129,36 +125,4 @@ pub fn local_sources(config: &Config) -> Result<(LocalSources, Vec<String>), Set
         },
         warnings,
     ))
-}
-
-/// Removes Redis' entries for `ip`: every network entry containing it, its PTR.
-pub async fn purge_ip_redis(redis: &RedisTier, ip: IpAddr) -> Result<usize, RedisTierError> {
-    let ip = canonical(ip);
-    let mut removed = 0;
-    for table in [Table::Origin, Table::Rdap] {
-        for net in covering_networks(ip) {
-            removed += usize::from(redis.purge(table, &net.to_string()).await?);
-        }
-    }
-    removed += usize::from(redis.purge(Table::Ptr, &ip.to_string()).await?);
-    Ok(removed)
-}
-
-/// Removes the store's entries for `ip`: every network entry containing it, its PTR.
-pub fn purge_ip(store: &CacheStore, ip: IpAddr) -> Result<usize, StoreError> {
-    let ip = canonical(ip);
-    let mut removed = 0;
-    for table in [Table::Origin, Table::Rdap] {
-        for (key, _) in store.load_all(table) {
-            if key.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)) {
-                store.remove(table, &key)?;
-                removed += 1;
-            }
-        }
-    }
-    if store.get(Table::Ptr, &ip.to_string()).is_some() {
-        store.remove(Table::Ptr, &ip.to_string())?;
-        removed += 1;
-    }
-    Ok(removed)
 }
