@@ -6,6 +6,7 @@
 //! for the dashboard's chart, and — for `suggest` — per reverse-DNS shape and per RDAP
 //! entity evidence. [`Aggregator::finish`] resolves the ids into a [`Summary`].
 
+use crate::facts::CloudTag;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -213,7 +214,7 @@ impl Aggregator {
             let index = match self.cloud_service_of.get(&tag) {
                 Some(&i) => i,
                 None => {
-                    let service = cloud_service(strings.get(tag));
+                    let service = CloudTag::provider_and_service_of(strings.get(tag));
                     let i = match self.cloud_index.get(service) {
                         Some(&i) => i,
                         None => {
@@ -400,11 +401,6 @@ impl Aggregator {
             entities,
         }
     }
-}
-
-/// `provider:service` of a cloud tag `provider:service:region`.
-pub fn cloud_service(tag: &str) -> &str {
-    crate::facts::CloudTag::provider_and_service_of(tag)
 }
 
 /// How many outcomes there are (the length of the per-outcome count arrays).

@@ -15,11 +15,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::aggregate::{cloud_service, Counts, EvidenceSummary, Summary};
+use super::aggregate::{Counts, EvidenceSummary, Summary};
 use super::hosting::Evidence;
 use super::shape::escape_lua;
 use super::status::{Context, Status};
 use super::time::format_minute;
+use crate::facts::CloudTag;
 
 /// What kind of entry a suggestion is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -131,9 +132,11 @@ pub fn suggest(summary: &Summary, cx: &Context<'_>, options: SuggestOptions) -> 
             .users
             .iter()
             .filter(|u| {
-                u.sources
-                    .iter()
-                    .any(|s| s.clouds.iter().any(|t| cloud_service(t) == c.service))
+                u.sources.iter().any(|s| {
+                    s.clouds
+                        .iter()
+                        .any(|t| CloudTag::provider_and_service_of(t) == c.service)
+                })
             })
             .map(|u| u.user.clone())
             .collect();
