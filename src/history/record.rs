@@ -156,12 +156,7 @@ impl Record {
             net_cc: opt(&facts.net_cc),
             entities: facts.entities.iter().map(|e| escape(e)).collect(),
             cloud: facts.cloud.iter().map(|c| escape(c.as_str())).collect(),
-            geo_cc: facts
-                .maxmind
-                .as_ref()
-                .and_then(|g| g.country.as_ref())
-                .and_then(|c| c.code.as_deref())
-                .map(escape),
+            geo_cc: facts.geo_cc().map(escape),
             outcome,
             matched: hit.map(|h| escape(&h.label)),
             matched_entry: hit.map(matched_entry),

@@ -379,10 +379,7 @@ impl Policy {
         if let Some(h) = self.pattern_hit(ListKind::NetName, &l.net_name, net_name, m) {
             return Some(h);
         }
-        let geo_cc = geo
-            .and_then(|g| g.country.as_ref())
-            .and_then(|c| c.code.as_deref());
-        if let Some(e) = geo_cc.and_then(|cc| l.geo_cc.get(cc)) {
+        if let Some(e) = facts.geo_cc().and_then(|cc| l.geo_cc.get(cc)) {
             return Some(self.hit(ListKind::GeoCc, "geo_cc", e));
         }
         if let Some(h) = self.entity_hit(facts) {

@@ -291,11 +291,7 @@ pub fn encode_decision(
         net_cc: facts.net_cc.as_deref(),
         entities: &facts.entities,
         cloud: Texts::Cloud(&facts.cloud),
-        geo_cc: facts
-            .maxmind
-            .as_ref()
-            .and_then(|g| g.country.as_ref())
-            .and_then(|c| c.code.as_deref()),
+        geo_cc: facts.geo_cc(),
         outcome,
         matched: hit.map(|h| h.label.as_str()),
         matched_entry: entry.as_deref(),

@@ -202,6 +202,14 @@ impl Facts {
         Facts::unknown_at(ClientIp::new(ip))
     }
 
+    /// The GeoIP country code (MaxMind's `country.iso_code`), when GeoIP knows one.
+    pub fn geo_cc(&self) -> Option<&str> {
+        self.maxmind
+            .as_ref()
+            .and_then(|g| g.country.as_ref())
+            .and_then(|c| c.code.as_deref())
+    }
+
     /// [`Facts::unknown`] for an address already judged.
     pub fn unknown_at(ip: ClientIp) -> Facts {
         Facts {
