@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::cached::{read, CachedSource, Fetched};
-use super::dnsbl::query_name;
 use super::inflight::Flights;
 use super::report::{Provenance, Source, SourceError, SourceReport};
 use super::Inner;
 use crate::cache::memory::Cached;
+use crate::dnsbl::query_name;
 use crate::facts::{DnsblHit, LookupError};
 
 /// One zone's answer about one address: the key of its cache entry and of its fetch.

@@ -24,12 +24,11 @@ use tokio_util::sync::CancellationToken;
 use crate::app::SetupError;
 use crate::config::ConfigError;
 use crate::connections::ConnTable;
-pub use crate::decider::{self as decide, slow_matching, state};
+use crate::decider::{slow_matching, state, Decider};
 use crate::metrics::Metrics;
 use crate::postfix::listen::{ListenAddr, ListenAddrError};
 use crate::postfix::{PolicyLimits, PolicyListener};
 use crate::web::serve_http::{self, HttpListener};
-use decide::Decider;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]

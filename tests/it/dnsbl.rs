@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use badclients::app::lookup as build;
 use badclients::config::{Config, LoadedConfig};
 use badclients::decision::Verdict;
-use badclients::lookup::dnsbl::{query_name, DnsblZone};
+use badclients::dnsbl::{query_name, DnsblZone};
 use testworld::{FakeDns, Fault, Zone};
 
 fn zone(name: &str, weight: f64, codes: &[&str]) -> DnsblZone {
