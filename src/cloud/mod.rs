@@ -23,7 +23,7 @@ pub use download::download;
 pub use error::CloudError;
 pub use provider::{FeedFormat, ProviderFeed};
 pub use ranges::CloudRanges;
-pub use store::{load_all, FeedStatus, FeedStore, LoadWarning};
+pub use store::{FeedStatus, FeedStore, LoadWarning};
 
 /// A GUID-shaped `clientrequestid` for the Microsoft 365 endpoints service, derived from
 /// `seed` (for example the host name), so one machine keeps sending the same one.

@@ -193,11 +193,6 @@ impl FeedStore {
     }
 }
 
-/// [`FeedStore::load_all`] of the store under `state_dir`.
-pub fn load_all(state_dir: &Path) -> (CloudRanges, Vec<LoadWarning>) {
-    FeedStore::new(state_dir).load_all()
-}
-
 /// FNV-1a, 64 bits.
 /// The SHA-256 of `bytes`, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {

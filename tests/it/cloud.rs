@@ -287,7 +287,7 @@ fn store_survives_a_reload() {
             )
             .unwrap();
     }
-    let (ranges, warnings) = badclients::cloud::load_all(dir.path());
+    let (ranges, warnings) = FeedStore::new(dir.path()).load_all();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(ranges.providers(), [Provider::Aws, Provider::Linode]);
     assert_eq!(
@@ -320,7 +320,7 @@ fn store_survives_a_reload() {
 #[test]
 fn missing_state_dir_loads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (ranges, warnings) = badclients::cloud::load_all(&dir.path().join("nope"));
+    let (ranges, warnings) = FeedStore::new(&dir.path().join("nope")).load_all();
     assert!(ranges.is_empty());
     assert!(warnings.is_empty());
     assert!(FeedStore::new(&dir.path().join("nope")).status().is_empty());
