@@ -11,7 +11,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # Debian packages the tests talk to.
 packages=(lua5.4 redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-auth-lua lua-socket postfix
           chromium chromium-driver fonts-dejavu-core curl iproute2
-          dpkg-dev systemd-container)
+          dpkg-dev systemd-container postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,7 +28,7 @@ if ((${#missing[@]})); then
     # The tests run their own instances on free loopback ports; the system services the
     # packages may have started are not needed.
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-        systemctl disable --now dovecot postfix redis-server >/dev/null 2>&1 || true
+        systemctl disable --now dovecot postfix redis-server postgresql >/dev/null 2>&1 || true
     fi
 fi
 

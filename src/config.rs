@@ -6,7 +6,10 @@
 //! defaults apply. Unknown keys are an error naming the key. A relative `list_path` is
 //! relative to the configuration file's directory.
 
+mod history;
 pub mod import_ini;
+
+pub use history::{HistoryBackend, HistorySection};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -74,47 +77,6 @@ pub struct Config {
     pub cloud: CloudSection,
     /// `[history]`: the decision history behind `report`, `suggest` and `/ui`.
     pub history: HistorySection,
-}
-
-/// `[history]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HistorySection {
-    /// Keep a history of decisions (the daemon only).
-    pub enabled: bool,
-    /// The history file; default: `history.redb` next to the cache file.
-    pub path: Option<PathBuf>,
-    /// Decisions older than this many days are pruned.
-    pub retention_days: u64,
-    /// At most this many decisions are kept (the oldest go first).
-    pub max_records: u64,
-    /// How often a batch of decisions is committed, in ms.
-    pub flush_ms: u64,
-    /// A batch is committed early when this many decisions wait.
-    pub batch_max: usize,
-    /// The journal's cap in bytes (segments on disk and frames in memory) while the store
-    /// cannot commit (disk full, I/O errors): beyond it decisions are still answered and
-    /// logged in the audit line, but not kept in the history (counted in
-    /// `badclients_history_lost_total`).
-    pub journal_max_bytes: u64,
-    /// The admin's known-good ASNs and host suffixes, never proposed as candidates;
-    /// default: `known_good.lst` in the list directory.
-    pub known_good: Option<PathBuf>,
-}
-
-impl Default for HistorySection {
-    fn default() -> Self {
-        HistorySection {
-            enabled: true,
-            path: None,
-            retention_days: 30,
-            max_records: 50_000_000,
-            flush_ms: 250,
-            batch_max: 10_000,
-            journal_max_bytes: crate::history::writer::JOURNAL_MAX_BYTES,
-            known_good: None,
-        }
-    }
 }
 
 /// `[geoip]`.
@@ -475,6 +437,7 @@ impl Config {
                 );
             }
         }
+        self.history.validate()?;
         if self.match_budget == 0 {
             return Err(
                 "match_budget = 0 would stop every pattern before it starts; the \

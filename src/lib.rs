@@ -22,6 +22,7 @@ pub mod history;
 mod list_dir_fault;
 pub mod lookup;
 pub mod metrics;
+pub mod pghistory;
 pub mod postfix;
 pub mod private_files;
 pub mod rdap;

@@ -11,6 +11,7 @@ pub mod dovecot;
 pub mod guesses;
 pub mod mail_clients;
 pub mod postfix;
+pub mod postgres;
 pub mod redis;
 pub mod release;
 

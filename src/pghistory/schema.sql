@@ -1,0 +1,99 @@
+-- badclients shared decision history, schema version 1. Applied by `badclients history
+-- migrate` (and at the daemon's start) in one transaction under an advisory lock, so
+-- nodes starting together apply it once. Times are microseconds since the Unix epoch (UTC);
+-- strings are in their escaped audit-line form.
+
+-- One row per decision a node answered. Partitioned by UTC day (badclients_ensure_day
+-- creates a day's partition before the first row of that day is written); pruning drops
+-- whole days.
+CREATE TABLE badclients_decisions (
+    time_us       bigint   NOT NULL,
+    node          text     NOT NULL,
+    -- The node's batch the row was shipped in (see badclients_batches).
+    batch         bigint   NOT NULL,
+    user_name     text     NOT NULL,
+    service       text     NOT NULL,
+    ip            inet     NOT NULL,
+    host          text,
+    asn           bigint,
+    as_cc         text,
+    as_desc       text,
+    net_name      text,
+    net_cc        text,
+    entities      text[]   NOT NULL,
+    cloud         text[]   NOT NULL,
+    geo_cc        text,
+    -- 0 allowed, 1 blocked, 2 would_block, 3 tempfail, 4 unverified (Outcome::code).
+    outcome       smallint NOT NULL,
+    matched       text,
+    matched_entry text,
+    lookup_errors text[]   NOT NULL
+) PARTITION BY RANGE (time_us);
+
+-- Every batch a node shipped: inserting its (node, batch) in the batch's own transaction
+-- makes shipping idempotent (a batch shipped again after a crash finds its row and is
+-- skipped).
+CREATE TABLE badclients_batches (
+    node       text        NOT NULL,
+    batch      bigint      NOT NULL,
+    rows       integer     NOT NULL,
+    shipped_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (node, batch)
+);
+
+-- The nodes that ship here, and when each last did.
+CREATE TABLE badclients_nodes (
+    node         text        PRIMARY KEY,
+    first_seen   timestamptz NOT NULL DEFAULT now(),
+    last_shipped timestamptz NOT NULL DEFAULT now()
+);
+
+-- Identical decisions of one node and one UTC day merged into one row with their count and
+-- first and last time, kept up to date in the transaction that ships them: what reports over
+-- whole days read instead of every decision. group_key is the md5 of the row's values
+-- (the columns below but the counts), so the key stays small whatever the strings.
+CREATE TABLE badclients_daily (
+    day_us        bigint   NOT NULL,
+    node          text     NOT NULL,
+    group_key     bytea    NOT NULL,
+    user_name     text     NOT NULL,
+    service       text     NOT NULL,
+    ip            inet     NOT NULL,
+    host          text,
+    asn           bigint,
+    as_cc         text,
+    as_desc       text,
+    net_name      text,
+    net_cc        text,
+    entities      text[]   NOT NULL,
+    cloud         text[]   NOT NULL,
+    geo_cc        text,
+    outcome       smallint NOT NULL,
+    matched       text,
+    matched_entry text,
+    lookup_errors text[]   NOT NULL,
+    n             bigint   NOT NULL,
+    first_us      bigint   NOT NULL,
+    last_us       bigint   NOT NULL,
+    PRIMARY KEY (day_us, node, group_key)
+);
+
+-- Creates the partition of badclients_decisions holding the UTC day that starts at
+-- day_start_us (a multiple of 86400000000), when it does not exist yet. Serialised by a
+-- transaction-level advisory lock, so nodes creating the same day at once do not collide.
+CREATE FUNCTION badclients_ensure_day(day_start_us bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    part text := 'badclients_decisions_'
+        || to_char(to_timestamp(day_start_us / 1000000) AT TIME ZONE 'UTC', 'YYYYMMDD');
+BEGIN
+    IF to_regclass(part) IS NULL THEN
+        PERFORM pg_advisory_xact_lock(7262017761829431296);
+        IF to_regclass(part) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF badclients_decisions FOR VALUES FROM (%s) TO (%s)',
+                part, day_start_us, day_start_us + 86400000000);
+        END IF;
+    END IF;
+END
+$$;
