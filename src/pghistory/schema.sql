@@ -97,3 +97,51 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Ships one batch of a node: the caller fills the temporary table badclients_incoming
+-- (created as `CREATE TEMP TABLE badclients_incoming (LIKE badclients_decisions) ON COMMIT
+-- DELETE ROWS`, every row carrying p_node and p_batch) and calls this in the same
+-- transaction. Records the batch (a batch shipped before is skipped: returns -1), makes the
+-- days' partitions before writing anything, inserts the rows, folds them into
+-- badclients_daily and marks the node as seen; returns the rows inserted.
+CREATE FUNCTION badclients_ship_incoming(p_node text, p_batch bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    day bigint;
+    shipped bigint;
+BEGIN
+    INSERT INTO badclients_batches (node, batch, rows)
+        VALUES (p_node, p_batch, (SELECT count(*) FROM badclients_incoming))
+        ON CONFLICT (node, batch) DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN -1;
+    END IF;
+    FOR day IN SELECT DISTINCT time_us - time_us % 86400000000 FROM badclients_incoming LOOP
+        PERFORM badclients_ensure_day(day);
+    END LOOP;
+    INSERT INTO badclients_decisions SELECT * FROM badclients_incoming;
+    GET DIAGNOSTICS shipped = ROW_COUNT;
+    INSERT INTO badclients_daily AS d (
+        day_us, node, group_key, user_name, service, ip, host, asn, as_cc, as_desc, net_name,
+        net_cc, entities, cloud, geo_cc, outcome, matched, matched_entry, lookup_errors,
+        n, first_us, last_us)
+    SELECT time_us - time_us % 86400000000, node,
+           decode(md5(row(user_name, service, ip, host, asn, as_cc, as_desc, net_name, net_cc,
+                          entities, cloud, geo_cc, outcome, matched, matched_entry,
+                          lookup_errors)::text), 'hex'),
+           user_name, service, ip, host, asn, as_cc, as_desc, net_name, net_cc, entities,
+           cloud, geo_cc, outcome, matched, matched_entry, lookup_errors,
+           count(*), min(time_us), max(time_us)
+      FROM badclients_incoming
+     GROUP BY time_us - time_us % 86400000000, node, user_name, service, ip, host, asn, as_cc,
+              as_desc, net_name, net_cc, entities, cloud, geo_cc, outcome, matched,
+              matched_entry, lookup_errors
+    ON CONFLICT (day_us, node, group_key) DO UPDATE
+       SET n = d.n + EXCLUDED.n,
+           first_us = least(d.first_us, EXCLUDED.first_us),
+           last_us = greatest(d.last_us, EXCLUDED.last_us);
+    INSERT INTO badclients_nodes (node) VALUES (p_node)
+        ON CONFLICT (node) DO UPDATE SET last_shipped = now();
+    RETURN shipped;
+END
+$$;

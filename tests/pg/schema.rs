@@ -88,3 +88,48 @@ async fn a_day_partition_is_made_once_and_holds_that_day() {
         "a row of the next day has no partition yet: {next_day}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_ships_once_and_folds_into_the_daily_rows() {
+    let pg = PgServer::start();
+    let mut client = connect(&pg.url(), TIMEOUT).await.expect("connect");
+    schema::migrate(&mut client).await.expect("migrate");
+    let day: i64 = 1_796_256_000_000_000;
+    let ship = |batch: i64, times: &[i64]| {
+        let rows: Vec<String> = times
+            .iter()
+            .map(|t| {
+                format!(
+                    "({t}, 'a', {batch}, 'u', 'imap', '192.0.2.1', NULL, 64496, NULL, NULL, \
+                     NULL, NULL, '{{E-1}}', '{{}}', NULL, 1, 'asn', 'asn.lst:1: 64496', '{{}}')"
+                )
+            })
+            .collect();
+        format!(
+            "BEGIN; CREATE TEMP TABLE badclients_incoming (LIKE badclients_decisions) \
+             ON COMMIT DELETE ROWS; INSERT INTO badclients_incoming VALUES {}; \
+             SELECT badclients_ship_incoming('a', {batch}); COMMIT;",
+            rows.join(",")
+        )
+    };
+    assert_eq!(pg.psql(&ship(1, &[day + 5, day + 9])), "2");
+    assert_eq!(
+        pg.psql(&ship(1, &[day + 5, day + 9])),
+        "-1",
+        "shipped again: skipped"
+    );
+    assert_eq!(pg.psql(&ship(2, &[day + 1, day + 86_400_000_000])), "2");
+    assert_eq!(pg.psql("SELECT count(*) FROM badclients_decisions"), "4");
+    assert_eq!(
+        pg.psql("SELECT day_us, n, first_us, last_us FROM badclients_daily ORDER BY day_us"),
+        format!(
+            "{day}|3|{}|{}\n{}|1|{}|{}",
+            day + 1,
+            day + 9,
+            day + 86_400_000_000,
+            day + 86_400_000_000,
+            day + 86_400_000_000
+        )
+    );
+    assert_eq!(pg.psql("SELECT node FROM badclients_nodes"), "a");
+}
