@@ -3,7 +3,9 @@
 //! - `warm`: everything cached (what nearly every login costs);
 //! - `cold`: nothing cached, each fake answering after 50 ms;
 //! - `cold_known_as`: the network is new but its AS name is cached (the usual case: a
-//!   server sees few distinct ASes).
+//!   server sees few distinct ASes);
+//! - `cold_asn_table_names`: nothing cached, an offline ASN table names the AS
+//!   (`asn_table_use = "as_names"`): Team Cymru's origin, PTR and RDAP in one round trip.
 //!
 //! Run: `cargo bench --bench lookup`
 
@@ -12,7 +14,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use badclients::app::lookup as build;
-use badclients::config::Config;
+use badclients::config::{AsnTableUse, Config};
 use badclients::lookup::Lookup;
 use criterion::{criterion_group, criterion_main, Criterion};
 use testworld::{contract_rdap_body, contract_world, RdapFault, Reply, RunningWorld};
@@ -118,6 +120,33 @@ fn bench(c: &mut Criterion) {
                     let started = Instant::now();
                     let r = l.facts(other).await;
                     total += started.elapsed();
+                    assert_eq!(r.facts.as_desc.as_deref(), Some("VK-AS, RU"));
+                }
+                total
+            })
+        })
+    });
+    // The table names AS47764 (from a range of its own: names are found by AS number).
+    let table_dir = tempfile::tempdir().expect("tempdir");
+    let table = table_dir.path().join("ip2asn-v4.tsv");
+    std::fs::write(&table, "10.0.0.0\t10.0.0.255\t47764\tRU\tVK-AS, RU\n").expect("table");
+    let mut with_table = config.clone();
+    with_table.lookup.asn_table = vec![table];
+    with_table.lookup.asn_table_use = AsnTableUse::AsNames;
+    group.bench_function("cold_50ms_upstreams_asn_table_names", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let l = build(&with_table).await.expect("lookup").0;
+                    let started = Instant::now();
+                    let r = l.facts(vk).await;
+                    total += started.elapsed();
+                    assert!(
+                        r.facts.lookup_errors.is_empty(),
+                        "{:?}",
+                        r.facts.lookup_errors
+                    );
                     assert_eq!(r.facts.as_desc.as_deref(), Some("VK-AS, RU"));
                 }
                 total

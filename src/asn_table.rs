@@ -89,6 +89,8 @@ pub struct AsnTable {
     v4: Vec<Span<u32>>,
     v6: Vec<Span<u128>>,
     entries: Vec<EntryData>,
+    /// Per AS, the entry whose description [`AsnTable::name_of`] gives.
+    names: HashMap<u32, u32>,
     rows: usize,
     not_routed: usize,
     skipped: usize,
@@ -205,6 +207,14 @@ impl AsnTable {
         })
     }
 
+    /// The description of AS `asn`, whichever range of it the table holds: the first one
+    /// read among those with a description. `None` when the table has no range of that AS
+    /// with a description.
+    pub fn name_of(&self, asn: u32) -> Option<&str> {
+        let idx = *self.names.get(&asn)?;
+        self.entries.get(idx as usize)?.1.as_deref()
+    }
+
     /// Input rows accepted (AS 0 rows, malformed and ignored lines excluded).
     pub fn rows(&self) -> usize {
         self.rows
@@ -239,6 +249,19 @@ impl AsnTable {
     pub fn distinct_entries(&self) -> usize {
         self.entries.len()
     }
+}
+
+/// The first entry with a description of every AS.
+fn names_by_asn(entries: &[EntryData]) -> HashMap<u32, u32> {
+    let mut names = HashMap::new();
+    for (idx, (asn, description, _)) in entries.iter().enumerate() {
+        if description.is_some() {
+            if let Ok(idx) = u32::try_from(idx) {
+                names.entry(asn.0).or_insert(idx);
+            }
+        }
+    }
+    names
 }
 
 fn find<T: Copy + Ord>(spans: &[Span<T>], x: T) -> Option<&Span<T>> {
@@ -366,9 +389,11 @@ impl Builder {
                 })
             })
             .collect();
+        let names = names_by_asn(&self.entries);
         Ok(AsnTable {
             v4,
             v6: resolve(self.v6),
+            names,
             entries: self.entries,
             rows: self.rows,
             not_routed: self.not_routed,

@@ -285,6 +285,22 @@ pub struct LookupSection {
     /// Offline IP→ASN tables (iptoasn TSV or ip-location-db CSV, optionally gzipped): when
     /// set, `asn`, `as_cc` and `as_desc` come from them and Team Cymru is not asked.
     pub asn_table: Vec<PathBuf>,
+    /// What the tables answer: `"all"` (origin and AS name; Team Cymru is not asked) or
+    /// `"as_names"` (Team Cymru is asked live for the origin, the tables name the AS: a
+    /// never-seen AS costs one upstream round trip instead of two).
+    pub asn_table_use: AsnTableUse,
+}
+
+/// `[lookup] asn_table_use`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AsnTableUse {
+    /// Origin (AS, country) and AS name from the tables.
+    #[default]
+    All,
+    /// The origin from Team Cymru, the AS name from the tables (Team Cymru's AS-name query
+    /// only for an AS the tables do not name).
+    AsNames,
 }
 
 impl Default for LookupSection {
@@ -294,6 +310,7 @@ impl Default for LookupSection {
             dns_servers: Vec::new(),
             on_error: OnError::Allow,
             asn_table: Vec::new(),
+            asn_table_use: AsnTableUse::All,
         }
     }
 }

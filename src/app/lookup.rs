@@ -9,7 +9,7 @@ use url::Url;
 use crate::asn_table::AsnTable;
 use crate::cache::redis::RedisTier;
 use crate::cache::store::{CacheStore, StoreError};
-use crate::config::Config;
+use crate::config::{AsnTableUse, Config};
 use crate::geoip::GeoIp;
 use crate::lookup::dns::{DnsClient, DnsError};
 use crate::lookup::tiers::{Tiers, Ttls};
@@ -96,6 +96,7 @@ pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError
         deadline,
         ttls,
         dnsbl: config.dnsbl.clone(),
+        asn_table_names_only: config.lookup.asn_table_use == AsnTableUse::AsNames,
     };
     let lookup = Lookup::new(dns, rdap, tiers, settings);
     lookup.set_local(local);

@@ -56,6 +56,9 @@ pub struct LookupSettings {
     pub ttls: tiers::Ttls,
     /// The DNS blocklists to ask.
     pub dnsbl: Vec<DnsblZone>,
+    /// With an offline ASN table: ask Team Cymru for the origin anyway and take only the AS
+    /// name from the table (`[lookup] asn_table_use = "as_names"`).
+    pub asn_table_names_only: bool,
 }
 
 /// Upstream query counters, per source.

@@ -1,5 +1,5 @@
 //! [`Lookup::facts`]: every source of one address at once under one deadline — PTR, the
-//! origin and then its AS name (or the offline ASN table), RDAP, the DNS blocklists —
+//! origin and then its AS name (or the offline ASN table for both, or for the name only), RDAP, the DNS blocklists —
 //! then the local sources; the answers folded into [`Facts`] and each source's
 //! [`SourceReport`]. A reserved address gets synthesised facts and its PTR only.
 
@@ -40,15 +40,20 @@ impl Lookup {
         };
         let asn_table = inner.local.load().asn_table.clone();
         let origin_chain = async {
-            if let Some(table) = asn_table {
-                return from_asn_table(&table, ip, started);
-            }
+            let names = match asn_table {
+                Some(table) if inner.settings.asn_table_names_only => Some(table),
+                Some(table) => return from_asn_table(&table, ip, started),
+                None => None,
+            };
             let origin = read(inner, OriginQuery { ip }, deadline).await;
             let origin_report = origin.report(Source::Origin, started);
             let asn = origin.get().and_then(|o| o.asns.first().copied());
-            let as_name = match asn {
-                Some(asn) => read(inner, AsNameQuery { asn }, deadline).await,
-                None => Outcome::skipped(),
+            // With the table naming ASes, a named AS needs no second round trip.
+            let named = asn.and_then(|asn| Some(names.as_ref()?.name_of(asn.0)?.to_string()));
+            let as_name = match (asn, named) {
+                (Some(_), Some(name)) => Outcome::from_table(Some(name)),
+                (Some(asn), None) => read(inner, AsNameQuery { asn }, deadline).await,
+                (None, _) => Outcome::skipped(),
             };
             let as_report = as_name.report(Source::AsName, started);
             (origin_report, origin, as_report, as_name)

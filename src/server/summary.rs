@@ -46,7 +46,11 @@ pub fn summary_lines(
             .iter()
             .map(|p| optional_file(Some(p), now))
             .collect();
-        format!("ASN table: {}", files.join(", "))
+        let used_for = match config.lookup.asn_table_use {
+            crate::config::AsnTableUse::All => "origin AS and AS names; Team Cymru not asked",
+            crate::config::AsnTableUse::AsNames => "AS names; origin AS from Team Cymru DNS",
+        };
+        format!("ASN table: {} ({used_for})", files.join(", "))
     });
     out.push(if config.history.enabled {
         format!(

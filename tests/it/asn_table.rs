@@ -239,3 +239,17 @@ fn errors_are_reported() {
         Err(AsnTableError::Io { .. })
     ));
 }
+
+#[test]
+fn an_as_is_named_by_its_first_described_range() {
+    let f = temp_file(
+        b"1.0.0.0\t1.0.0.255\t64500\tUS\t\n\
+          2.0.0.0\t2.0.0.255\t64500\tUS\tFIRST-NAME\n\
+          3.0.0.0\t3.0.0.255\t64500\tUS\tSECOND-NAME\n\
+          4.0.0.0\t4.0.0.255\t64501\tUS\t\n",
+    );
+    let t = AsnTable::load(f.path()).unwrap();
+    assert_eq!(t.name_of(64500), Some("FIRST-NAME"));
+    assert_eq!(t.name_of(64501), None, "no range of it has a description");
+    assert_eq!(t.name_of(64502), None, "not in the table");
+}

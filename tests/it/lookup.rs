@@ -483,6 +483,52 @@ async fn cache_stats_and_purge_through_the_binary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asn_table_for_names_keeps_team_cymru_for_the_origin_in_one_round_trip() {
+    let world = contract().await;
+    let mut cfg = config_for(&world, 1000);
+    // The table knows AS47764 by a name of its own, from a range far from the login's:
+    // names are found by AS number. It has no range of Google's AS15169.
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("ip2asn-v4.tsv");
+    std::fs::write(
+        &table,
+        "10.0.0.0\t10.0.0.255\t47764\tRU\tVK-FROM-THE-TABLE\n",
+    )
+    .unwrap();
+    cfg.lookup.asn_table = vec![table];
+    cfg.lookup.asn_table_use = badclients::config::AsnTableUse::AsNames;
+    let l = lookup(&cfg).await;
+    let r = l.facts("176.112.169.218".parse().unwrap()).await;
+    // The origin is Team Cymru's (asked live), the name the table's.
+    assert_eq!(r.facts.asn.map(|a| a.0), Some(47764));
+    assert_eq!(r.facts.as_cc.as_deref(), Some("RU"));
+    assert_eq!(r.facts.as_desc.as_deref(), Some("VK-FROM-THE-TABLE"));
+    let provenance = |source| {
+        r.sources
+            .iter()
+            .find(|s| s.source == source)
+            .map(|s| s.provenance)
+    };
+    assert_eq!(provenance(Source::AsName), Some(Provenance::Table));
+    assert_ne!(provenance(Source::Origin), Some(Provenance::Table));
+    assert_eq!(l.upstream_queries(Source::Origin), 1);
+    assert_eq!(l.upstream_queries(Source::AsName), 0);
+    assert_eq!(
+        world.dns.queries_for("AS47764.asn.cymru.com.", RrType::Txt),
+        0
+    );
+    // An AS the table does not name is named by Team Cymru, as without a table.
+    let r = l.facts("209.85.218.15".parse().unwrap()).await;
+    assert_eq!(r.facts.asn.map(|a| a.0), Some(15169));
+    assert!(r.facts.as_desc.is_some(), "{:?}", r.facts);
+    assert_eq!(l.upstream_queries(Source::AsName), 1);
+    assert_eq!(
+        world.dns.queries_for("AS15169.asn.cymru.com.", RrType::Txt),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_asn_table_replaces_team_cymru() {
     let world = contract().await;
     let mut cfg = config_for(&world, 1000);
