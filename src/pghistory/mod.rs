@@ -2,15 +2,22 @@
 //! every node of a site ships its decisions to, so `report`, `suggest` and `/ui` see the whole
 //! site.
 //!
-//! It owns the connection to the database ([`connect`], bounded in time), the schema and its
-//! migrations ([`schema`]), and the redaction of a URL for logs ([`redacted`]).
+//! It owns the connection to the database ([`connect`], bounded in time, TLS as libpq's
+//! `sslmode`/`sslrootcert` ask: [`tls`]), the schema and its migrations ([`schema`]), and
+//! the redaction of a URL for logs ([`redacted`]).
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, NoTls, Socket};
 
 pub mod schema;
+pub mod tls;
+
+use tls::{PgTlsError, TlsRequest};
 
 /// Why talking to the shared history failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +38,9 @@ pub enum PgHistoryError {
         op: &'static str,
         source: tokio_postgres::Error,
     },
+    /// TLS was asked for (`sslmode=require`/`verify-*`) but cannot be set up.
+    #[error("TLS to PostgreSQL: {0}")]
+    Tls(#[from] PgTlsError),
     /// The database holds a newer schema than this badclients knows.
     #[error(
         "the shared history's schema is version {found}, newer than this badclients knows \
@@ -46,20 +56,45 @@ impl PgHistoryError {
     }
 }
 
-/// Connects to `url` within `timeout`; the connection's task runs on the current tokio
-/// runtime until the returned client is dropped.
+/// Connects to `url` within `timeout`, with TLS when its `sslmode` asks for it ([`tls`]);
+/// the connection's task runs on the current tokio runtime until the returned client is
+/// dropped.
 pub async fn connect(url: &str, timeout: Duration) -> Result<Client, PgHistoryError> {
-    let mut config =
-        tokio_postgres::Config::from_str(url).map_err(|source| PgHistoryError::InvalidUrl {
+    let request = TlsRequest::of(url);
+    let mut config = tokio_postgres::Config::from_str(&request.url).map_err(|source| {
+        PgHistoryError::InvalidUrl {
             url: redacted(url),
             source,
-        })?;
+        }
+    })?;
     config.connect_timeout(timeout);
     if config.get_application_name().is_none() {
         config.application_name("badclients");
     }
-    let connecting = config.connect(NoTls);
-    let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
+    if request.tls {
+        config.ssl_mode(SslMode::Require);
+        let connector = tls::connector(request.root_cert.as_deref())?;
+        connect_with(&config, connector, timeout).await
+    } else {
+        config.ssl_mode(SslMode::Disable);
+        connect_with(&config, NoTls, timeout).await
+    }
+}
+
+/// [`connect`] with the connector chosen.
+async fn connect_with<T>(
+    config: &tokio_postgres::Config,
+    connector: T,
+    timeout: Duration,
+) -> Result<Client, PgHistoryError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = match tokio::time::timeout(timeout, config.connect(connector)).await
+    {
         Ok(Ok(pair)) => pair,
         Ok(Err(source)) => {
             return Err(PgHistoryError::Postgres {
@@ -86,10 +121,24 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<Client, PgHistoryEr
 /// `user:password@`, or a `password=` key of the key/value form.
 pub fn redacted(url: &str) -> String {
     if let Ok(mut parsed) = url::Url::parse(url) {
-        if parsed.password().is_some() && parsed.set_password(Some("***")).is_ok() {
-            return parsed.to_string();
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("***"));
         }
-        return url.to_string();
+        if parsed.query_pairs().any(|(k, _)| k == "password") {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "password" {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        return parsed.to_string();
     }
     url.split_whitespace()
         .map(|pair| match pair.split_once('=') {
@@ -115,6 +164,10 @@ mod tests {
         assert_eq!(
             redacted("postgresql://bc@%2Frun%2Fpostgresql/badclients"),
             "postgresql://bc@%2Frun%2Fpostgresql/badclients"
+        );
+        assert_eq!(
+            redacted("postgresql://db1/badclients?user=bc&password=s3cret"),
+            "postgresql://db1/badclients?user=bc&password=***"
         );
         assert_eq!(
             redacted("host=/run/postgresql user=bc password=s3cret dbname=badclients"),

@@ -4,3 +4,4 @@
 //! (`testkit::postgres::PgServer`).
 
 mod schema;
+mod tls;

@@ -25,6 +25,17 @@ pub struct PgServer {
 impl PgServer {
     /// Creates and starts a cluster, then the `badclients` database.
     pub fn start() -> PgServer {
+        PgServer::start_with(None)
+    }
+
+    /// [`PgServer::start`] with TLS on: a certificate for `127.0.0.1` and `localhost`
+    /// signed by a CA made for this server, whose certificate is [`TestCa::cert`].
+    pub fn start_with_tls() -> (PgServer, TestCa) {
+        let ca = TestCa::new();
+        (PgServer::start_with(Some(&ca)), ca)
+    }
+
+    fn start_with(ca: Option<&TestCa>) -> PgServer {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("badclients-pg")
@@ -54,6 +65,26 @@ impl PgServer {
             ])
             .arg(&data);
         run_ok(&mut initdb);
+        if let Some(ca) = ca {
+            let (cert, key) = ca.issue(dir.path(), "server");
+            let conf = format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                cert.display(),
+                key.display()
+            );
+            let conf_path = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
+            text.push_str(&conf);
+            std::fs::write(&conf_path, text).expect("write postgresql.conf");
+            if is_root() {
+                run_ok(
+                    Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(&cert)
+                        .arg(&key),
+                );
+            }
+        }
         let mut server = PgServer {
             bin,
             dir,
@@ -252,4 +283,80 @@ fn run_ok(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A certificate authority made for one test (`openssl`), issuing server certificates for
+/// `127.0.0.1` and `localhost`.
+pub struct TestCa {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestCa {
+    fn default() -> TestCa {
+        TestCa::new()
+    }
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let dir = tempfile::tempdir().expect("tempdir for a CA");
+        run_ok(
+            Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=badclients test CA", "-keyout"])
+                .arg(dir.path().join("ca.key"))
+                .arg("-out")
+                .arg(dir.path().join("ca.pem")),
+        );
+        TestCa { dir }
+    }
+
+    /// The CA's certificate (PEM).
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A server certificate and its key (mode 0600) in `dir`, named `NAME.pem`/`NAME.key`.
+    pub fn issue(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let key = dir.join(format!("{name}.key"));
+        let csr = dir.join(format!("{name}.csr"));
+        let cert = dir.join(format!("{name}.pem"));
+        let ext = dir.join(format!("{name}.ext"));
+        std::fs::write(&ext, "subjectAltName = IP:127.0.0.1, DNS:localhost\n").expect("ext");
+        run_ok(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        );
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-in"])
+                .arg(&csr)
+                .arg("-CA")
+                .arg(self.cert())
+                .arg("-CAkey")
+                .arg(self.dir.path().join("ca.key"))
+                .args(["-CAcreateserial", "-CAserial"])
+                .arg(self.dir.path().join("ca.srl"))
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod the key");
+        (cert, key)
+    }
 }
