@@ -12,6 +12,7 @@ pub mod guesses;
 pub mod mail_clients;
 pub mod postfix;
 pub mod redis;
+pub mod redis_ha;
 pub mod release;
 
 use std::path::{Path, PathBuf};
