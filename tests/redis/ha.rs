@@ -154,7 +154,7 @@ fn killing_the_primary_under_load_costs_no_login_its_deadline_and_writes_follow_
                 while running.load(Ordering::Relaxed) {
                     // A new address each time: its PTR is not in memory, so Redis is asked.
                     let n = t * 100_000 + i;
-                    let (ip, refused) = if i % 2 == 0 {
+                    let (ip, refused) = if i.is_multiple_of(2) {
                         (format!("176.112.{}.{}", 168 + (n / 256) % 6, n % 256), true)
                     } else {
                         (
