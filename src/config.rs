@@ -6,6 +6,7 @@
 //! defaults apply. Unknown keys are an error naming the key. A relative `list_path` is
 //! relative to the configuration file's directory.
 
+mod cache_redis;
 mod history;
 pub mod import_ini;
 
@@ -358,8 +359,31 @@ pub struct CacheSection {
     pub negative_ttl_secs: u64,
     /// How long past its lifetime an entry may still be served while refreshing, in seconds.
     pub stale_secs: u64,
-    /// A Redis shared by several badclients nodes (`redis://127.0.0.1:6379/0`).
+    /// A Redis shared by several badclients nodes (`redis://127.0.0.1:6379/0`; `rediss://`
+    /// for TLS, `redis://user:password@host/0` for an ACL user). One of `redis_url`,
+    /// `redis_sentinels` and `redis_cluster`.
     pub redis_url: Option<String>,
+    /// Redis Sentinel (`["host:port", …]`): the primary they name for `redis_master`,
+    /// followed across failovers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redis_sentinels: Vec<String>,
+    /// The name the sentinels know the primary by (with `redis_sentinels`).
+    pub redis_master: Option<String>,
+    /// Redis Cluster seed nodes (`["host:port", …]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redis_cluster: Vec<String>,
+    /// The ACL user for the Sentinel set's or the Cluster's nodes.
+    pub redis_username: Option<String>,
+    /// The password for the Sentinel set's or the Cluster's nodes.
+    pub redis_password: Option<String>,
+    /// TLS to the sentinels and nodes (Sentinel, Cluster; a single Redis: `rediss://`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redis_tls: bool,
+    /// A PEM file with the CA certificates to verify Redis with; default: the system's.
+    pub redis_tls_ca: Option<PathBuf>,
+    /// The database of the Sentinel set's primary (a single Redis: in the URL; a Cluster has
+    /// only 0).
+    pub redis_db: Option<i64>,
     /// Longest wait for Redis before falling back to the local cache, in ms.
     pub redis_timeout_ms: u64,
     /// The most entries each cache table holds, in memory and in the cache file; when a
@@ -378,6 +402,14 @@ impl Default for CacheSection {
             negative_ttl_secs: 300,
             stale_secs: 7 * 24 * 3600,
             redis_url: None,
+            redis_sentinels: Vec::new(),
+            redis_master: None,
+            redis_cluster: Vec::new(),
+            redis_username: None,
+            redis_password: None,
+            redis_tls: false,
+            redis_tls_ca: None,
+            redis_db: None,
             redis_timeout_ms: 200,
             max_entries: crate::cache::memory::DEFAULT_MAX_ENTRIES,
             prune_interval_secs: 60,
@@ -454,6 +486,7 @@ impl Config {
                 );
             }
         }
+        self.cache.redis_target()?;
         self.history.validate()?;
         if self.match_budget == 0 {
             return Err(
@@ -490,6 +523,9 @@ impl Config {
             };
             anchor(&mut config.list_path);
             if let Some(p) = config.cache.path.as_mut() {
+                anchor(p);
+            }
+            if let Some(p) = config.cache.redis_tls_ca.as_mut() {
                 anchor(p);
             }
             if let Some(p) = config.rdap.bootstrap_dir.as_mut() {

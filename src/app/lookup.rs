@@ -23,6 +23,8 @@ pub enum SetupError {
     UnknownRegistry { key: String },
     #[error("[rdap.base_urls] {key}: not a URL: {value:?}")]
     BadUrl { key: String, value: String },
+    #[error("{0}")]
+    Redis(String),
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     #[error(transparent)]
@@ -81,13 +83,16 @@ pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError
         warnings.extend(warning);
         tiers = tiers.with_store(store);
     }
-    if let Some(url) = &config.cache.redis_url {
+    if let Some(target) = config.cache.redis_target().map_err(SetupError::Redis)? {
         let timeout = Duration::from_millis(config.cache.redis_timeout_ms);
-        match RedisTier::connect(url, timeout).await {
+        match RedisTier::open(&target, timeout).await {
             Ok(redis) => tiers = tiers.with_redis(redis),
-            Err(e) => warnings.push(format!(
-                "Redis at {url} is unreachable ({e}); using the local cache only"
-            )),
+            Err(e) => {
+                warnings.push(format!(
+                    "{target} is unreachable ({e}); using the local cache only"
+                ));
+                tiers = tiers.with_redis_unreachable();
+            }
         }
     }
     let (local, local_warnings) = local_sources(config)?;

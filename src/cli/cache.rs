@@ -108,14 +108,22 @@ pub(super) fn cache_purge(config: Option<&Path>, ip: Option<IpAddr>) -> Result<E
             );
         }
     }
-    if let Some(url) = &loaded.config.cache.redis_url {
+    if let Some(target) = loaded
+        .config
+        .cache
+        .redis_target()
+        .map_err(anyhow::Error::msg)?
+    {
         let timeout = std::time::Duration::from_millis(loaded.config.cache.redis_timeout_ms);
         let removed = runtime()?.block_on(async {
-            let redis = RedisTier::connect(url, timeout).await?;
+            let redis = RedisTier::open(&target, timeout)
+                .await
+                .with_context(|| format!("{target}"))?;
             match ip {
                 None => redis.purge_all().await,
                 Some(ip) => badclients::lookup::purge::purge_ip_redis(&redis, ip).await,
             }
+            .with_context(|| format!("{target}"))
         })?;
         println!("removed {removed} entries from Redis");
     }

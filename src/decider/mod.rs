@@ -106,7 +106,7 @@ impl Decider {
     /// Why storage makes the daemon degraded (for `/healthz`), if it does: the history
     /// could not be opened, or it waits to be reopened after an I/O error.
     /// What keeps lookups from working (see [`Lookup::degraded`]).
-    pub fn lookup_degraded(&self) -> Option<&'static str> {
+    pub fn lookup_degraded(&self) -> Vec<&'static str> {
         self.lookup.degraded()
     }
 

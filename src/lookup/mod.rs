@@ -144,12 +144,18 @@ impl Lookup {
     }
 
     /// What keeps some lookups from working however often they are tried (the system has
-    /// no CA certificates, so RDAP over HTTPS fails), for `/healthz`.
-    pub fn degraded(&self) -> Option<&'static str> {
-        self.inner
+    /// no CA certificates, so RDAP over HTTPS fails) and a shared cache that is not in use
+    /// (Redis unreachable or failing), for `/healthz`.
+    pub fn degraded(&self) -> Vec<&'static str> {
+        let no_roots = self
+            .inner
             .rdap
             .no_ca_roots()
-            .then_some(crate::tls::NO_CA_ROOTS)
+            .then_some(crate::tls::NO_CA_ROOTS);
+        no_roots
+            .into_iter()
+            .chain(self.inner.tiers.redis_degraded())
+            .collect()
     }
 
     /// The cache tiers.

@@ -110,6 +110,8 @@ pub struct Tiers {
     store: Option<Arc<CacheStore>>,
     writes: Option<mpsc::Sender<Write>>,
     redis: Option<RedisTier>,
+    /// A Redis is configured but could not be reached at start (so `redis` is `None`).
+    redis_unreachable: bool,
     /// While Redis is failing, it is skipped until this time (ms since the epoch), so a dead
     /// Redis costs one timeout per pause, not one per lookup.
     redis_paused_until: Arc<AtomicU64>,
@@ -179,6 +181,7 @@ impl Tiers {
             store: None,
             writes: None,
             redis: None,
+            redis_unreachable: false,
             redis_paused_until: Arc::new(AtomicU64::new(0)),
             pending: Arc::new(AtomicUsize::new(0)),
         }
@@ -205,6 +208,26 @@ impl Tiers {
     pub fn with_redis(mut self, redis: RedisTier) -> Tiers {
         self.redis = Some(redis);
         self
+    }
+
+    /// Records that the configured Redis could not be reached at start: the local tiers work
+    /// alone and [`Tiers::redis_degraded`] says so.
+    pub fn with_redis_unreachable(mut self) -> Tiers {
+        self.redis_unreachable = true;
+        self
+    }
+
+    /// Why the shared tier is not in use, for `/healthz`: it was unreachable at start (a
+    /// dead Redis, a wrong password), or it failed lately and is skipped for now.
+    pub fn redis_degraded(&self) -> Option<&'static str> {
+        if self.redis_unreachable {
+            return Some(
+                "shared cache (Redis) unreachable since start; using the local cache only",
+            );
+        }
+        self.redis.as_ref()?;
+        (now_millis() < self.redis_paused_until.load(Ordering::Relaxed))
+            .then_some("shared cache (Redis) failing; using the local cache only for now")
     }
 
     /// The persistent store, if any.

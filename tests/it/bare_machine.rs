@@ -151,6 +151,7 @@ enabled = false
     assert_eq!(health.status, 503, "{health:?}");
     assert!(health.body.contains("no CA certificates"), "{health:?}");
     assert!(health.body.contains("list directory"), "{health:?}");
+    assert!(health.body.contains("shared cache (Redis)"), "{health:?}");
 
     // It decides with what it has: no list matches (there are none), the lookups that
     // cannot run are lookup errors, and disabled_services still refuses POP3.

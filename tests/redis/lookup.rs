@@ -14,6 +14,13 @@ use world::{config_file, config_for, contract};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_cache_through_redis() {
     let redis = testkit::redis::RedisServer::start();
+    two_processes_share(&format!("redis_url = \"{}\"\n", redis.url())).await;
+}
+
+/// Two `badclients lookup` processes, each with memory only plus the shared Redis that the
+/// `[cache]` keys `cache_keys` name: the second answers from what the first learned and asks
+/// no upstream (DNS, RDAP) at all.
+pub(crate) async fn two_processes_share(cache_keys: &str) {
     let world = contract().await;
     let dir = ListDir::new();
     let extra = "";
@@ -22,10 +29,7 @@ async fn two_processes_share_one_cache_through_redis() {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text = text.replace(
         "[cache]\npath = \"cache.redb\"\n",
-        &format!(
-            "[cache]\nmemory_only = true\nredis_url = \"{}\"\n",
-            redis.url()
-        ),
+        &format!("[cache]\nmemory_only = true\n{cache_keys}"),
     );
     std::fs::write(&cfg, text).unwrap();
     let run = |cfg: std::path::PathBuf, cwd: std::path::PathBuf| {
@@ -44,7 +48,12 @@ async fn two_processes_share_one_cache_through_redis() {
     };
     let first = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();
     assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(
+        !String::from_utf8_lossy(&first.stderr).contains("unreachable"),
+        "{first:?}"
+    );
     assert!(world.dns.total_queries() > 0);
+    // The first node's writes to Redis run in the background; it waits for them at exit.
     world.dns.reset_counters();
     world.rdap.reset_counters();
     let second = run(cfg.clone(), dir.path().to_path_buf()).await.unwrap();

@@ -13,6 +13,7 @@ pub mod mail_clients;
 pub mod postfix;
 pub mod postgres;
 pub mod redis;
+pub mod redis_ha;
 pub mod release;
 
 use std::path::{Path, PathBuf};

@@ -1,23 +1,37 @@
-//! The shared cache tier: [`RedisTier`], a Redis server that several badclients nodes read
-//! and fill, so what one node learned saves the others a lookup.
+//! The shared cache tier: [`RedisTier`], Redis shared by several badclients nodes, so what
+//! one node learned saves the others a lookup. Redis as sites run it ([`RedisTarget`]): one
+//! server ([`single`], `redis_url`), the primary a Sentinel set names and follows across
+//! failovers ([`sentinel`]), or a Cluster ([`cluster`]); TLS and ACL users for each
+//! ([`target`]).
 //!
-//! It owns the key layout, `badclients:v1:<table>:<key>` (see [`redis_key`]), the value
-//! format (the [`Stored`] entry as JSON) and the lifetime of an entry in Redis: until its
-//! `expires_at` plus a stale grace the caller chooses (`SET … PX`). Network-keyed tables are
-//! read by longest prefix without scanning keys: [`RedisTier::get_covering`] asks for every
-//! network covering an address in one `MGET`.
+//! It owns the key layout, `badclients:v1:<table>:<key>` (see [`redis_key`]; the same in a
+//! Cluster, see [`cluster`] for why no hash tags), the value format (the [`Stored`] entry as
+//! JSON) and the lifetime of an entry in Redis: until its `expires_at` plus a stale grace the
+//! caller chooses (`SET … PX`). Network-keyed tables are read by longest prefix without
+//! scanning keys: [`RedisTier::get_covering`] asks for every network covering an address in
+//! one `MGET` (in a Cluster, split per slot by the client and sent at once).
 //!
-//! Every operation is bounded by the timeout given to [`RedisTier::connect`], so a dead or
-//! slow Redis costs a request at most that; failures come back as [`RedisTierError`] for the
-//! caller to log and fall back to its local tiers. The [`ConnectionManager`] underneath
-//! reconnects by itself once Redis is back.
+//! Every operation is bounded by the timeout given to [`RedisTier::open`], so a dead, slow or
+//! failing-over Redis costs a request at most that; failures come back as [`RedisTierError`]
+//! for the caller to log and fall back to its local tiers. Each backend reconnects by itself
+//! once Redis is back (a Sentinel backend by asking the sentinels again).
+
+mod cluster;
+mod sentinel;
+mod single;
+mod target;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Cmd, FromRedisValue, RedisError};
+use ::redis::aio::{ConnectionLike, ConnectionManager};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Cmd, FromRedisValue, RedisError, Value};
 use ipnet::IpNet;
+
+pub use target::{redact_url, RedisAccess, RedisTarget};
 
 use super::{Stored, Table};
 
@@ -27,22 +41,25 @@ pub const KEY_PREFIX: &str = "badclients:v1:";
 /// The longest an entry is kept in Redis, whatever its `expires_at` says.
 const MAX_KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Reconnection attempts per outage before an operation sees the failure (each failed
-/// operation after that starts a new round).
-const RECONNECT_RETRIES: usize = 6;
-
-/// The longest pause between two reconnection attempts.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
-
 /// Keys asked for per `SCAN` round trip of [`RedisTier::purge_all`].
 const SCAN_COUNT: usize = 1000;
 
 /// Why a Redis operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisTierError {
-    /// The URL given to [`RedisTier::connect`] is not a Redis URL.
-    #[error("invalid Redis URL: {0}")]
+    /// The URL given to [`RedisTier::connect`] is not a Redis URL, or the target's settings
+    /// do not make a client.
+    #[error("invalid Redis URL or settings: {0}")]
     InvalidUrl(#[source] RedisError),
+    /// The CA file for TLS cannot be read.
+    #[error("cannot read the Redis CA file {path}: {source}")]
+    TlsCa {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The sentinels named no reachable primary.
+    #[error("Redis Sentinel gave no primary: {0}")]
+    NoPrimary(String),
     /// Redis did not answer within the timeout.
     #[error("Redis {op} timed out after {after:?}")]
     Timeout { op: &'static str, after: Duration },
@@ -63,12 +80,30 @@ pub enum RedisTierError {
     NotNetworkKeyed(&'static str),
 }
 
-/// The shared tier: a handle on one Redis server (cheap to clone; clones share the
-/// connection).
+/// The shared tier: a handle on one Redis, a Sentinel set's primary or a Cluster (cheap to
+/// clone; clones share the connections).
 #[derive(Debug, Clone)]
 pub struct RedisTier {
-    manager: ConnectionManager,
+    backend: Backend,
     timeout: Duration,
+}
+
+/// The connection(s) of each kind of deployment.
+#[derive(Clone)]
+enum Backend {
+    Single(ConnectionManager),
+    Sentinel(Arc<sentinel::SentinelBackend>),
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Single(_) => f.write_str("Single"),
+            Backend::Sentinel(s) => s.fmt(f),
+            Backend::Cluster(_) => f.write_str("Cluster"),
+        }
+    }
 }
 
 /// The Redis key of `key` in `table`: `badclients:v1:<table>:<key>`.
@@ -95,15 +130,35 @@ impl RedisTier {
     /// Connects to the Redis at `url` (`redis://127.0.0.1:6379/0`); every later operation,
     /// and this connection, is bounded by `timeout`.
     pub async fn connect(url: &str, timeout: Duration) -> Result<RedisTier, RedisTierError> {
-        let client = Client::open(url).map_err(RedisTierError::InvalidUrl)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(MAX_RECONNECT_DELAY);
-        let connecting = ConnectionManager::new_with_config(client, config);
-        let manager = bounded("connect", timeout, connecting).await?;
-        Ok(RedisTier { manager, timeout })
+        let target = RedisTarget::Single {
+            url: url.to_string(),
+            tls_ca: None,
+        };
+        RedisTier::open(&target, timeout).await
+    }
+
+    /// Connects to `target`; every later operation, and this connection, is bounded by
+    /// `timeout`.
+    pub async fn open(
+        target: &RedisTarget,
+        timeout: Duration,
+    ) -> Result<RedisTier, RedisTierError> {
+        let backend = match target {
+            RedisTarget::Single { url, tls_ca } => {
+                Backend::Single(single::connect(url, tls_ca.as_ref(), timeout).await?)
+            }
+            RedisTarget::Sentinel {
+                sentinels,
+                master,
+                access,
+            } => Backend::Sentinel(
+                sentinel::SentinelBackend::connect(sentinels, master, access, timeout).await?,
+            ),
+            RedisTarget::Cluster { nodes, access } => {
+                Backend::Cluster(cluster::connect(nodes, access, timeout).await?)
+            }
+        };
+        Ok(RedisTier { backend, timeout })
     }
 
     /// The bound on every operation.
@@ -177,26 +232,44 @@ impl RedisTier {
         Ok(removed > 0)
     }
 
-    /// Removes every badclients key (an admin command: it walks the keys with `SCAN`, each
-    /// round trip bounded by the timeout); returns how many went.
+    /// Removes every badclients key (an admin command: it walks the keys with `SCAN`, on
+    /// every primary of a Cluster, each round trip bounded by the timeout); returns how many
+    /// went.
     pub async fn purge_all(&self) -> Result<usize, RedisTierError> {
+        let nodes = match &self.backend {
+            Backend::Cluster(connection) => cluster::primaries(connection, self.timeout)
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect(),
+            _ => vec![None],
+        };
         let pattern = format!("{KEY_PREFIX}*");
-        let mut cursor = 0u64;
         let mut removed = 0usize;
-        loop {
-            let mut scan = ::redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_COUNT);
-            let (next, keys): (u64, Vec<Vec<u8>>) = self.query("SCAN", &scan).await?;
-            removed += self.delete_keys(&keys).await?;
-            if next == 0 {
-                return Ok(removed);
+        for node in nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = ::redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT);
+                let answer = match (&self.backend, &node) {
+                    (Backend::Cluster(connection), Some(node)) => {
+                        cluster::on_node(connection, node, "SCAN", scan, self.timeout).await?
+                    }
+                    _ => self.send("SCAN", &scan).await?,
+                };
+                let (next, keys): (u64, Vec<Vec<u8>>) = convert("SCAN", answer)?;
+                removed += self.delete_keys(&keys).await?;
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
+        Ok(removed)
     }
 
     async fn delete_keys(&self, keys: &[Vec<u8>]) -> Result<usize, RedisTierError> {
@@ -209,15 +282,40 @@ impl RedisTier {
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
-    /// Sends `cmd`, bounded by the timeout.
+    /// Sends `cmd`, bounded by the timeout, and reads the answer as a `T`.
     async fn query<T: FromRedisValue>(
         &self,
         op: &'static str,
         cmd: &Cmd,
     ) -> Result<T, RedisTierError> {
-        let mut connection = self.manager.clone();
-        bounded(op, self.timeout, cmd.query_async(&mut connection)).await
+        convert(op, self.send(op, cmd).await?)
     }
+
+    /// Sends `cmd` to the backend, bounded by the timeout.
+    async fn send(&self, op: &'static str, cmd: &Cmd) -> Result<Value, RedisTierError> {
+        match &self.backend {
+            Backend::Single(manager) => {
+                let mut connection = manager.clone();
+                bounded(op, self.timeout, connection.req_packed_command(cmd)).await
+            }
+            Backend::Sentinel(backend) => backend.query(op, cmd).await,
+            Backend::Cluster(connection) => {
+                let mut connection = connection.clone();
+                bounded(op, self.timeout, connection.req_packed_command(cmd)).await
+            }
+        }
+    }
+}
+
+/// Reads an answer as a `T` (a Redis error reply becomes an error).
+fn convert<T: FromRedisValue>(op: &'static str, value: Value) -> Result<T, RedisTierError> {
+    let value = value
+        .extract_error()
+        .map_err(|source| RedisTierError::Redis { op, source })?;
+    T::from_redis_value(value).map_err(|e| RedisTierError::Redis {
+        op,
+        source: RedisError::from(e),
+    })
 }
 
 /// Awaits `future` for at most `timeout`.
