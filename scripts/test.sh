@@ -11,7 +11,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # Debian packages the tests talk to.
 packages=(lua5.4 redis-server dovecot-core dovecot-imapd dovecot-pop3d dovecot-auth-lua lua-socket postfix
           chromium chromium-driver fonts-dejavu-core curl iproute2
-          dpkg-dev systemd-container postgresql)
+          dpkg-dev systemd-container postgresql openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use badclients::pghistory::{connect, PgHistoryError};
-use testkit::postgres::{PgServer, TestCa};
+use testkit::postgres::PgServer;
+use testkit::tls::TlsFiles;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -25,7 +26,7 @@ async fn verify_full_with_the_servers_ca_is_encrypted_and_plain_is_not() {
     let url = format!(
         "{}?sslmode=verify-full&sslrootcert={}",
         pg.url(),
-        ca.cert().display()
+        ca.display()
     );
     let client = connect(&url, TIMEOUT).await.expect("connect with TLS");
     assert!(encrypted(&client).await, "the session is encrypted");
@@ -33,11 +34,7 @@ async fn verify_full_with_the_servers_ca_is_encrypted_and_plain_is_not() {
         .await
         .expect("connect without TLS");
     assert!(!encrypted(&plain).await, "no sslmode: no TLS");
-    let required = format!(
-        "{}?sslmode=require&sslrootcert={}",
-        pg.url(),
-        ca.cert().display()
-    );
+    let required = format!("{}?sslmode=require&sslrootcert={}", pg.url(), ca.display());
     let client = connect(&required, TIMEOUT)
         .await
         .expect("require verifies too");
@@ -47,11 +44,12 @@ async fn verify_full_with_the_servers_ca_is_encrypted_and_plain_is_not() {
 #[tokio::test]
 async fn a_server_signed_by_another_ca_is_refused() {
     let (pg, _ca) = PgServer::start_with_tls();
-    let other = TestCa::new();
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = TlsFiles::generate(other_dir.path());
     let url = format!(
         "{}?sslmode=require&sslrootcert={}",
         pg.url(),
-        other.cert().display()
+        other.ca.display()
     );
     match connect(&url, TIMEOUT).await {
         Err(PgHistoryError::Postgres { op, source }) => {

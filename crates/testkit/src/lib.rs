@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod redis;
 pub mod redis_ha;
 pub mod release;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

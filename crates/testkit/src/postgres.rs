@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::daemon::free_port;
+use crate::tls::TlsFiles;
 
 /// The superuser and the database every test server has.
 pub const USER: &str = "bc";
@@ -29,13 +30,18 @@ impl PgServer {
     }
 
     /// [`PgServer::start`] with TLS on: a certificate for `127.0.0.1` and `localhost`
-    /// signed by a CA made for this server, whose certificate is [`TestCa::cert`].
-    pub fn start_with_tls() -> (PgServer, TestCa) {
-        let ca = TestCa::new();
-        (PgServer::start_with(Some(&ca)), ca)
+    /// signed by a CA made for this server; the second value is the CA's certificate.
+    pub fn start_with_tls() -> (PgServer, PathBuf) {
+        let ca_dir = tempfile::tempdir().expect("tempdir for TLS files");
+        let files = TlsFiles::generate(ca_dir.path());
+        let server = PgServer::start_with(Some(&files));
+        // The server reads its own copies; the CA stays with the test.
+        let ca = server.dir.path().join("ca.pem");
+        std::fs::copy(&files.ca, &ca).expect("copy the CA");
+        (server, ca)
     }
 
-    fn start_with(ca: Option<&TestCa>) -> PgServer {
+    fn start_with(tls: Option<&TlsFiles>) -> PgServer {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("badclients-pg")
@@ -65,8 +71,10 @@ impl PgServer {
             ])
             .arg(&data);
         run_ok(&mut initdb);
-        if let Some(ca) = ca {
-            let (cert, key) = ca.issue(dir.path(), "server");
+        if let Some(tls) = tls {
+            let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+            std::fs::copy(&tls.cert, &cert).expect("copy the certificate");
+            std::fs::copy(&tls.key, &key).expect("copy the key");
             let conf = format!(
                 "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
                 cert.display(),
@@ -283,80 +291,4 @@ fn run_ok(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A certificate authority made for one test (`openssl`), issuing server certificates for
-/// `127.0.0.1` and `localhost`.
-pub struct TestCa {
-    dir: tempfile::TempDir,
-}
-
-impl Default for TestCa {
-    fn default() -> TestCa {
-        TestCa::new()
-    }
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        let dir = tempfile::tempdir().expect("tempdir for a CA");
-        run_ok(
-            Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=badclients test CA", "-keyout"])
-                .arg(dir.path().join("ca.key"))
-                .arg("-out")
-                .arg(dir.path().join("ca.pem")),
-        );
-        TestCa { dir }
-    }
-
-    /// The CA's certificate (PEM).
-    pub fn cert(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    /// A server certificate and its key (mode 0600) in `dir`, named `NAME.pem`/`NAME.key`.
-    pub fn issue(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let key = dir.join(format!("{name}.key"));
-        let csr = dir.join(format!("{name}.csr"));
-        let cert = dir.join(format!("{name}.pem"));
-        let ext = dir.join(format!("{name}.ext"));
-        std::fs::write(&ext, "subjectAltName = IP:127.0.0.1, DNS:localhost\n").expect("ext");
-        run_ok(
-            Command::new("openssl")
-                .args([
-                    "req",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&csr),
-        );
-        run_ok(
-            Command::new("openssl")
-                .args(["x509", "-req", "-days", "2", "-in"])
-                .arg(&csr)
-                .arg("-CA")
-                .arg(self.cert())
-                .arg("-CAkey")
-                .arg(self.dir.path().join("ca.key"))
-                .args(["-CAcreateserial", "-CAserial"])
-                .arg(self.dir.path().join("ca.srl"))
-                .arg("-extfile")
-                .arg(&ext)
-                .arg("-out")
-                .arg(&cert),
-        );
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod the key");
-        (cert, key)
-    }
 }

@@ -4,115 +4,15 @@
 //! process is Debian's `redis-server` on free loopback ports, killed when dropped; a missing
 //! `redis-server`, `redis-cli` or `openssl` fails the test with an install hint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::{free_port, free_ports};
+use crate::tls::TlsFiles;
 
 /// The name the sentinels know the primary by.
 pub const MASTER_NAME: &str = "mymaster";
-
-/// A CA and a server certificate for 127.0.0.1 signed by it (PEM files).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-impl TlsFiles {
-    /// Makes the CA and the server certificate in `dir` with `openssl`.
-    pub fn generate(dir: &Path) -> TlsFiles {
-        let ca_key = dir.join("ca.key");
-        let ca = dir.join("ca.pem");
-        let key = dir.join("server.key");
-        let csr = dir.join("server.csr");
-        let cert = dir.join("server.pem");
-        let ext = dir.join("san.ext");
-        std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write san.ext");
-        let p = |p: &PathBuf| p.to_str().expect("utf-8 path").to_string();
-        openssl(&["genrsa", "-out", &p(&ca_key), "2048"]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &p(&ca_key),
-            "-sha256",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=badclients test CA",
-            "-out",
-            &p(&ca),
-        ]);
-        openssl(&["genrsa", "-out", &p(&key), "2048"]);
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &p(&key),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-out",
-            &p(&csr),
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p(&csr),
-            "-CA",
-            &p(&ca),
-            "-CAkey",
-            &p(&ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-sha256",
-            "-extfile",
-            &p(&ext),
-            "-out",
-            &p(&cert),
-        ]);
-        // redis-server runs as the test's user; the key must be readable by it.
-        TlsFiles { ca, cert, key }
-    }
-
-    /// redis-server's arguments for TLS on `port` only (no plain port).
-    fn server_args(&self, port: u16) -> Vec<String> {
-        vec![
-            "--port".into(),
-            "0".into(),
-            "--tls-port".into(),
-            port.to_string(),
-            "--tls-cert-file".into(),
-            self.cert.display().to_string(),
-            "--tls-key-file".into(),
-            self.key.display().to_string(),
-            "--tls-ca-cert-file".into(),
-            self.ca.display().to_string(),
-            "--tls-auth-clients".into(),
-            "no".into(),
-        ]
-    }
-}
-
-fn openssl(args: &[&str]) {
-    let out = match Command::new("openssl").args(args).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "openssl is not installed: install Debian's openssl package (scripts/test.sh does)"
-        ),
-        Err(e) => panic!("cannot run openssl: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// An ACL user with every command on the `badclients:*` keys.
 #[derive(Debug, Clone)]
@@ -217,7 +117,7 @@ fn spawn(args: &[String], port: u16, cli: &Cli) -> Child {
 
 fn base_args(port: u16, dir: &Path, tls: Option<&TlsFiles>, acl: Option<&Acl>) -> Vec<String> {
     let mut args: Vec<String> = match tls {
-        Some(tls) => tls.server_args(port),
+        Some(tls) => tls_server_args(tls, port),
         None => vec!["--port".into(), port.to_string()],
     };
     args.extend(
@@ -544,4 +444,22 @@ fn field<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
         }
     }
     None
+}
+
+/// redis-server's arguments for TLS with `files` on `port` only (no plain port).
+fn tls_server_args(files: &TlsFiles, port: u16) -> Vec<String> {
+    vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        port.to_string(),
+        "--tls-cert-file".into(),
+        files.cert.display().to_string(),
+        "--tls-key-file".into(),
+        files.key.display().to_string(),
+        "--tls-ca-cert-file".into(),
+        files.ca.display().to_string(),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]
 }
