@@ -3,13 +3,15 @@
 //! site.
 //!
 //! It owns the connection to the database ([`connect`], bounded in time), the schema and its
-//! migrations ([`schema`]), and the redaction of a URL for logs ([`redacted`]).
+//! migrations ([`schema`]), reading every node's decisions back for the views
+//! ([`read::PgReader`]), and the redaction of a URL for logs ([`redacted`]).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
+pub mod read;
 pub mod schema;
 
 /// Why talking to the shared history failed.
@@ -37,6 +39,9 @@ pub enum PgHistoryError {
          ({known}): upgrade badclients on this node"
     )]
     SchemaTooNew { found: i32, known: i32 },
+    /// A row read back holds a value badclients does not write (a damaged or foreign row).
+    #[error("the shared history holds an unreadable {0}")]
+    Unreadable(&'static str),
 }
 
 impl PgHistoryError {
