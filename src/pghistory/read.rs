@@ -310,7 +310,7 @@ impl Plan {
         let since = filter.since_us.map(clamp);
         let until = filter.until_us.map(clamp);
         let day = DAY_US as i64;
-        if bucket_us > 0 && bucket_us % DAY_US != 0 {
+        if bucket_us > 0 && !bucket_us.is_multiple_of(DAY_US) {
             return Plan {
                 whole_days: None,
                 raw: vec![(since, until)],
