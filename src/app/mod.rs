@@ -1,9 +1,11 @@
 //! The composition root: turns a [`Config`] (plain data) into the working parts — the
 //! [`Policy`], the [`Lookup`](crate::lookup::Lookup) (`lookup.rs`), the decision history's
-//! writer and the cloud feeds (`feeds.rs`). The daemon and every command build them here,
+//! writer, where the views read the history ([`HistorySource`], `history_source.rs`) and the
+//! cloud feeds (`feeds.rs`). The daemon and every command build them here,
 //! so a setting means the same everywhere.
 
 mod feeds;
+mod history_source;
 mod lookup;
 
 use std::path::Path;
@@ -16,6 +18,7 @@ use crate::history::writer::{HistoryWriter, WriterSettings};
 use crate::lists::{parse_net, unmatchable, CidrList, Entry, ListSet, LoadReport, Sources};
 
 pub use feeds::{cloud_ranges, feed_store, stored_cloud_feeds};
+pub use history_source::{HistorySource, NodeNotHere};
 pub use lookup::{lookup, SetupError};
 
 /// Builds the policy: loads the lists (from `lists_override` when given) and the settings.

@@ -241,6 +241,10 @@ pub(crate) struct Input {
     /// Only this user's logins (ignoring case).
     #[arg(long)]
     pub(crate) user: Option<String>,
+    /// Only the decisions of this node, by its `[history] node` name (with the shared
+    /// PostgreSQL history; the redb file holds this node's own decisions only).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) node: Option<String>,
     /// Take this UTC time as now, for spans and for the year of syslog dates (which have
     /// none): reports on old logs come out the same every time.
     #[arg(long, value_name = "DATE")]

@@ -1,6 +1,7 @@
 //! `badclients report` and `badclients suggest`: the decision history (read from the
-//! history file, or from the daemon when it holds the file) or audit log lines read from
-//! files or stdin, aggregated and printed; `badclients history forget`: one user's records
+//! history file, or from the daemon when it holds the file, or from the shared PostgreSQL
+//! history of every node with `[history] backend = "postgres"`) or audit log lines read
+//! from files or stdin, aggregated and printed; `badclients history forget`: one user's records
 //! deleted, the same two ways.
 
 use std::io::Write;
@@ -13,6 +14,7 @@ use badclients::analysis::known_good::KnownGood;
 use badclients::analysis::report::{Context, InputStats, Report, ReportOptions};
 use badclients::analysis::suggest::{self, SuggestOptions, Suggestion};
 use badclients::analysis::time::parse_since;
+use badclients::app::HistorySource;
 use badclients::audit::escape;
 use badclients::auditlog::{Clock, LogFiles};
 use badclients::config::{Config, LoadedConfig};
@@ -63,8 +65,16 @@ fn summarize(
             files: input.files.clone(),
             clock: Clock::at(input.now_us()?),
         };
+        if input.node.is_some() {
+            bail!("--node selects decisions of the history, not of audit log files");
+        }
         let (summary, stats) = aggregate::summarize(&files, &filter, options)?;
         return Ok(Summarized::Local(Box::new(summary), stats));
+    }
+    let source = HistorySource::of(&loaded.config);
+    source.check_node(input.node.as_deref())?;
+    if matches!(source, HistorySource::Postgres { .. }) {
+        return summarize_shared(&source, input.node.clone(), &filter, options);
     }
     let path = loaded.config.history_path();
     if !path.exists() {
@@ -95,6 +105,25 @@ fn summarize(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Reads the shared PostgreSQL history (every node's decisions, or `node`'s).
+fn summarize_shared(
+    source: &HistorySource,
+    node: Option<String>,
+    filter: &Filter,
+    options: AggregateOptions,
+) -> Result<Summarized> {
+    let what = source.describe();
+    let runtime = super::runtime::runtime()?;
+    let reader = runtime
+        .block_on(source.pg_reader(node))
+        .context("the history is not in PostgreSQL")?
+        .with_context(|| format!("cannot read the shared history at {what}"))?;
+    // The reader blocks on the runtime from this (non-worker) thread.
+    let (summary, stats) = aggregate::summarize(&reader, filter, options)
+        .with_context(|| format!("cannot read the shared history at {what}"))?;
+    Ok(Summarized::Local(Box::new(summary), stats))
 }
 
 /// Asks the daemon (which holds the history file) over its HTTP listener.

@@ -38,6 +38,9 @@ pub struct HistorySection {
     pub postgres_url: Option<String>,
     /// This node's name in the shared history; default: the host name.
     pub node: Option<String>,
+    /// How long badclients waits for PostgreSQL at each step (connecting, each answer)
+    /// before it gives up, in ms.
+    pub postgres_timeout_ms: u64,
 }
 
 /// `[history] backend`.
@@ -65,6 +68,7 @@ impl Default for HistorySection {
             backend: HistoryBackend::Redb,
             postgres_url: None,
             node: None,
+            postgres_timeout_ms: 5_000,
         }
     }
 }
@@ -88,6 +92,11 @@ impl HistorySection {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// [`HistorySection::postgres_timeout_ms`] (at least 1 ms).
+    pub fn postgres_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.postgres_timeout_ms.max(1))
     }
 
     /// This node's name in the shared history: `node`, else the host name, else `localhost`.

@@ -3,8 +3,9 @@
 //! site.
 //!
 //! It owns the connection to the database ([`connect`], bounded in time, TLS as libpq's
-//! `sslmode`/`sslrootcert` ask: [`tls`]), the schema and its migrations ([`schema`]), and
-//! the redaction of a URL for logs ([`redacted`]).
+//! `sslmode`/`sslrootcert` ask: [`tls`]), the schema and its migrations ([`schema`]),
+//! reading every node's decisions back for the views ([`read::PgReader`]), and the
+//! redaction of a URL for logs ([`redacted`]).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, NoTls, Socket};
 
+pub mod read;
 pub mod schema;
 pub mod tls;
 
@@ -47,6 +49,9 @@ pub enum PgHistoryError {
          ({known}): upgrade badclients on this node"
     )]
     SchemaTooNew { found: i32, known: i32 },
+    /// A row read back holds a value badclients does not write (a damaged or foreign row).
+    #[error("the shared history holds an unreadable {0}")]
+    Unreadable(&'static str),
 }
 
 impl PgHistoryError {

@@ -145,3 +145,13 @@ BEGIN
     RETURN shipped;
 END
 $$;
+
+-- Reading (report, suggest, /ui; see src/pghistory/read.rs). Whole days are read from
+-- badclients_daily by day_us (its primary key's first column); the partial days at the
+-- edges of a range scan their day's partition of badclients_decisions, narrowed by the
+-- block-range index below (rows arrive roughly in time order, so it stays tiny and costs
+-- the shipping next to nothing). One user's rows (`--user`, the dashboard's user page) are
+-- found in the daily rows through the index on the name lowered in ASCII only (as
+-- Filter::accepts compares).
+CREATE INDEX badclients_decisions_time ON badclients_decisions USING brin (time_us);
+CREATE INDEX badclients_daily_user ON badclients_daily (lower(user_name COLLATE "C"), day_us);

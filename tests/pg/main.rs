@@ -3,5 +3,6 @@
 //! binary, `cargo test --test pg`; every server is a private cluster on a free loopback port
 //! (`testkit::postgres::PgServer`).
 
+mod read;
 mod schema;
 mod tls;

@@ -1,11 +1,14 @@
 //! What the dashboard shows, read from the daemon: the lists as loaded ([`Health`]), the
-//! history over a range ([`Overview`]) and one user's logins ([`UserView`]). Reading the
-//! history blocks: these run in blocking tasks.
+//! history over a range ([`Overview`]) and one user's logins ([`UserView`]), from this
+//! node's redb file or from the shared PostgreSQL history ([`Reader`]). Reading the history
+//! blocks: these run in blocking tasks.
 
 use std::path::{Path, PathBuf};
 
 use super::range::Range;
-use crate::analysis::aggregate::{summarize_store, AggregateOptions, OutcomeCounts, UserSummary};
+use crate::analysis::aggregate::{
+    summarize, summarize_store, AggregateOptions, OutcomeCounts, Summary, UserSummary,
+};
 use crate::analysis::known_good::KnownGood;
 use crate::analysis::report::{Context, Report, ReportOptions};
 use crate::audit::escape;
@@ -14,6 +17,64 @@ use crate::decider::state::Active;
 use crate::history::store::{HistoryError, HistoryStats, HistoryStore};
 use crate::history::{Filter, Record};
 use crate::lists::{Diagnostic, ListKind, Severity};
+use crate::pghistory::read::PgReader;
+use crate::pghistory::PgHistoryError;
+
+/// Where the dashboard reads the history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reader<'a> {
+    /// This node's redb file.
+    Store(&'a HistoryStore),
+    /// The shared history of every node (or of the node the reader was made for).
+    Shared(&'a PgReader),
+}
+
+/// Why the history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error(transparent)]
+    Store(#[from] HistoryError),
+    #[error(transparent)]
+    Shared(#[from] PgHistoryError),
+    /// The shared history was asked for, but `[history] backend` is not `postgres`.
+    #[error("the history is not in PostgreSQL")]
+    NotShared,
+}
+
+impl Reader<'_> {
+    fn summarize(&self, filter: &Filter, options: AggregateOptions) -> Result<Summary, ReadError> {
+        Ok(match self {
+            Reader::Store(store) => summarize_store(store, filter, options)?,
+            Reader::Shared(pg) => summarize(*pg, filter, options)?.0,
+        })
+    }
+
+    /// The latest logins a list matched, newest first.
+    fn latest_matched(&self) -> Result<Vec<Record>, ReadError> {
+        Ok(match self {
+            Reader::Store(store) => {
+                store.latest(LATEST, &mut |row| row.outcome().matched_a_list())?
+            }
+            Reader::Shared(pg) => pg.latest(LATEST, true, None)?,
+        })
+    }
+
+    fn stats(&self) -> Result<HistoryStats, ReadError> {
+        Ok(match self {
+            Reader::Store(store) => store.stats()?,
+            Reader::Shared(pg) => {
+                let s = pg.stats()?;
+                HistoryStats {
+                    records: s.records,
+                    blocks: 0,
+                    strings: 0,
+                    oldest_us: s.oldest_us,
+                    file_bytes: s.bytes,
+                }
+            }
+        })
+    }
+}
 
 /// Rows in the "latest" tables.
 pub(crate) const LATEST: usize = 20;
@@ -99,12 +160,12 @@ pub(crate) fn health(
 /// The history over `range` ending `now`: the report's rankings, the chart's buckets, the
 /// latest logins a list matched, the file's sizes.
 pub(crate) fn load_overview(
-    store: &HistoryStore,
+    reader: Reader<'_>,
     active: &Active,
     known_good: &KnownGood,
     range: Range,
     now: u64,
-) -> Result<Overview, HistoryError> {
+) -> Result<Overview, ReadError> {
     let filter = Filter {
         since_us: Some(range.since_us(now)),
         ..Filter::default()
@@ -113,7 +174,7 @@ pub(crate) fn load_overview(
         bucket_us: range.bucket_us(),
         for_suggest: false,
     };
-    let summary = summarize_store(store, &filter, options)?;
+    let summary = reader.summarize(&filter, options)?;
     let cx = Context {
         lists: Some(&active.policy.lists),
         known_good: Some(known_good),
@@ -126,8 +187,8 @@ pub(crate) fn load_overview(
             by_logins: false,
         },
     );
-    let latest = store.latest(LATEST, &mut |row| row.outcome().matched_a_list())?;
-    let stats = store.stats()?;
+    let latest = reader.latest_matched()?;
+    let stats = reader.stats()?;
     Ok(Overview {
         report,
         buckets: summary.buckets,
@@ -145,7 +206,11 @@ pub(crate) struct UserView {
 
 /// The user `wanted` (ignoring case; in its audit-line form or as typed) over the whole
 /// history.
-pub(crate) fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, HistoryError> {
+pub(crate) fn load_user(reader: Reader<'_>, wanted: &str) -> Result<UserView, ReadError> {
+    let store = match reader {
+        Reader::Store(store) => store,
+        Reader::Shared(pg) => return load_shared_user(pg, wanted),
+    };
     let strings = store.strings()?;
     // Users are stored in their audit-line form; a name copied from the page may already
     // be in that form.
@@ -169,4 +234,30 @@ pub(crate) fn load_user(store: &HistoryStore, wanted: &str) -> Result<UserView, 
         users: summary.users,
         latest,
     })
+}
+
+/// [`load_user`] over the shared history: the audit-line form first, then as typed.
+fn load_shared_user(pg: &PgReader, wanted: &str) -> Result<UserView, ReadError> {
+    let escaped = escape(wanted);
+    let names = if escaped == wanted {
+        vec![escaped]
+    } else {
+        vec![escaped, wanted.to_string()]
+    };
+    for name in names {
+        let filter = Filter {
+            user: Some(name.clone()),
+            ..Filter::default()
+        };
+        let summary = summarize(pg, &filter, AggregateOptions::default())?.0;
+        if summary.users.is_empty() {
+            continue;
+        }
+        let latest = pg.latest(LATEST, false, Some(&name))?;
+        return Ok(UserView {
+            users: summary.users,
+            latest,
+        });
+    }
+    Ok(UserView::default())
 }

@@ -2,19 +2,18 @@
 //! the templates of `assets/ui/templates/` show (texts, dashes for unknown values, ages,
 //! sizes, links). The templates escape every value; nothing here writes HTML.
 
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
 use askama::Template;
 
 use super::chart::{Chart, ChartSvg};
-use super::data::{Health, ListRow, Overview, UserView};
+use super::data::{Health, ListRow, Overview, ReadError, UserView};
 use super::range::Range;
 use crate::analysis::aggregate::{SourceSummary, UserSummary};
 use crate::analysis::report::{Report, Status};
 use crate::analysis::time::format_minute;
 use crate::history::asn_text;
-use crate::history::store::{HistoryError, HistoryStats};
+use crate::history::store::HistoryStats;
 use crate::history::writer::WriterCounters;
 use crate::history::{Outcome, Record};
 use crate::lists::Severity;
@@ -32,6 +31,9 @@ pub(crate) struct Chrome {
     pub range: Option<Range>,
     pub search: String,
     pub generated: String,
+    /// `&node=…` (URL-encoded) carried by the range links when a node is chosen; empty
+    /// otherwise.
+    pub node_query: String,
 }
 
 impl Chrome {
@@ -41,7 +43,17 @@ impl Chrome {
             range,
             search: search.to_string(),
             generated: format_minute(now),
+            node_query: String::new(),
         }
+    }
+
+    /// The range links keep `node` chosen.
+    pub(crate) fn with_node(mut self, node: Option<&str>) -> Chrome {
+        if let Some(node) = node {
+            let encoded: String = url::form_urlencoded::byte_serialize(node.as_bytes()).collect();
+            self.node_query = format!("&node={encoded}");
+        }
+        self
     }
 
     /// Each range's name and whether it is the page's.
@@ -275,7 +287,7 @@ impl<'a> Shown<'a> {
     pub(crate) fn new(
         range: Range,
         now: u64,
-        path: &Path,
+        file: String,
         o: &'a Overview,
         counters: Option<&'a WriterCounters>,
     ) -> Shown<'a> {
@@ -285,7 +297,7 @@ impl<'a> Shown<'a> {
             totals: totals(&o.report),
             chart: Chart::build(&o.buckets, range, now),
             latest: &o.latest,
-            file: path.display().to_string(),
+            file,
             stats: &o.stats,
             counters,
             now,
@@ -362,8 +374,24 @@ fn totals(report: &Report) -> Vec<Stat> {
 #[template(path = "overview.html")]
 pub(crate) struct OverviewPage<'a> {
     pub chrome: Chrome,
+    /// The node selector (the shared history only).
+    pub nodes: Option<NodePicker>,
     pub history: HistoryPart<'a>,
     pub health: HealthCard<'a>,
+}
+
+/// The nodes of the shared history to choose from, and the one shown (`None`: all).
+#[derive(Debug, Default)]
+pub(crate) struct NodePicker {
+    pub range: &'static str,
+    pub names: Vec<String>,
+    pub current: Option<String>,
+}
+
+impl NodePicker {
+    fn is_current(&self, name: &str) -> bool {
+        self.current.as_deref() == Some(name)
+    }
 }
 
 /// The user page's main part.
@@ -392,7 +420,7 @@ pub(crate) struct UserPage<'a> {
 impl<'a> UserPage<'a> {
     pub(crate) fn new(
         wanted: &'a str,
-        view: Option<&'a Result<UserView, HistoryError>>,
+        view: Option<&'a Result<UserView, ReadError>>,
         now: u64,
     ) -> UserPage<'a> {
         let title = if wanted.is_empty() {
@@ -556,6 +584,7 @@ mod tests {
     fn overview_page(health: &Health, history: HistoryPart<'_>) -> String {
         OverviewPage {
             chrome: Chrome::new("badclients dashboard".into(), Some(Range::Day), "", NOW),
+            nodes: None,
             history,
             health: HealthCard { health, now: NOW },
         }
@@ -618,7 +647,7 @@ mod tests {
             },
         };
         let health = health();
-        let shown = Shown::new(Range::Day, NOW, Path::new("/h.redb"), &overview, None);
+        let shown = Shown::new(Range::Day, NOW, "/h.redb".into(), &overview, None);
         let out = overview_page(&health, HistoryPart::Shown(Box::new(shown)));
         assert!(
             out.contains(
