@@ -60,6 +60,9 @@ fn rdap_config(config: &Config) -> Result<RdapConfig, SetupError> {
     Ok(rdap)
 }
 
+/// How often a Redis that was unreachable at start is tried again.
+const REDIS_RETRY: Duration = Duration::from_secs(5);
+
 /// Builds the lookup service: DNS client, RDAP client, cache tiers. Returns warnings to
 /// log (a corrupt cache file moved aside, Redis unreachable). Needs a Tokio runtime.
 pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError> {
@@ -89,9 +92,12 @@ pub async fn lookup(config: &Config) -> Result<(Lookup, Vec<String>), SetupError
             Ok(redis) => tiers = tiers.with_redis(redis),
             Err(e) => {
                 warnings.push(format!(
-                    "{target} is unreachable ({e}); using the local cache only"
+                    "{target} is unreachable ({e}); using the local cache only until it answers"
                 ));
-                tiers = tiers.with_redis_unreachable();
+                tiers = tiers.with_redis_unreachable(REDIS_RETRY, move || {
+                    let target = target.clone();
+                    async move { RedisTier::open(&target, timeout).await }
+                });
             }
         }
     }

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
@@ -109,8 +109,10 @@ pub struct Tiers {
     pub ttls: Ttls,
     store: Option<Arc<CacheStore>>,
     writes: Option<mpsc::Sender<Write>>,
-    redis: Option<RedisTier>,
-    /// A Redis is configured but could not be reached at start (so `redis` is `None`).
+    /// The shared tier: set at start, or later by [`Tiers::with_redis_unreachable`]'s
+    /// reconnection task once the configured Redis answers.
+    redis: Arc<OnceLock<RedisTier>>,
+    /// A Redis is configured but was not reached at start (`redis` stays empty until it is).
     redis_unreachable: bool,
     /// While Redis is failing, it is skipped until this time (ms since the epoch), so a dead
     /// Redis costs one timeout per pause, not one per lookup.
@@ -139,7 +141,7 @@ impl std::fmt::Debug for Tiers {
             .field("origin", &self.origin.len())
             .field("rdap", &self.rdap.len())
             .field("store", &self.store.is_some())
-            .field("redis", &self.redis.is_some())
+            .field("redis", &self.redis.get().is_some())
             .finish()
     }
 }
@@ -180,7 +182,7 @@ impl Tiers {
             ttls,
             store: None,
             writes: None,
-            redis: None,
+            redis: Arc::new(OnceLock::new()),
             redis_unreachable: false,
             redis_paused_until: Arc::new(AtomicU64::new(0)),
             pending: Arc::new(AtomicUsize::new(0)),
@@ -205,27 +207,58 @@ impl Tiers {
     }
 
     /// Adds the shared Redis tier.
-    pub fn with_redis(mut self, redis: RedisTier) -> Tiers {
-        self.redis = Some(redis);
+    pub fn with_redis(self, redis: RedisTier) -> Tiers {
+        // A fresh `Tiers` has no tier yet, so this sets it.
+        let _ = self.redis.set(redis);
         self
     }
 
     /// Records that the configured Redis could not be reached at start: the local tiers work
-    /// alone and [`Tiers::redis_degraded`] says so.
-    pub fn with_redis_unreachable(mut self) -> Tiers {
+    /// alone, [`Tiers::redis_degraded`] says so, and `connect` is tried again every `every`
+    /// in the background (needs a Tokio runtime) until it gives the tier, which is used from
+    /// then on.
+    pub fn with_redis_unreachable<F, Fut, E>(mut self, every: Duration, mut connect: F) -> Tiers
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<RedisTier, E>> + Send,
+        E: std::fmt::Display,
+    {
         self.redis_unreachable = true;
+        let slot = Arc::downgrade(&self.redis);
+        tokio::spawn(async move {
+            let mut failures = 0u64;
+            loop {
+                tokio::time::sleep(every).await;
+                // The lookup service is gone: nothing to connect for.
+                let Some(slot) = slot.upgrade() else { return };
+                match connect().await {
+                    Ok(redis) => {
+                        let _ = slot.set(redis);
+                        tracing::warn!("the shared cache (Redis) answers now; using it again");
+                        return;
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        // Once a minute at the default interval, not every attempt.
+                        if failures % 12 == 0 {
+                            tracing::warn!(error = %e, failures, "the shared cache (Redis) is still unreachable");
+                        }
+                    }
+                }
+            }
+        });
         self
     }
 
     /// Why the shared tier is not in use, for `/healthz`: it was unreachable at start (a
-    /// dead Redis, a wrong password), or it failed lately and is skipped for now.
+    /// dead Redis, a wrong password) and still is, or it failed lately and is skipped for now.
     pub fn redis_degraded(&self) -> Option<&'static str> {
-        if self.redis_unreachable {
+        if self.redis_unreachable && self.redis.get().is_none() {
             return Some(
                 "shared cache (Redis) unreachable since start; using the local cache only",
             );
         }
-        self.redis.as_ref()?;
+        self.redis.get()?;
         (now_millis() < self.redis_paused_until.load(Ordering::Relaxed))
             .then_some("shared cache (Redis) failing; using the local cache only for now")
     }
@@ -338,7 +371,7 @@ impl Tiers {
 
     /// Redis, unless none is configured or it is paused after a failure.
     fn live_redis(&self) -> Option<&RedisTier> {
-        let redis = self.redis.as_ref()?;
+        let redis = self.redis.get()?;
         (now_millis() >= self.redis_paused_until.load(Ordering::Relaxed)).then_some(redis)
     }
 
@@ -391,9 +424,9 @@ impl Tiers {
         true
     }
 
-    /// Whether a Redis tier is configured.
+    /// Whether a Redis tier is in use (configured and reached).
     pub fn has_redis(&self) -> bool {
-        self.redis.is_some()
+        self.redis.get().is_some()
     }
 
     /// The cap of every table, in entries.

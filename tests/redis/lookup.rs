@@ -102,3 +102,50 @@ async fn logins_are_still_decided_when_redis_dies() {
         .net_name
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_down_at_start_is_used_once_it_answers() {
+    let mut redis = testkit::redis::RedisServer::start();
+    redis.kill();
+    let world = contract().await;
+    let mut cfg = config_for(&world, 1000);
+    cfg.cache.memory_only = true;
+    cfg.cache.redis_url = Some(redis.url());
+    let (lookup, warnings) = build(&cfg).await.expect("the lookup starts without Redis");
+    assert!(
+        warnings.iter().any(|w| w.contains("unreachable")),
+        "{warnings:?}"
+    );
+    assert!(lookup.degraded().iter().any(|d| d.contains("Redis")));
+    assert!(!lookup.tiers().has_redis());
+    redis.restart();
+    // Tried again every 5 s: give it the retry and room for a loaded machine.
+    let until = Instant::now() + Duration::from_secs(30);
+    while !lookup.tiers().has_redis() {
+        assert!(
+            Instant::now() < until,
+            "Redis was not picked up after it came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(lookup.degraded().is_empty(), "{:?}", lookup.degraded());
+    // From now on what this node learns is shared.
+    let r = lookup.facts("176.112.169.218".parse().unwrap()).await;
+    assert!(
+        r.facts.lookup_errors.is_empty(),
+        "{:?}",
+        r.facts.lookup_errors
+    );
+    assert!(lookup.tiers().flush(Duration::from_secs(10)).await);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("badclients:v1:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().any(|k| k.contains(":origin:")),
+        "the lookup's answers reached Redis: {keys:?}"
+    );
+}
