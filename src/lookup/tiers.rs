@@ -240,7 +240,7 @@ impl Tiers {
                     Err(e) => {
                         failures += 1;
                         // Once a minute at the default interval, not every attempt.
-                        if failures % 12 == 0 {
+                        if failures.is_multiple_of(12) {
                             tracing::warn!(error = %e, failures, "the shared cache (Redis) is still unreachable");
                         }
                     }
