@@ -38,6 +38,9 @@ pub struct HistorySection {
     pub postgres_url: Option<String>,
     /// This node's name in the shared history; default: the host name.
     pub node: Option<String>,
+    /// `backend = "postgres"`: how long connecting, or shipping one batch, may take before
+    /// it counts as failed (the batch stays in the journal), in ms.
+    pub postgres_timeout_ms: u64,
 }
 
 /// `[history] backend`.
@@ -65,6 +68,7 @@ impl Default for HistorySection {
             backend: HistoryBackend::Redb,
             postgres_url: None,
             node: None,
+            postgres_timeout_ms: 5000,
         }
     }
 }
@@ -87,6 +91,18 @@ impl HistorySection {
                 }
                 _ => Ok(()),
             },
+        }
+    }
+
+    /// The journal's cap: `journal_max_bytes` as set, else its default for the backend — a
+    /// larger one with PostgreSQL ([`crate::history::writer::JOURNAL_MAX_BYTES_SHIPPING`]),
+    /// whose outages the journal rides out.
+    pub fn journal_cap(&self) -> u64 {
+        match (self.journal_max_bytes, self.backend) {
+            (crate::history::writer::JOURNAL_MAX_BYTES, HistoryBackend::Postgres) => {
+                crate::history::writer::JOURNAL_MAX_BYTES_SHIPPING
+            }
+            (bytes, _) => bytes,
         }
     }
 

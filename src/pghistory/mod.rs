@@ -3,7 +3,8 @@
 //! site.
 //!
 //! It owns the connection to the database ([`connect`], bounded in time), the schema and its
-//! migrations ([`schema`]), and the redaction of a URL for logs ([`redacted`]).
+//! migrations ([`schema`]), shipping the writer's batches, pruning and forgetting
+//! ([`ship`]: [`PgShipper`]), and the redaction of a URL for logs ([`redacted`]).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,6 +12,9 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
 pub mod schema;
+pub mod ship;
+
+pub use ship::PgShipper;
 
 /// Why talking to the shared history failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,12 @@ pub enum PgHistoryError {
          ({known}): upgrade badclients on this node"
     )]
     SchemaTooNew { found: i32, known: i32 },
+    /// The last connection attempt failed; the next one waits for its back-off.
+    #[error("PostgreSQL unreachable; next connection attempt in {wait:?}")]
+    Backoff { wait: Duration },
+    /// A batch number beyond PostgreSQL's bigint.
+    #[error("batch number {0} out of range")]
+    BatchNumber(u64),
 }
 
 impl PgHistoryError {

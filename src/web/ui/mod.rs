@@ -25,7 +25,6 @@ pub(crate) mod range;
 pub(crate) mod view;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -108,7 +107,7 @@ async fn overview(
         .unwrap_or(Range::Day);
     let active = app.active();
     let config_path = app.config_path().map(Path::to_path_buf);
-    let store = app.history().map(|h| Arc::clone(h.store()));
+    let store = app.history().and_then(|h| h.store().cloned());
     let now = now_us();
     let loaded = tokio::task::spawn_blocking(move || {
         let (kg, kg_diagnostics) = KnownGood::load(&active.config.known_good_path());
@@ -151,11 +150,10 @@ async fn user_page(
     q: Result<Query<UiQuery>, QueryRejection>,
 ) -> Response {
     let wanted = query(q).q.unwrap_or_default().trim().to_string();
-    let view = match app.history() {
+    let view = match app.history().and_then(|h| h.store().cloned()) {
         None => None,
         Some(_) if wanted.is_empty() || wanted.len() > MAX_QUERY => Some(Ok(UserView::default())),
-        Some(h) => {
-            let store = Arc::clone(h.store());
+        Some(store) => {
             let w = wanted.clone();
             match tokio::task::spawn_blocking(move || load_user(&store, &w)).await {
                 Ok(v) => Some(v),
