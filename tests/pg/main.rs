@@ -4,3 +4,5 @@
 //! (`testkit::postgres::PgServer`).
 
 mod schema;
+mod prune;
+mod ship;
