@@ -5,7 +5,7 @@
 //! skipped), the once-a-minute prune (one node at a time) and forgetting a user.
 //!
 //! Every call is bounded by `[history] postgres_timeout_ms` (connecting, and then the
-//! statement); a failed or unanswered call drops the connection, so PostgreSQL rolls back
+//! statements; a batch gets it once more for each 10,000 decisions it holds); a failed or unanswered call drops the connection, so PostgreSQL rolls back
 //! what was under way, and the batch waits in the writer's journal.
 
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::{connect, schema, PgHistoryError};
-use crate::history::writer::{ShipFuture, Shipper};
+use crate::history::writer::{NotSent, ShipFuture, Shipper};
 use crate::history::{now_us, Record};
 use crate::redb_guard::Backoff;
 
@@ -23,6 +23,9 @@ use crate::redb_guard::Backoff;
 const PRUNE_LOCK: i64 = 0x6263_7072_756e_6521;
 
 const DAY_US: i64 = 86_400_000_000;
+
+/// A batch may take the timeout once for each this many decisions (and once more).
+const ROWS_PER_TIMEOUT: usize = 10_000;
 
 /// The columns a batch is copied into, in order, with their types.
 const COPY: &str = "COPY badclients_incoming (time_us, node, batch, user_name, service, ip, host, \
@@ -217,7 +220,7 @@ async fn ship_batch(
         .await
         .map_err(PgHistoryError::of("ship"))?;
     let inserted: i64 = row.get(0);
-    tx.commit().await.map_err(PgHistoryError::of("ship"))?;
+    tx.commit().await.map_err(PgHistoryError::of("commit"))?;
     Ok(inserted >= 0)
 }
 
@@ -277,14 +280,27 @@ impl Shipper for PgShipper {
         Box::pin(async move {
             let batch = i64::try_from(batch).map_err(|_| PgHistoryError::BatchNumber(batch))?;
             let mut conn = self.conn.lock().await;
-            let client = self.client(&mut conn).await?;
+            let client = match self.client(&mut conn).await {
+                Ok(client) => client,
+                Err(err) => return Err(NotSent(err.into()).into()),
+            };
+            // A full segment is a large batch: each 10,000 decisions get the timeout again.
+            let rows = u32::try_from(records.len() / ROWS_PER_TIMEOUT).unwrap_or(u32::MAX);
             let shipped = bounded(
-                self.timeout,
+                self.timeout.saturating_mul(rows.saturating_add(1)),
                 "ship",
                 ship_batch(client, &self.node, batch, records),
             )
             .await;
-            Ok(settle(&mut conn, shipped)?)
+            match settle(&mut conn, shipped) {
+                Ok(written) => Ok(written),
+                // Only an unanswered commit, or a timeout, may have written the batch.
+                Err(
+                    err @ (PgHistoryError::Timeout { .. }
+                    | PgHistoryError::Postgres { op: "commit", .. }),
+                ) => Err(err.into()),
+                Err(err) => Err(NotSent(err.into()).into()),
+            }
         })
     }
 

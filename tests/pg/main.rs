@@ -3,6 +3,6 @@
 //! binary, `cargo test --test pg`; every server is a private cluster on a free loopback port
 //! (`testkit::postgres::PgServer`).
 
-mod schema;
 mod prune;
+mod schema;
 mod ship;

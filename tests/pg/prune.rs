@@ -39,13 +39,27 @@ async fn batches_are_written_once_prune_drops_old_days_and_forget_ignores_ascii_
     let shipper = PgShipper::new(&pg.url(), "p1", Duration::from_secs(10));
     let now = now_us();
     let old = now - 40 * DAY_US;
-    let batch = vec![record("Alice", old), record("bob", old), record("alice", now)];
+    let batch = vec![
+        record("Alice", old),
+        record("bob", old),
+        record("alice", now),
+    ];
     assert!(shipper.ship(7, &batch).await.expect("ship"));
-    assert!(!shipper.ship(7, &batch).await.expect("ship again"), "already there");
-    assert!(shipper.ship(8, &[record("ALICE", now)]).await.expect("ship"));
+    assert!(
+        !shipper.ship(7, &batch).await.expect("ship again"),
+        "already there"
+    );
+    assert!(shipper
+        .ship(8, &[record("ALICE", now)])
+        .await
+        .expect("ship"));
     assert_eq!(pg.psql("SELECT count(*) FROM badclients_decisions"), "4");
     assert_eq!(pg.psql("SELECT sum(n) FROM badclients_daily"), "4");
-    let days = || pg.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'badclients_decisions'::regclass");
+    let days = || {
+        pg.psql(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'badclients_decisions'::regclass",
+        )
+    };
     assert_eq!(days(), "2");
 
     let dropped = shipper
@@ -57,10 +71,20 @@ async fn batches_are_written_once_prune_drops_old_days_and_forget_ignores_ascii_
     assert_eq!(days(), "2");
     assert_eq!(pg.psql("SELECT count(*) FROM badclients_decisions"), "2");
     assert_eq!(pg.psql("SELECT sum(n) FROM badclients_daily"), "2");
-    assert_eq!(pg.psql("SELECT count(*) FROM badclients_batches"), "2", "batches are kept");
-    assert!(!shipper.ship(7, &batch).await.expect("ship after prune"), "still written once");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM badclients_batches"),
+        "2",
+        "batches are kept"
+    );
+    assert!(
+        !shipper.ship(7, &batch).await.expect("ship after prune"),
+        "still written once"
+    );
 
-    assert!(shipper.ship(9, &[record("Älice", now), record("bob", now)]).await.expect("ship"));
+    assert!(shipper
+        .ship(9, &[record("Älice", now), record("bob", now)])
+        .await
+        .expect("ship"));
     let forgotten = shipper.forget("aLiCe").await.expect("forget");
     assert_eq!(forgotten, 2);
     assert_eq!(
@@ -69,7 +93,9 @@ async fn batches_are_written_once_prune_drops_old_days_and_forget_ignores_ascii_
         "only ASCII case is ignored"
     );
     assert_eq!(
-        pg.psql("SELECT string_agg(DISTINCT user_name, ',' ORDER BY user_name) FROM badclients_daily"),
+        pg.psql(
+            "SELECT string_agg(DISTINCT user_name, ',' ORDER BY user_name) FROM badclients_daily"
+        ),
         "bob,Älice"
     );
 }
@@ -78,11 +104,21 @@ async fn batches_are_written_once_prune_drops_old_days_and_forget_ignores_ascii_
 async fn a_shipper_fails_within_its_timeout_while_postgres_is_down_and_recovers() {
     let mut pg = PgServer::start();
     let shipper = PgShipper::new(&pg.url(), "p2", Duration::from_secs(2));
-    assert!(shipper.ship(1, &[record("a", now_us())]).await.expect("ship"));
+    assert!(shipper
+        .ship(1, &[record("a", now_us())])
+        .await
+        .expect("ship"));
     pg.stop();
     let start = std::time::Instant::now();
-    let err = shipper.ship(2, &[record("b", now_us())]).await.expect_err("down");
-    assert!(start.elapsed() < Duration::from_secs(4), "bounded: {:?}", start.elapsed());
+    let err = shipper
+        .ship(2, &[record("b", now_us())])
+        .await
+        .expect_err("down");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "bounded: {:?}",
+        start.elapsed()
+    );
     assert!(!err.to_string().contains("password"), "{err}");
     pg.restart();
     let mut shipped = false;
@@ -116,7 +152,11 @@ fn history_migrate_prints_from_and_to() {
             .arg(&config)
             .output()
             .expect("run badclients");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let first = run();

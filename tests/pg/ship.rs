@@ -104,7 +104,11 @@ fn pg_records(pg: &PgServer, node: &str) -> Vec<Record> {
 fn decisions_reach_postgres_with_the_node_name_equal_to_the_redb_history() {
     let pg = PgServer::start();
     let internet = FakeInternet::start();
-    let users = [("alice", LISTED_IP), ("bob", UNLISTED_IP), ("Carol", LISTED_IP)];
+    let users = [
+        ("alice", LISTED_IP),
+        ("bob", UNLISTED_IP),
+        ("Carol", LISTED_IP),
+    ];
     let shipping = shipping_daemon(&internet, &pg, "node-a", "");
     for (user, ip) in users {
         assert!(login(shipping.http_port(), user, ip).is_some());
@@ -121,7 +125,10 @@ fn decisions_reach_postgres_with_the_node_name_equal_to_the_redb_history() {
         pg.psql("SELECT string_agg(DISTINCT node, ',') FROM badclients_decisions"),
         "node-a"
     );
-    assert_eq!(pg.psql("SELECT string_agg(node, ',') FROM badclients_nodes"), "node-a");
+    assert_eq!(
+        pg.psql("SELECT string_agg(node, ',') FROM badclients_nodes"),
+        "node-a"
+    );
     let metrics = shipping.metrics();
     assert!(
         metrics.contains("badclients_history_rows_shipped_total 3"),
@@ -153,11 +160,18 @@ fn decisions_reach_postgres_with_the_node_name_equal_to_the_redb_history() {
     let shipped = pg_records(&pg, "node-a");
     assert_eq!(shipped.len(), 3);
     assert_eq!(shipped, stored);
-    assert!(shipped.iter().any(|r| r.outcome == Outcome::Blocked && r.matched.is_some()));
+    assert!(shipped
+        .iter()
+        .any(|r| r.outcome == Outcome::Blocked && r.matched.is_some()));
 }
 
 /// Logs users `<node>-<worker>-<i>` in until `running` is cleared; the users answered.
-fn load(port: u16, node: &str, workers: usize, running: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Vec<String>>> {
+fn load(
+    port: u16,
+    node: &str,
+    workers: usize,
+    running: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Vec<String>>> {
     (0..workers)
         .map(|w| {
             let (running, node) = (Arc::clone(running), node.to_string());
@@ -212,17 +226,39 @@ fn three_nodes_under_load_through_a_30s_outage_ship_every_decision_exactly_once(
     let answered: HashMap<String, Vec<String>> = workers
         .into_iter()
         .map(|(n, ws)| {
-            (n, ws.into_iter().flat_map(|w| w.join().expect("worker")).collect())
+            (
+                n,
+                ws.into_iter()
+                    .flat_map(|w| w.join().expect("worker"))
+                    .collect(),
+            )
         })
         .collect();
     for (node, users) in &answered {
         assert!(users.len() > 100, "{node} answered only {}", users.len());
         let sql = format!("SELECT count(*) FROM badclients_decisions WHERE node = '{node}'");
         let want = users.len() as u64;
-        wait_until(Duration::from_secs(120), "every answered decision shipped", || {
-            pg.try_psql(&sql).is_ok_and(|n| n.parse::<u64>().is_ok_and(|n| n >= want))
-        });
-        assert_eq!(count(&pg, &sql), want, "{node}: exactly the answered decisions");
+        let start = Instant::now();
+        while !pg
+            .try_psql(&sql)
+            .is_ok_and(|n| n.parse::<u64>().is_ok_and(|n| n >= want))
+        {
+            if start.elapsed() > Duration::from_secs(120) {
+                for (n, d) in &nodes {
+                    eprintln!("--- {n}:\n{}\n{}", d.stderr(), d.metrics());
+                }
+                panic!(
+                    "{node}: {want} answered, {} shipped after 120 s",
+                    pg.psql(&sql)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(
+            count(&pg, &sql),
+            want,
+            "{node}: exactly the answered decisions"
+        );
         assert_eq!(
             count(
                 &pg,
@@ -244,14 +280,26 @@ fn three_nodes_under_load_through_a_30s_outage_ship_every_decision_exactly_once(
             .collect();
         let mut users = users.clone();
         users.sort();
-        assert_eq!(shipped, users, "{node}: the users answered are the users shipped");
+        assert_eq!(
+            shipped, users,
+            "{node}: the users answered are the users shipped"
+        );
     }
     for (node, d) in &nodes {
         let m = d.metrics();
         assert!(m.contains("badclients_history_lost_total 0"), "{node}: {m}");
-        assert!(!m.contains("badclients_history_ship_failures_total 0\n"), "{node}: failures counted");
-        assert!(m.contains("badclients_history_backlog_decisions 0"), "{node}: {m}");
-        assert!(d.get("/healthz", None).status == 200, "{node} healthy again");
+        assert!(
+            !m.contains("badclients_history_ship_failures_total 0\n"),
+            "{node}: failures counted"
+        );
+        assert!(
+            m.contains("badclients_history_backlog_decisions 0"),
+            "{node}: {m}"
+        );
+        assert!(
+            d.get("/healthz", None).status == 200,
+            "{node} healthy again"
+        );
     }
 }
 
@@ -277,7 +325,10 @@ fn a_node_killed_while_postgres_is_down_ships_its_backlog_once_after_restart() {
     pg.restart();
     daemon.restart();
     for i in 0..20 {
-        assert_eq!(login(daemon.http_port(), &format!("after-{i}"), UNLISTED_IP), Some(200));
+        assert_eq!(
+            login(daemon.http_port(), &format!("after-{i}"), UNLISTED_IP),
+            Some(200)
+        );
     }
     wait_until(Duration::from_secs(60), "the backlog shipped", || {
         pg.try_psql("SELECT count(*) FROM badclients_decisions")
@@ -286,11 +337,17 @@ fn a_node_killed_while_postgres_is_down_ships_its_backlog_once_after_restart() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(count(&pg, "SELECT count(*) FROM badclients_decisions"), 370);
     assert_eq!(
-        count(&pg, "SELECT count(DISTINCT user_name) FROM badclients_decisions"),
+        count(
+            &pg,
+            "SELECT count(DISTINCT user_name) FROM badclients_decisions"
+        ),
         370
     );
     assert_eq!(
-        count(&pg, "SELECT count(DISTINCT batch) FROM badclients_decisions"),
+        count(
+            &pg,
+            "SELECT count(DISTINCT batch) FROM badclients_decisions"
+        ),
         count(&pg, "SELECT count(*) FROM badclients_batches")
     );
 }

@@ -34,7 +34,7 @@ use crate::redb_guard::Backoff;
 use crate::warn_limit::WarnLimit;
 
 pub use replay::{replay_journal, Replay};
-pub use sink::{ShipError, ShipFuture, Shipper};
+pub use sink::{NotSent, ShipError, ShipFuture, Shipper};
 
 mod batcher;
 mod replay;
@@ -113,9 +113,9 @@ struct Pending {
     journal_failed: bool,
     /// Committed segments, zeroed, kept for the next batches.
     spare: Vec<Segment>,
-    /// Shipping: segments numbered below this went out (or came from disk) and take no more
-    /// frames — a batch PostgreSQL may already hold must be sent again as it was. 0 with
-    /// the store.
+    /// Shipping: segments numbered below this may be in the database (a ship of them failed
+    /// in a way that may have committed, or they came from disk) and take no more frames —
+    /// such a batch must be sent again as it was. 0 with the store.
     sealed_below: u64,
     /// Shipping: in-memory batches that went out and failed, with their numbers.
     sealed_memory: Vec<(u64, Vec<u8>)>,

@@ -121,6 +121,18 @@ impl HistoryWriter {
     pub(super) async fn ship_locked(&self, shipper: &dyn Shipper) -> Result<usize, HistoryError> {
         let shared = &*self.shared;
         let counters = &shared.counters;
+        if lock(&shared.pending).count > 0 {
+            // Connected first, with nothing taken: while the database is unreachable the
+            // pending segments stay where they are and keep taking frames (taking them would
+            // start a new segment for the frames that come in meanwhile, on every attempt).
+            if let Err(err) = shipper.prepare().await {
+                counters.ship_failures.fetch_add(1, Ordering::Relaxed);
+                if let Target::Ship { failing, .. } = &shared.target {
+                    failing.store(true, Ordering::Relaxed);
+                }
+                return Err(HistoryError::Shipping(err));
+            }
+        }
         let (segments, memory) = {
             let mut pending = lock(&shared.pending);
             if pending.count == 0 {
@@ -141,12 +153,11 @@ impl HistoryWriter {
                 pending.next_segment = n + 1;
                 memory.push((n, std::mem::take(&mut pending.memory)));
             }
-            pending.sealed_below = pending.next_segment;
             (segments, memory)
         };
         let mut shipped = 0;
         let mut cleared = Vec::new();
-        let mut error = None;
+        let mut error: Option<super::ShipError> = None;
         let mut segments = segments.into_iter();
         let mut back_segments = Vec::new();
         for mut segment in segments.by_ref() {
@@ -158,6 +169,10 @@ impl HistoryWriter {
                     cleared.push(segment);
                 }
                 Err(err) => {
+                    if !err.is::<super::NotSent>() {
+                        // It may be in the database: from now on it is sent as it is.
+                        pending_seal(shared, segment.number + 1);
+                    }
                     back_segments.push(segment);
                     error = Some(err);
                     break;
@@ -280,6 +295,12 @@ impl HistoryWriter {
             }
         }
     }
+}
+
+/// Seals the segments numbered below `below` (see `Pending::sealed_below`).
+fn pending_seal(shared: &Shared, below: u64) {
+    let mut pending = lock(&shared.pending);
+    pending.sealed_below = pending.sealed_below.max(below);
 }
 
 /// The decisions and bytes pending (in segments and in memory).

@@ -11,6 +11,13 @@ use crate::history::Record;
 /// Why a shipper failed (its message never holds a password, a user name or an address).
 pub type ShipError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A ship that failed before anything could reach the database (no connection, a statement
+/// refused before the commit): the batch may take more frames. Any other failure (a commit
+/// unanswered, a timeout) may have written it, so it is only ever sent again unchanged.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotSent(pub ShipError);
+
 /// The future a [`Shipper`] method returns.
 pub type ShipFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ShipError>> + Send + 'a>>;
 
