@@ -10,6 +10,10 @@
 # `[history] enabled = false`; COMPARE_HISTORY=N runs N rounds alternating off and on and
 # prints each round's rate and the daemon's CPU time per decision, then the means (the cost
 # of the history on throughput). PIN=1 pins the daemon to CPU 1 and wrk to CPU 0.
+# LOAD_HISTORY=postgres (as root, with Debian's postgresql) starts a private PostgreSQL on a
+# loopback port (via runuser -u postgres) and, with COMPARE_HISTORY=N, alternates the redb
+# history ("off": not shipped) and `backend = "postgres"` ("on": shipped): the cost of
+# shipping on the request path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -19,7 +23,16 @@ cargo build --release -q -p testworld --bin testworld
 cargo build --release -q --example fill_cache
 cargo build --release -q --bin badclients
 work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
+pgdir=""
+pgbin=""
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  if [ -n "$pgdir" ]; then
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$pgdir"
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 ./target/release/testworld serve --contract --ignore-stdin > "$work/world.json" &
@@ -41,6 +54,7 @@ dns_servers = ["$dns"]
 path = "$1"
 [history]
 enabled = ${2:-true}
+${3:-}
 flush_ms = ${FLUSH_MS:-250}
 batch_max = ${BATCH_MAX:-10000}
 [rdap.base_urls]
@@ -62,10 +76,31 @@ start_daemon() {
 
 history=true
 [ "${HISTORY:-on}" = off ] && history=false
+pg_lines=""
+if [ "${LOAD_HISTORY:-}" = postgres ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$pgbin/initdb" ] || { echo "LOAD_HISTORY=postgres needs Debian's postgresql (apt-get install postgresql)" >&2; exit 1; }
+  pgdir=$(mktemp -d /tmp/badclients-pg.XXXXXX)
+  chown postgres "$pgdir"
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  runuser -u postgres -- "$pgbin/initdb" -D "$pgdir/data" -A trust -U bc >/dev/null
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+    -o "-h 127.0.0.1 -p $pgport -k $pgdir" start >/dev/null
+  psql -X -q -h 127.0.0.1 -p "$pgport" -U bc -d postgres -c "CREATE DATABASE badclients"
+  pg_lines="backend = \"postgres\"
+postgres_url = \"postgresql://bc@127.0.0.1:$pgport/badclients\"
+node = \"load\""
+  echo "== PostgreSQL on 127.0.0.1:$pgport; history off = redb, on = shipped to PostgreSQL"
+fi
 if [ -n "${COMPARE_HISTORY:-}" ]; then
   for round in $(seq "$COMPARE_HISTORY"); do
     for h in false true; do
-      write_config "$work/state/cache.redb" $h
+      if [ -n "$pg_lines" ]; then
+        if [ $h = true ]; then write_config "$work/state/cache.redb" true "$pg_lines"
+        else write_config "$work/state/cache.redb" true; fi
+      else
+        write_config "$work/state/cache.redb" $h
+      fi
       start_daemon
       for ip in 176.112.169.218 209.85.218.15 209.85.218.53; do
         curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-API-Key: load-test-key' \
@@ -91,7 +126,7 @@ if [ -n "${COMPARE_HISTORY:-}" ]; then
     }' "$work/rounds"
   exit 0
 fi
-write_config "$work/state/cache.redb" $history
+write_config "$work/state/cache.redb" $history "$pg_lines"
 start_daemon
 # Warm the cache (Linode's ARIN→RIPE redirect is not in the contract world: its RDAP
 # lookup fails, which the audit line records; the other four are complete).

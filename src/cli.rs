@@ -7,6 +7,7 @@ mod daemon;
 mod error_text;
 mod generate;
 mod history;
+mod history_shared;
 mod import;
 mod lookup;
 mod ranges;
@@ -45,6 +46,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => history::report(&args),
         Command::Suggest(args) => history::suggest(&args),
         Command::History(HistoryCommand::Forget(args)) => history::forget(&args),
+        Command::History(HistoryCommand::Migrate { config }) => {
+            history_shared::migrate(config.as_deref())
+        }
         Command::Generate(command) => generate::run(&command),
     }
 }

@@ -71,19 +71,32 @@ pub fn history_settings(config: &Config) -> WriterSettings {
         flush_interval: Duration::from_millis(h.flush_ms.max(1)),
         batch_max: h.batch_max.max(1),
         segment_bytes: crate::history::journal::SEGMENT_BYTES,
-        journal_max_bytes: h.journal_max_bytes,
+        journal_max_bytes: h.journal_cap(),
     }
 }
 
 /// The decision history's writer, with the warnings met while opening it; `None` when
-/// `[history] enabled = false`.
+/// `[history] enabled = false`. With `backend = "postgres"` it ships to the shared history
+/// (and keeps no redb file).
 pub fn history_writer(
     config: &Config,
 ) -> Result<Option<(HistoryWriter, Vec<String>)>, HistoryError> {
     if !config.history.enabled {
         return Ok(None);
     }
-    HistoryWriter::open(history_settings(config)).map(Some)
+    let h = &config.history;
+    match (h.backend, &h.postgres_url) {
+        (crate::config::HistoryBackend::Postgres, Some(url)) => {
+            let shipper = crate::pghistory::PgShipper::new(
+                url,
+                &h.node_name(),
+                Duration::from_millis(h.postgres_timeout_ms.max(1)),
+            );
+            HistoryWriter::open_shipping(history_settings(config), std::sync::Arc::new(shipper))
+                .map(Some)
+        }
+        _ => HistoryWriter::open(history_settings(config)).map(Some),
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,14 @@ pub(crate) enum HistoryCommand {
     /// the daemon while it runs, else in the file (after committing its journal). Prints
     /// how many records were removed. Audit log lines in the system log are not touched.
     Forget(ForgetArgs),
+    /// Create or upgrade the shared history's schema in PostgreSQL (`[history] backend =
+    /// "postgres"`), as the daemon does at start; prints the version found and the version
+    /// now. Safe to run on several nodes at once.
+    Migrate {
+        /// The configuration file (for `[history] postgres_url`).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -250,6 +250,9 @@ pub(super) fn forget(args: &ForgetArgs) -> Result<ExitCode> {
     }
     let loaded = Config::load(args.config.as_deref())?;
     let user = escape(&args.user);
+    if loaded.config.history.backend == badclients::config::HistoryBackend::Postgres {
+        return super::history_shared::forget(&loaded.config, &user);
+    }
     let path = loaded.config.history_path();
     if !path.exists() {
         bail!(

@@ -25,7 +25,9 @@ pub struct HistorySection {
     /// cannot commit (disk full, I/O errors): beyond it decisions are still answered and
     /// logged in the audit line, but not kept in the history (counted in
     /// `badclients_history_lost_total`).
-    pub journal_max_bytes: u64,
+    /// Default: 64 MiB with redb, 1 GiB with PostgreSQL (whose outages the journal rides
+    /// out).
+    pub journal_max_bytes: Option<u64>,
     /// The admin's known-good ASNs and host suffixes, never proposed as candidates;
     /// default: `known_good.lst` in the list directory.
     pub known_good: Option<PathBuf>,
@@ -38,8 +40,9 @@ pub struct HistorySection {
     pub postgres_url: Option<String>,
     /// This node's name in the shared history; default: the host name.
     pub node: Option<String>,
-    /// How long badclients waits for PostgreSQL at each step (connecting, each answer)
-    /// before it gives up, in ms.
+    /// `backend = "postgres"`: how long connecting, shipping one batch, or each answer of a
+    /// read (`report`, `/ui`) may take before it counts as failed, in ms (a batch that fails
+    /// stays in the journal).
     pub postgres_timeout_ms: u64,
 }
 
@@ -63,7 +66,7 @@ impl Default for HistorySection {
             max_records: 50_000_000,
             flush_ms: 250,
             batch_max: 10_000,
-            journal_max_bytes: crate::history::writer::JOURNAL_MAX_BYTES,
+            journal_max_bytes: None,
             known_good: None,
             backend: HistoryBackend::Redb,
             postgres_url: None,
@@ -97,6 +100,17 @@ impl HistorySection {
     /// [`HistorySection::postgres_timeout_ms`] (at least 1 ms).
     pub fn postgres_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.postgres_timeout_ms.max(1))
+    }
+
+    /// The journal's cap: `journal_max_bytes` as set, else its default for the backend — a
+    /// larger one with PostgreSQL ([`crate::history::writer::JOURNAL_MAX_BYTES_SHIPPING`]),
+    /// whose outages the journal rides out.
+    pub fn journal_cap(&self) -> u64 {
+        match (self.journal_max_bytes, self.backend) {
+            (Some(bytes), _) => bytes,
+            (None, HistoryBackend::Redb) => crate::history::writer::JOURNAL_MAX_BYTES,
+            (None, HistoryBackend::Postgres) => crate::history::writer::JOURNAL_MAX_BYTES_SHIPPING,
+        }
     }
 
     /// This node's name in the shared history: `node`, else the host name, else `localhost`.

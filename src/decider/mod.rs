@@ -114,10 +114,7 @@ impl Decider {
         if self.history_unavailable {
             return Some("decision history unavailable");
         }
-        if self.history.as_ref().is_some_and(|h| !h.is_healthy()) {
-            return Some("decision history not committing (reopening after an I/O error)");
-        }
-        None
+        self.history.as_ref().and_then(HistoryWriter::degraded)
     }
 
     /// What the stores report, for `/metrics`.
@@ -130,12 +127,26 @@ impl Decider {
         if let Some(h) = &self.history {
             let c = h.counters();
             snap.history_up = h.is_healthy();
-            snap.history_moved_aside = h.store().moved_aside();
-            snap.history_reopens = h.store().reopens();
+            if let Some(store) = h.store() {
+                snap.history_moved_aside = store.moved_aside();
+                snap.history_reopens = store.reopens();
+            }
             snap.history_lost = c.lost.load(Relaxed);
             snap.history_commit_errors = c.commit_errors.load(Relaxed);
             snap.history_journal_bytes = c.journal_bytes.load(Relaxed);
             snap.history_strings = c.strings.load(Relaxed);
+            if h.store().is_none() {
+                let since = c.caught_up_us.load(Relaxed);
+                snap.history_shipping = Some(crate::metrics::ShipSnapshot {
+                    batches: c.batches_shipped.load(Relaxed),
+                    rows: c.rows_shipped.load(Relaxed),
+                    failures: c.ship_failures.load(Relaxed),
+                    already_shipped: c.batches_already_shipped.load(Relaxed),
+                    backlog_decisions: c.backlog_decisions.load(Relaxed),
+                    backlog_bytes: c.backlog_bytes.load(Relaxed),
+                    seconds_behind: now_us().saturating_sub(since) as f64 / 1e6,
+                });
+            }
         }
         if let Some(store) = self.lookup.tiers().store() {
             snap.cache_up = Some(store.is_open());

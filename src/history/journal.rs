@@ -183,6 +183,40 @@ impl Segment {
         }
     }
 
+    /// Maps segment `number` left on disk beside `base` (by an unclean stop, or a clean one
+    /// that could not ship it) to take it up again: its frames up to the zeroed rest or to a
+    /// torn frame, whose bytes are zeroed (nothing is appended to it again: it is sent as
+    /// it is). `None` for an empty file (removed).
+    pub fn open_existing(base: &Path, number: u64) -> std::io::Result<Option<Segment>> {
+        let path = segment_path(base, number);
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let capacity = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+        if capacity == 0 {
+            drop(file);
+            std::fs::remove_file(&path)?;
+            return Ok(None);
+        }
+        // SAFETY: as in `create`: a segment file of the daemon's own directory, which nothing
+        // else writes or truncates; touched only through `&mut self`.
+        let mut map = unsafe { MmapOptions::new().len(capacity).map_mut(&file)? };
+        let mut rest = &map[..];
+        let mut frames = 0;
+        while next_payload(&mut rest).is_some() {
+            frames += 1;
+        }
+        let len = capacity - rest.len();
+        if map[len..].iter().any(|b| *b != 0) {
+            map[len..].fill(0);
+        }
+        Ok(Some(Segment {
+            number,
+            path,
+            map,
+            len,
+            frames,
+        }))
+    }
+
     /// Copies `frame` (made by [`frame`]) in after the frames already there; `false` when
     /// it does not fit.
     pub fn append(&mut self, frame: &[u8]) -> bool {

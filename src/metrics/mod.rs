@@ -22,6 +22,7 @@ mod history;
 mod lists;
 mod lookups;
 mod requests;
+mod shipping;
 mod stores;
 
 use std::time::SystemTime;
@@ -39,7 +40,7 @@ pub use decisions::{matched_label, service_label, verdict_label, SERVICES};
 pub use histogram::DURATION_BUCKETS;
 pub use lists::list_dir_fault_label;
 pub use requests::{endpoint_label, postfix_action_label, status_class};
-pub use stores::StorageSnapshot;
+pub use stores::{ShipSnapshot, StorageSnapshot};
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -66,6 +67,8 @@ pub struct Metrics {
     stores: stores::StoreFamilies,
     history: history::HistoryFamilies,
     matching: decisions::MatchingFamilies,
+    /// Registered only when the history is shipped to PostgreSQL.
+    shipping: Option<shipping::ShipFamilies>,
 }
 
 impl Default for Metrics {
@@ -99,7 +102,17 @@ impl Metrics {
             stores,
             history,
             matching,
+            shipping: None,
         }
+    }
+
+    /// Adds the families of shipping to a shared history (`[history] backend =
+    /// "postgres"`), after the others; without this they are not exposed at all.
+    pub fn with_history_shipping(mut self) -> Metrics {
+        if self.shipping.is_none() {
+            self.shipping = Some(shipping::ShipFamilies::register(&mut self.registry));
+        }
+        self
     }
 
     /// The OpenMetrics text exposition of every metric (serve it as [`CONTENT_TYPE`]).
@@ -193,6 +206,9 @@ impl Metrics {
     pub fn observe_storage(&self, snap: &StorageSnapshot) {
         self.stores.observe_storage(snap);
         self.history.observe(snap);
+        if let (Some(families), Some(ship)) = (&self.shipping, &snap.history_shipping) {
+            families.observe(ship);
+        }
     }
 }
 

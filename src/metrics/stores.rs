@@ -13,6 +13,19 @@ struct StoreLabels {
     store: &'static str,
 }
 
+/// What shipping to the shared history reports (see `WriterCounters`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShipSnapshot {
+    pub batches: u64,
+    pub rows: u64,
+    pub failures: u64,
+    pub already_shipped: u64,
+    pub backlog_decisions: u64,
+    pub backlog_bytes: u64,
+    /// Seconds since the backlog was last empty (since start when it never was).
+    pub seconds_behind: f64,
+}
+
 /// What the history and cache stores report, observed when `/metrics` is read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StorageSnapshot {
@@ -24,6 +37,8 @@ pub struct StorageSnapshot {
     pub history_commit_errors: u64,
     pub history_journal_bytes: u64,
     pub history_strings: u64,
+    /// Shipping to a shared history, when the history is shipped (`backend = "postgres"`).
+    pub history_shipping: Option<ShipSnapshot>,
     /// The cache store is open; `None` without one (memory only).
     pub cache_up: Option<bool>,
     pub cache_moved_aside: u64,

@@ -4,6 +4,7 @@
 //!
 //! It owns the connection to the database ([`connect`], bounded in time, TLS as libpq's
 //! `sslmode`/`sslrootcert` ask: [`tls`]), the schema and its migrations ([`schema`]),
+//! shipping the writer's batches, pruning and forgetting ([`ship`]: [`PgShipper`]),
 //! reading every node's decisions back for the views ([`read::PgReader`]), and the
 //! redaction of a URL for logs ([`redacted`]).
 
@@ -17,8 +18,10 @@ use tokio_postgres::{Client, NoTls, Socket};
 
 pub mod read;
 pub mod schema;
+pub mod ship;
 pub mod tls;
 
+pub use ship::PgShipper;
 use tls::{PgTlsError, TlsRequest};
 
 /// Why talking to the shared history failed.
@@ -52,6 +55,12 @@ pub enum PgHistoryError {
     /// A row read back holds a value badclients does not write (a damaged or foreign row).
     #[error("the shared history holds an unreadable {0}")]
     Unreadable(&'static str),
+    /// The last connection attempt failed; the next one waits for its back-off.
+    #[error("PostgreSQL unreachable; next connection attempt in {wait:?}")]
+    Backoff { wait: Duration },
+    /// A batch number beyond PostgreSQL's bigint.
+    #[error("batch number {0} out of range")]
+    BatchNumber(u64),
 }
 
 impl PgHistoryError {

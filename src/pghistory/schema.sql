@@ -146,6 +146,53 @@ BEGIN
 END
 $$;
 
+-- Shipping and pruning
+
+-- Drops the day partitions of badclients_decisions that end at or before cutoff_us (their
+-- every decision is older than the retention) and the badclients_daily rows of those days,
+-- and forgets the batches shipped before batches_before_us (kept longer than the decisions,
+-- so a batch sent again late is still skipped). The daemon calls it once a minute holding a
+-- transaction-level advisory lock, so one node prunes at a time. Returns the days dropped.
+CREATE FUNCTION badclients_prune(cutoff_us bigint, batches_before_us bigint) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    part text;
+    dropped integer := 0;
+BEGIN
+    FOR part IN
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'badclients_decisions'::regclass
+           AND c.relname ~ '^badclients_decisions_[0-9]{8}$'
+    LOOP
+        IF extract(epoch FROM to_date(right(part, 8), 'YYYYMMDD')::timestamp
+                   AT TIME ZONE 'UTC')::bigint * 1000000 + 86400000000 <= cutoff_us THEN
+            EXECUTE format('DROP TABLE %I', part);
+            dropped := dropped + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM badclients_daily WHERE day_us + 86400000000 <= cutoff_us;
+    DELETE FROM badclients_batches
+     WHERE shipped_at < to_timestamp(batches_before_us / 1000000.0);
+    RETURN dropped;
+END
+$$;
+
+-- Deletes every decision of p_user (escaped form, ignoring ASCII case only, like the redb
+-- history) from badclients_decisions and badclients_daily; returns the decisions deleted.
+CREATE FUNCTION badclients_forget(p_user text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    -- lower() under the "C" collation lowers ASCII letters only.
+    wanted text := lower(p_user COLLATE "C");
+    deleted bigint;
+BEGIN
+    DELETE FROM badclients_decisions WHERE lower(user_name COLLATE "C") = wanted;
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    DELETE FROM badclients_daily WHERE lower(user_name COLLATE "C") = wanted;
+    RETURN deleted;
+END
+$$;
+
 -- Reading (report, suggest, /ui; see src/pghistory/read.rs). Whole days are read from
 -- badclients_daily by day_us (its primary key's first column); the partial days at the
 -- edges of a range scan their day's partition of badclients_decisions, narrowed by the

@@ -134,7 +134,16 @@ pub async fn run(config_path: Option<PathBuf>) -> Result<(), ServeError> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Metrics::new();
+    let metrics = Arc::new(
+        if active.config.history.enabled
+            && active.config.history.backend == crate::config::HistoryBackend::Postgres
+        {
+            metrics.with_history_shipping()
+        } else {
+            metrics
+        },
+    );
     metrics.observe_reload(&active.policy.lists, &report, report.errors() == 0);
     metrics.observe_lists_in_force(&active.policy.lists, active.list_dir_fault);
     if let Some(fault) = active.list_dir_fault {

@@ -52,15 +52,26 @@ pub fn summary_lines(
         };
         format!("ASN table: {} ({used_for})", files.join(", "))
     });
-    out.push(if config.history.enabled {
+    let h = &config.history;
+    out.push(if !config.history.enabled {
+        "history: off".to_string()
+    } else if let (crate::config::HistoryBackend::Postgres, Some(url)) =
+        (h.backend, &h.postgres_url)
+    {
+        format!(
+            "history: PostgreSQL {} as node {:?}, journal {} (kept {} days)",
+            crate::pghistory::redacted(url),
+            h.node_name(),
+            config.history_path().display(),
+            h.retention_days
+        )
+    } else {
         format!(
             "history: {} (kept {} days, at most {} decisions)",
             config.history_path().display(),
             config.history.retention_days,
             config.history.max_records
         )
-    } else {
-        "history: off".to_string()
     });
     out.push(format!(
         "http: {} with {}",

@@ -57,8 +57,10 @@ impl Params {
 
 /// Aggregates in a blocking task.
 async fn summarize(app: &AppState, filter: Filter, for_suggest: bool) -> Result<Summary, WebError> {
+    // With a shared history (PostgreSQL) there is no store here: reading it is the
+    // shared history's own (until then, as if off).
     let history = app.history().ok_or(WebError::HistoryOff)?;
-    let store = std::sync::Arc::clone(history.store());
+    let store = std::sync::Arc::clone(history.store().ok_or(WebError::HistoryOff)?);
     let options = AggregateOptions {
         bucket_us: 0,
         for_suggest,

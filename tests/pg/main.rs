@@ -3,6 +3,8 @@
 //! binary, `cargo test --test pg`; every server is a private cluster on a free loopback port
 //! (`testkit::postgres::PgServer`).
 
+mod prune;
 mod read;
 mod schema;
+mod ship;
 mod tls;

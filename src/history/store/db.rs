@@ -53,6 +53,10 @@ pub enum HistoryError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Shipping to the shared history (`backend = "postgres"`) failed; the batch waits in
+    /// the journal.
+    #[error("shared decision history: {0}")]
+    Shipping(crate::history::writer::ShipError),
 }
 
 /// Sizes for `badclients history` status lines and the dashboard.

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{lock, remove_segment, HistoryWriter, Shared, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS};
+use super::{
+    lock, remove_segment, HistoryWriter, Shared, Target, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS,
+};
 use crate::cache::store::is_unreadable;
 use crate::history::codec::Strings;
 use crate::history::journal::{self, Segment};
@@ -26,9 +28,16 @@ impl HistoryWriter {
     }
 
     /// [`HistoryWriter::flush`] with the flush lock held.
-    async fn flush_locked(&self) -> Result<usize, HistoryError> {
+    pub(super) async fn flush_locked(&self) -> Result<usize, HistoryError> {
         let shared = Arc::clone(&self.shared);
-        if !shared.store.is_open() {
+        let store = match &shared.target {
+            Target::Store(store) => Arc::clone(store),
+            Target::Ship { shipper, .. } => {
+                let shipper = Arc::clone(shipper);
+                return self.ship_locked(&*shipper).await;
+            }
+        };
+        if !store.is_open() {
             self.try_reopen().await?;
         }
         let (segments, memory) = {
@@ -45,7 +54,7 @@ impl HistoryWriter {
         };
         let memory_bytes = memory.len() as u64;
         let job = Arc::clone(&shared);
-        let outcome = tokio::task::spawn_blocking(move || commit(&job, segments, memory))
+        let outcome = tokio::task::spawn_blocking(move || commit(&job, &store, segments, memory))
             .await
             .map_err(|err| HistoryError::Journal {
                 path: shared.settings.path.clone(),
@@ -85,7 +94,9 @@ impl HistoryWriter {
         if needs_reopen(&err) {
             // redb refuses everything after an I/O error until it is reopened; damage met
             // now is moved aside by the reopen. Until then the batches wait in the journal.
-            shared.store.close();
+            if let Target::Store(store) = &shared.target {
+                store.close();
+            }
             let mut recovery = lock(&shared.recovery);
             let wait = recovery.backoff.next_wait();
             recovery.reopen_at = Some(std::time::Instant::now() + wait);
@@ -135,11 +146,14 @@ impl HistoryWriter {
         let job = Arc::clone(&shared);
         let reopened =
             tokio::task::spawn_blocking(move || -> Result<Option<String>, HistoryError> {
-                let warning = job.store.reopen()?;
-                match job.store.strings() {
+                let Target::Store(store) = &job.target else {
+                    return Ok(None);
+                };
+                let warning = store.reopen()?;
+                match store.strings() {
                     Ok(strings) => *lock(&job.strings) = strings,
                     Err(err) => {
-                        job.store.close();
+                        store.close();
                         return Err(err);
                     }
                 }
@@ -178,22 +192,35 @@ impl HistoryWriter {
         let shared = Arc::clone(&self.shared);
         let _turn = shared.flushing.lock().await;
         self.flush_locked().await?;
+        if let Target::Ship { shipper, .. } = &shared.target {
+            let records = shipper.forget(user).await.map_err(HistoryError::Shipping)?;
+            return Ok(Forgotten {
+                records,
+                strings: 0,
+            });
+        }
         let user = user.to_string();
-        self.with_strings(move |store, strings| store.forget_user(&user, strings))
-            .await
+        Ok(self
+            .with_strings(move |store, strings| store.forget_user(&user, strings))
+            .await?
+            .unwrap_or_default())
     }
 
     /// Runs `job` on the blocking pool with the store and the strings held (so no batch
-    /// commits meanwhile), then records how many strings the history keeps.
+    /// commits meanwhile), then records how many strings the history keeps; `None` without
+    /// a store (shipping).
     async fn with_strings<T: Send + 'static>(
         &self,
         job: impl FnOnce(&HistoryStore, &mut Strings) -> Result<T, HistoryError> + Send + 'static,
-    ) -> Result<T, HistoryError> {
+    ) -> Result<Option<T>, HistoryError> {
         let shared = Arc::clone(&self.shared);
         let path = shared.settings.path.clone();
         tokio::task::spawn_blocking(move || {
+            let Target::Store(store) = &shared.target else {
+                return Ok(None);
+            };
             let mut strings = lock(&shared.strings);
-            let result = job(&shared.store, &mut strings);
+            let result = job(store, &mut strings).map(Some);
             shared
                 .counters
                 .strings
@@ -216,7 +243,8 @@ impl HistoryWriter {
         let max = shared.settings.max_records;
         let pruned = self
             .with_strings(move |store, strings| store.prune(cutoff, max, strings))
-            .await?;
+            .await?
+            .unwrap_or_default();
         shared
             .counters
             .pruned
@@ -228,6 +256,15 @@ impl HistoryWriter {
     pub async fn run(self) {
         let every = self.shared.settings.flush_interval;
         let mut prune_at = tokio::time::Instant::now();
+        if let Target::Ship { shipper, .. } = &self.shared.target {
+            // Connect and migrate now, so a problem shows at start (and the schema is there
+            // before the first batch); a failure is retried by every ship.
+            if let Err(err) = shipper.prepare().await {
+                if let Some(n) = self.shared.warn_commit.hit() {
+                    tracing::error!(error = %err, failures = n, "shared history not reachable at start; decisions wait in the journal");
+                }
+            }
+        }
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -242,6 +279,10 @@ impl HistoryWriter {
             }
             if tokio::time::Instant::now() >= prune_at {
                 prune_at = tokio::time::Instant::now() + Duration::from_secs(60);
+                if let Target::Ship { .. } = &self.shared.target {
+                    self.prune_shared().await;
+                    continue;
+                }
                 match self.prune().await {
                     Ok(Pruned {
                         records: 0,
@@ -282,16 +323,18 @@ struct CommitOutcome {
 }
 
 /// Commits `segments` in order, then the in-memory frames; stops at the first failure.
-fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOutcome {
+fn commit(
+    shared: &Shared,
+    store: &HistoryStore,
+    segments: Vec<Segment>,
+    memory: Vec<u8>,
+) -> CommitOutcome {
     let mut strings = lock(&shared.strings);
     let mut committed = 0;
     let mut cleared = Vec::new();
     let mut left = segments.into_iter();
     for segment in left.by_ref() {
-        match shared
-            .store
-            .append_frames(segment.bytes(), &mut strings, Some(segment.number))
-        {
+        match store.append_frames(segment.bytes(), &mut strings, Some(segment.number)) {
             Ok(n) => {
                 committed += n;
                 let mut segment = segment;
@@ -316,7 +359,7 @@ fn commit(shared: &Shared, segments: Vec<Segment>, memory: Vec<u8>) -> CommitOut
         }
     }
     if !memory.is_empty() {
-        match shared.store.append_frames(&memory, &mut strings, None) {
+        match store.append_frames(&memory, &mut strings, None) {
             Ok(n) => committed += n,
             Err(error) => {
                 return CommitOutcome {

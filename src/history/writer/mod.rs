@@ -8,8 +8,16 @@
 //! batches, and prunes the store by age and size once a minute. A failed commit keeps the
 //! segments (still mapped) for the next attempt and, on disk, for the next start.
 //!
+//! With `[history] backend = "postgres"` there is no store: each journal segment (and the
+//! frames kept in memory) is one batch [`Shipper::ship`]ped to the shared history under the
+//! segment's number, which PostgreSQL records so a batch sent twice is written once
+//! (`ship.rs`). A segment that went out is never appended to again; segments left on disk
+//! are taken up at open and shipped (see [`HistoryWriter::open_shipping`] for why batch
+//! numbers never repeat).
+//!
 //! Here: the settings, the counters, the shared state and the request side (frame, copy,
-//! count); `batcher.rs` is the background task, `replay.rs` the replay at open.
+//! count); `batcher.rs` is the background task, `replay.rs` the replay at open, `ship.rs`
+//! the shipping flush and `sink.rs` the [`Shipper`] a shared history implements.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,9 +34,12 @@ use crate::redb_guard::Backoff;
 use crate::warn_limit::WarnLimit;
 
 pub use replay::{replay_journal, Replay};
+pub use sink::{NotSent, ShipError, ShipFuture, Shipper};
 
 mod batcher;
 mod replay;
+mod ship;
+mod sink;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +64,10 @@ pub struct WriterSettings {
 /// The default of `[history] journal_max_bytes`: 16 segments, about 430,000 decisions.
 pub const JOURNAL_MAX_BYTES: u64 = 64 << 20;
 
+/// The default of `[history] journal_max_bytes` with `backend = "postgres"`: 256 segments,
+/// about 7 million decisions — a PostgreSQL outage of several minutes at full load.
+pub const JOURNAL_MAX_BYTES_SHIPPING: u64 = 1 << 30;
+
 /// How often a repeated history failure is logged (with a count).
 const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -71,6 +86,17 @@ pub struct WriterCounters {
     /// Strings the history keeps (user names, host names, networks…), as of the last
     /// prune.
     pub strings: AtomicU64,
+    /// Shipping (`backend = "postgres"`): batches and decisions PostgreSQL took, failed
+    /// ship attempts, batches it already had (sent again after a crash or an unanswered
+    /// commit), the decisions and bytes waiting (pending and in flight), and when the backlog
+    /// was last empty (µs since the epoch; the open until it first is).
+    pub batches_shipped: AtomicU64,
+    pub rows_shipped: AtomicU64,
+    pub ship_failures: AtomicU64,
+    pub batches_already_shipped: AtomicU64,
+    pub backlog_decisions: AtomicU64,
+    pub backlog_bytes: AtomicU64,
+    pub caught_up_us: AtomicU64,
 }
 
 struct Pending {
@@ -87,6 +113,12 @@ struct Pending {
     journal_failed: bool,
     /// Committed segments, zeroed, kept for the next batches.
     spare: Vec<Segment>,
+    /// Shipping: segments numbered below this may be in the database (a ship of them failed
+    /// in a way that may have committed, or they came from disk) and take no more frames —
+    /// such a batch must be sent again as it was. 0 with the store.
+    sealed_below: u64,
+    /// Shipping: in-memory batches that went out and failed, with their numbers.
+    sealed_memory: Vec<(u64, Vec<u8>)>,
 }
 
 /// How many committed segments are kept for reuse: as many as the last batch used, plus one
@@ -94,8 +126,20 @@ struct Pending {
 const SPARE_SEGMENTS: usize = 2;
 const MAX_SPARE_SEGMENTS: usize = 8;
 
+/// Where batches go.
+enum Target {
+    /// The redb file.
+    Store(Arc<HistoryStore>),
+    /// A shared history (PostgreSQL), and whether its last ship attempt failed.
+    Ship {
+        shipper: Arc<dyn Shipper>,
+        failing: std::sync::atomic::AtomicBool,
+        warn_prune: WarnLimit,
+    },
+}
+
 struct Shared {
-    store: Arc<HistoryStore>,
+    target: Target,
     settings: WriterSettings,
     pending: Mutex<Pending>,
     strings: Mutex<Strings>,
@@ -153,7 +197,7 @@ impl HistoryWriter {
             .strings
             .store(strings.len() as u64, Ordering::Relaxed);
         let shared = Shared {
-            store: Arc::new(store),
+            target: Target::Store(Arc::new(store)),
             pending: Mutex::new(Pending {
                 segments: Vec::new(),
                 memory: Vec::new(),
@@ -161,6 +205,8 @@ impl HistoryWriter {
                 next_segment: last + 1,
                 journal_failed: false,
                 spare: Vec::new(),
+                sealed_below: 0,
+                sealed_memory: Vec::new(),
             }),
             strings: Mutex::new(strings),
             flushing: tokio::sync::Mutex::new(()),
@@ -180,8 +226,12 @@ impl HistoryWriter {
         ))
     }
 
-    pub fn store(&self) -> &Arc<HistoryStore> {
-        &self.shared.store
+    /// The redb store; `None` when batches are shipped to a shared history instead.
+    pub fn store(&self) -> Option<&Arc<HistoryStore>> {
+        match &self.shared.target {
+            Target::Store(store) => Some(store),
+            Target::Ship { .. } => None,
+        }
     }
 
     pub fn counters(&self) -> &WriterCounters {
@@ -226,10 +276,11 @@ impl HistoryWriter {
             }
         };
         let mut pending = lock(&shared.pending);
+        let sealed_below = pending.sealed_below;
         let copied = pending
             .segments
             .last_mut()
-            .is_some_and(|segment| segment.append(&frame));
+            .is_some_and(|segment| segment.number >= sealed_below && segment.append(&frame));
         if !copied && !self.new_segment(&mut pending, &frame) {
             return;
         }
@@ -327,10 +378,26 @@ impl HistoryWriter {
         Ok(segment)
     }
 
-    /// Whether the history is committing (its store open); false while it waits to be
-    /// reopened after a failure.
+    /// Whether the history is committing (its store open, or its last ship went through);
+    /// false while it waits to be reopened after a failure, or shipping fails.
     pub fn is_healthy(&self) -> bool {
-        self.shared.store.is_open()
+        match &self.shared.target {
+            Target::Store(store) => store.is_open(),
+            Target::Ship { failing, .. } => !failing.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Why the history makes the daemon degraded (for `/healthz`), if it does.
+    pub fn degraded(&self) -> Option<&'static str> {
+        match &self.shared.target {
+            _ if self.is_healthy() => None,
+            Target::Store(_) => {
+                Some("decision history not committing (reopening after an I/O error)")
+            }
+            Target::Ship { .. } => Some(
+                "decision history not shipping to PostgreSQL (the backlog waits in the journal)",
+            ),
+        }
     }
 }
 

@@ -34,7 +34,12 @@ fn settings(path: PathBuf) -> WriterSettings {
 /// The segments with frames not committed: the spare ones kept for reuse are zeroed
 /// and carry numbers the store has committed.
 fn uncommitted(writer: &HistoryWriter, path: &std::path::Path) -> Vec<u64> {
-    let committed = writer.store().committed_segment().unwrap().unwrap_or(0);
+    let committed = writer
+        .store()
+        .unwrap()
+        .committed_segment()
+        .unwrap()
+        .unwrap_or(0);
     journal::segments(path)
         .unwrap()
         .into_iter()
@@ -77,7 +82,7 @@ fn concurrent_records_and_flushes_commit_each_record_once() {
     });
     rt.block_on(writer.flush()).unwrap();
     background.abort();
-    let stored = users(writer.store());
+    let stored = users(writer.store().unwrap());
     let mut expected: Vec<String> = (0..4)
         .flat_map(|t| (0..2000).map(move |i| format!("u{t}-{i:04}")))
         .collect();
@@ -103,13 +108,13 @@ fn queued_records_come_back_from_the_journal_after_a_crash() {
         warnings.iter().any(|w| w.contains("replayed 50")),
         "{warnings:?}"
     );
-    assert_eq!(users(writer.store()).len(), 50);
+    assert_eq!(users(writer.store().unwrap()).len(), 50);
     assert!(journal::segments(&path).unwrap().is_empty());
     // Opening again replays nothing twice.
     drop(writer);
     let (writer, warnings) = HistoryWriter::open(settings(path)).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(users(writer.store()).len(), 50);
+    assert_eq!(users(writer.store().unwrap()).len(), 50);
 }
 
 #[test]
@@ -155,7 +160,7 @@ fn full_segments_roll_over_and_every_record_commits_or_replays_once() {
         warnings.iter().any(|w| w.contains("replayed 300")),
         "{warnings:?}"
     );
-    let users = users(writer.store());
+    let users = users(writer.store().unwrap());
     assert_eq!(users.len(), 600);
     users.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
     assert!(journal::segments(&path).unwrap().is_empty());
@@ -181,7 +186,7 @@ fn a_journal_that_cannot_be_created_keeps_the_batch_in_memory() {
     }
     assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 10);
     assert_eq!(rt.block_on(writer.flush()).unwrap(), 10);
-    assert_eq!(users(writer.store()).len(), 10);
+    assert_eq!(users(writer.store().unwrap()).len(), 10);
     // The next batch journals again, in the next segment.
     writer.record(&record("after".into()));
     assert_eq!(
@@ -190,7 +195,7 @@ fn a_journal_that_cannot_be_created_keeps_the_batch_in_memory() {
     );
     assert_eq!(rt.block_on(writer.flush()).unwrap(), 1);
     assert_eq!(writer.counters().journal_errors.load(Ordering::Relaxed), 10);
-    assert_eq!(users(writer.store()).len(), 11);
+    assert_eq!(users(writer.store().unwrap()).len(), 11);
 }
 
 /// A tmpfs of a given size mounted on a temporary directory (the tests run as root in
@@ -286,11 +291,98 @@ fn a_full_disk_then_grown_resumes_commits_and_the_journal_stays_within_its_cap()
             "commits never resumed"
         );
     }
-    let stored = users(writer.store());
+    let stored = users(writer.store().unwrap());
     assert_eq!(stored.len() as u64 + lost, total, "lost {lost}");
     stored.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
     // Only the spare segments, zeroed, are left.
     assert!(uncommitted(&writer, &path).is_empty());
-    assert!(writer.store().reopens() > 0);
+    assert!(writer.store().unwrap().reopens() > 0);
     drop(writer);
+}
+
+/// A shared history in memory: batches by number; `ambiguous` makes the next ship commit
+/// and then fail (as an unanswered commit does).
+#[derive(Default)]
+struct FakeShipper {
+    batches: Mutex<std::collections::BTreeMap<u64, Vec<String>>>,
+    ambiguous: std::sync::atomic::AtomicBool,
+}
+
+impl Shipper for FakeShipper {
+    fn prepare(&self) -> ShipFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    fn ship<'a>(&'a self, batch: u64, records: &'a [Record]) -> ShipFuture<'a, bool> {
+        Box::pin(async move {
+            let new = {
+                let mut batches = lock(&self.batches);
+                let new = !batches.contains_key(&batch);
+                if new {
+                    batches.insert(batch, records.iter().map(|r| r.user.clone()).collect());
+                }
+                new
+            };
+            if self.ambiguous.swap(false, Ordering::Relaxed) {
+                return Err("commit unanswered".into());
+            }
+            Ok(new)
+        })
+    }
+    fn prune(&self, _: Duration) -> ShipFuture<'_, u64> {
+        Box::pin(async { Ok(0) })
+    }
+    fn forget<'a>(&'a self, _: &'a str) -> ShipFuture<'a, u64> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+#[test]
+fn shipping_writes_each_decision_once_and_batch_numbers_never_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.redb");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = Arc::new(FakeShipper::default());
+    let opened = now_us();
+    let (writer, _) = HistoryWriter::open_shipping(settings(path.clone()), fake.clone()).unwrap();
+    assert!(writer.store().is_none());
+    for u in ["a", "b"] {
+        writer.record(&record(u.into()));
+    }
+    assert_eq!(rt.block_on(writer.flush()).unwrap(), 2);
+    // A commit that went through unanswered: the batch is sent again unchanged (skipped),
+    // and what comes after goes into a new one.
+    fake.ambiguous.store(true, Ordering::Relaxed);
+    writer.record(&record("c".into()));
+    assert!(rt.block_on(writer.flush()).is_err());
+    assert!(!writer.is_healthy());
+    writer.record(&record("d".into()));
+    rt.block_on(writer.flush()).unwrap();
+    assert!(writer.is_healthy());
+    assert_eq!(
+        writer
+            .counters()
+            .batches_already_shipped
+            .load(Ordering::Relaxed),
+        1
+    );
+    rt.block_on(writer.close()).unwrap();
+    assert!(
+        journal::segments(&path).unwrap().is_empty(),
+        "a clean stop removes every segment"
+    );
+    let first_run: Vec<u64> = lock(&fake.batches).keys().copied().collect();
+    assert!(first_run.iter().all(|n| *n >= opened), "{first_run:?}");
+    // A new run after a clean stop numbers above every batch of the last one.
+    let (writer, _) = HistoryWriter::open_shipping(settings(path.clone()), fake.clone()).unwrap();
+    writer.record(&record("e".into()));
+    rt.block_on(writer.close()).unwrap();
+    let batches = lock(&fake.batches);
+    let last = *batches.keys().last().unwrap();
+    assert!(first_run.iter().all(|n| *n < last));
+    let mut users: Vec<String> = batches.values().flatten().cloned().collect();
+    users.sort();
+    assert_eq!(users, ["a", "b", "c", "d", "e"], "each decision once");
 }

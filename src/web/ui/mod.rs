@@ -28,7 +28,6 @@ pub(crate) mod range;
 pub(crate) mod view;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -140,7 +139,7 @@ async fn overview(
         return overview_shared(app, source, range, node).await;
     }
     let config_path = app.config_path().map(Path::to_path_buf);
-    let store = app.history().map(|h| Arc::clone(h.store()));
+    let store = app.history().and_then(|h| h.store().cloned());
     let now = now_us();
     let loaded = tokio::task::spawn_blocking(move || {
         let (kg, kg_diagnostics) = KnownGood::load(&active.config.known_good_path());
@@ -260,7 +259,7 @@ async fn user_page(
     let wanted = query(q).q.unwrap_or_default().trim().to_string();
     let source = HistorySource::of(&app.active().config);
     let shared = matches!(source, HistorySource::Postgres { .. });
-    let view = match app.history() {
+    let view = match app.history().and_then(|h| h.store().cloned()) {
         None if !shared => None,
         _ if wanted.is_empty() || wanted.len() > MAX_QUERY => Some(Ok(UserView::default())),
         _ if shared => {
@@ -279,8 +278,7 @@ async fn user_page(
             }
         }
         None => None,
-        Some(h) => {
-            let store = Arc::clone(h.store());
+        Some(store) => {
             let w = wanted.clone();
             match tokio::task::spawn_blocking(move || load_user(Reader::Store(&store), &w)).await {
                 Ok(v) => Some(v),
