@@ -301,6 +301,48 @@ fn three_nodes_under_load_through_a_30s_outage_ship_every_decision_exactly_once(
             "{node} healthy again"
         );
     }
+    // `report` over the site is the sum of the three per-node reports, and counts every
+    // answered login.
+    let answered_total: usize = answered.values().map(Vec::len).sum();
+    let site = report_logins(&pg, None);
+    let per_node: u64 = nodes.iter().map(|(n, _)| report_logins(&pg, Some(n))).sum();
+    assert_eq!(site, per_node, "the site is the sum of its nodes");
+    assert_eq!(
+        site, answered_total as u64,
+        "every answered login is reported"
+    );
+}
+
+/// `badclients report --json --since 1h` over the shared history (one node's, or all): the
+/// logins it counts.
+fn report_logins(pg: &PgServer, node: Option<&str>) -> u64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("badclients.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "list_path = \"{}\"\n[history]\nbackend = \"postgres\"\npostgres_url = \"{}\"\n",
+            dir.path().display(),
+            pg.url()
+        ),
+    )
+    .expect("write the config");
+    let config = config.to_str().expect("a UTF-8 path");
+    let mut args = vec!["report", "--json", "--since", "1h", "--config", config];
+    if let Some(node) = node {
+        args.extend(["--node", node]);
+    }
+    let out = testkit::badclients(&args, dir.path());
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
+    report["totals"]["logins"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no totals.logins in {report}"))
 }
 
 #[test]
