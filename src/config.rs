@@ -376,6 +376,11 @@ pub struct CacheSection {
     pub redis_username: Option<String>,
     /// The password for the Sentinel set's or the Cluster's nodes.
     pub redis_password: Option<String>,
+    /// The ACL user the sentinels themselves ask for (with `redis_sentinels`).
+    pub redis_sentinel_username: Option<String>,
+    /// The password the sentinels themselves ask for (their `requirepass`; with
+    /// `redis_sentinels`).
+    pub redis_sentinel_password: Option<String>,
     /// TLS to the sentinels and nodes (Sentinel, Cluster; a single Redis: `rediss://`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub redis_tls: bool,
@@ -407,6 +412,8 @@ impl Default for CacheSection {
             redis_cluster: Vec::new(),
             redis_username: None,
             redis_password: None,
+            redis_sentinel_username: None,
+            redis_sentinel_password: None,
             redis_tls: false,
             redis_tls_ca: None,
             redis_db: None,

@@ -25,6 +25,15 @@ impl CacheSection {
                 modes.join(" and ")
             ));
         }
+        let sentinel_auth =
+            self.redis_sentinel_username.is_some() || self.redis_sentinel_password.is_some();
+        if sentinel_auth && self.redis_sentinels.is_empty() {
+            return Err(
+                "[cache] redis_sentinel_username/redis_sentinel_password are set without \
+                 redis_sentinels: they are what the sentinels ask for"
+                    .into(),
+            );
+        }
         if self.redis_master.is_some() && self.redis_sentinels.is_empty() {
             return Err(
                 "[cache] redis_master is set without redis_sentinels: it names the primary \
@@ -35,6 +44,8 @@ impl CacheSection {
         let access = RedisAccess {
             username: self.redis_username.clone(),
             password: self.redis_password.clone(),
+            sentinel_username: self.redis_sentinel_username.clone(),
+            sentinel_password: self.redis_sentinel_password.clone(),
             tls: self.redis_tls,
             tls_ca: self.redis_tls_ca.clone(),
             db: self.redis_db.unwrap_or(0),
@@ -143,20 +154,28 @@ mod tests {
         assert!(url_and_password.contains("redis_password with redis_url"));
         let cluster_db = error("[cache]\nredis_cluster = [\"127.0.0.1:7000\"]\nredis_db = 2\n");
         assert!(cluster_db.contains("only database 0"), "{cluster_db}");
+        let cluster_sentinel_password = error(
+            "[cache]\nredis_cluster = [\"127.0.0.1:7000\"]\nredis_sentinel_password = \"x\"\n",
+        );
+        assert!(
+            cluster_sentinel_password.contains("without redis_sentinels"),
+            "{cluster_sentinel_password}"
+        );
     }
 
     #[test]
     fn each_mode_becomes_its_target() {
         let c = Config::parse(
             "[cache]\nredis_sentinels = [\"127.0.0.1:26379\"]\nredis_master = \"m\"\n\
-             redis_username = \"u\"\nredis_password = \"p\"\nredis_tls = true\nredis_db = 3\n",
+             redis_username = \"u\"\nredis_password = \"p\"\nredis_tls = true\nredis_db = 3\n\
+             redis_sentinel_password = \"sp\"\n",
             Path::new("c.toml"),
         )
         .unwrap();
         let target = c.cache.redis_target().unwrap().unwrap();
         let shown = format!("{target} {target:?}");
         assert!(
-            shown.contains("Sentinel") && !shown.contains("\"p\""),
+            shown.contains("Sentinel") && !shown.contains("\"p\"") && !shown.contains("\"sp\""),
             "{shown}"
         );
         assert_eq!(Config::default().cache.redis_target().unwrap(), None);

@@ -125,17 +125,20 @@ BEGIN
         day_us, node, group_key, user_name, service, ip, host, asn, as_cc, as_desc, net_name,
         net_cc, entities, cloud, geo_cc, outcome, matched, matched_entry, lookup_errors,
         n, first_us, last_us)
-    SELECT time_us - time_us % 86400000000, node,
+    SELECT day_us, node,
            decode(md5(row(user_name, service, ip, host, asn, as_cc, as_desc, net_name, net_cc,
                           entities, cloud, geo_cc, outcome, matched, matched_entry,
                           lookup_errors)::text), 'hex'),
            user_name, service, ip, host, asn, as_cc, as_desc, net_name, net_cc, entities,
-           cloud, geo_cc, outcome, matched, matched_entry, lookup_errors,
-           count(*), min(time_us), max(time_us)
-      FROM badclients_incoming
-     GROUP BY time_us - time_us % 86400000000, node, user_name, service, ip, host, asn, as_cc,
-              as_desc, net_name, net_cc, entities, cloud, geo_cc, outcome, matched,
-              matched_entry, lookup_errors
+           cloud, geo_cc, outcome, matched, matched_entry, lookup_errors, n, first_us, last_us
+      FROM (SELECT time_us - time_us % 86400000000 AS day_us, node, user_name, service, ip,
+                   host, asn, as_cc, as_desc, net_name, net_cc, entities, cloud, geo_cc,
+                   outcome, matched, matched_entry, lookup_errors,
+                   count(*) AS n, min(time_us) AS first_us, max(time_us) AS last_us
+              FROM badclients_incoming
+             GROUP BY 1, node, user_name, service, ip, host, asn, as_cc, as_desc, net_name,
+                      net_cc, entities, cloud, geo_cc, outcome, matched, matched_entry,
+                      lookup_errors) AS grouped
     ON CONFLICT (day_us, node, group_key) DO UPDATE
        SET n = d.n + EXCLUDED.n,
            first_us = least(d.first_us, EXCLUDED.first_us),

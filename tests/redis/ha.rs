@@ -119,6 +119,17 @@ async fn two_processes_share_one_cache_through_sentinel() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_that_ask_for_a_password_are_given_it() {
+    let set = RedisSentinelSet::start_with_sentinel_password(Some("s3ntinel"));
+    two_processes_share(&format!(
+        "redis_sentinels = {}\nredis_master = \"{MASTER_NAME}\"\n\
+         redis_sentinel_password = \"s3ntinel\"\n",
+        list(&set.sentinels())
+    ))
+    .await;
+}
+
 /// The lookup deadline of the failover daemon, and what a login may take beyond it with both
 /// cores loaded.
 const DEADLINE_MS: u64 = 1000;
@@ -267,6 +278,7 @@ async fn tls_and_an_acl_user_reach_a_cluster() {
         tls: true,
         tls_ca: cluster.ca().map(|p| p.to_path_buf()),
         db: 0,
+        ..RedisAccess::default()
     };
     let target = RedisTarget::Cluster {
         nodes: cluster.seeds(),

@@ -315,14 +315,29 @@ pub struct RedisSentinelSet {
     nodes: Vec<(u16, Option<Child>)>,
     sentinels: Vec<(u16, Option<Child>)>,
     cli: Cli,
+    /// `redis-cli` for the sentinels (with their password, when they ask for one).
+    sentinel_cli: Cli,
     _dir: tempfile::TempDir,
 }
 
 impl RedisSentinelSet {
     /// Starts the set and waits until the sentinels know each other and the replica.
     pub fn start() -> RedisSentinelSet {
+        RedisSentinelSet::start_with_sentinel_password(None)
+    }
+
+    /// [`RedisSentinelSet::start`] with sentinels that ask clients (and each other) for
+    /// `password`; the data nodes ask for none.
+    pub fn start_with_sentinel_password(password: Option<&str>) -> RedisSentinelSet {
         let dir = tempfile::tempdir().expect("tempdir for the sentinel set");
         let cli = Cli::default();
+        let sentinel_cli = Cli {
+            tls: None,
+            acl: password.map(|p| Acl::new("default", p)),
+        };
+        let auth = password
+            .map(|p| format!("requirepass {p}\nsentinel sentinel-pass {p}\n"))
+            .unwrap_or_default();
         let [primary, replica, s1, s2, s3]: [u16; 5] = free_ports();
         let mut nodes = Vec::new();
         for port in [primary, replica] {
@@ -344,24 +359,27 @@ impl RedisSentinelSet {
                      sentinel monitor {MASTER_NAME} 127.0.0.1 {primary} 2\n\
                      sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                      sentinel failover-timeout {MASTER_NAME} 3000\n\
-                     sentinel parallel-syncs {MASTER_NAME} 1\n",
+                     sentinel parallel-syncs {MASTER_NAME} 1\n{auth}",
                     dir = dir.path().display()
                 ),
             )
             .expect("write sentinel.conf");
             let args = vec![conf.display().to_string(), "--sentinel".to_string()];
-            sentinels.push((port, Some(spawn(&args, port, &cli))));
+            sentinels.push((port, Some(spawn(&args, port, &sentinel_cli))));
         }
         let set = RedisSentinelSet {
             nodes,
             sentinels,
             cli,
+            sentinel_cli,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = set.sentinels.iter().all(|(p, _)| {
-                let info = set.cli.run(*p, &["sentinel", "master", MASTER_NAME]);
+                let info = set
+                    .sentinel_cli
+                    .run(*p, &["sentinel", "master", MASTER_NAME]);
                 field(&info, "num-other-sentinels") == Some("2")
                     && field(&info, "num-slaves") == Some("1")
             }) && set
@@ -391,7 +409,7 @@ impl RedisSentinelSet {
     pub fn primary_port(&self) -> Option<u16> {
         let (port, _) = self.sentinels.iter().find(|(_, c)| c.is_some())?;
         let out = self
-            .cli
+            .sentinel_cli
             .run(*port, &["sentinel", "get-master-addr-by-name", MASTER_NAME]);
         out.lines().nth(1)?.trim().parse().ok()
     }

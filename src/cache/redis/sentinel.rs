@@ -92,6 +92,12 @@ impl SentinelBackend {
         if let Some(password) = &access.password {
             builder = builder.set_client_to_redis_password(password);
         }
+        if let Some(username) = &access.sentinel_username {
+            builder = builder.set_client_to_sentinel_username(username);
+        }
+        if let Some(password) = &access.sentinel_password {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
         if access.tls {
             builder = builder
                 .set_client_to_redis_tls_mode(TlsMode::Secure)

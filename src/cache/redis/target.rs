@@ -40,6 +40,10 @@ pub struct RedisAccess {
     pub username: Option<String>,
     /// The password (`requirepass` or the ACL user's).
     pub password: Option<String>,
+    /// The ACL user the sentinels ask for; `None`: the default user.
+    pub sentinel_username: Option<String>,
+    /// The password the sentinels ask for; `None`: they ask for none.
+    pub sentinel_password: Option<String>,
     /// TLS to every node (and to the sentinels).
     pub tls: bool,
     /// A PEM file with the CA certificates to verify the nodes with; `None`: the system's.
@@ -53,6 +57,11 @@ impl fmt::Debug for RedisAccess {
         f.debug_struct("RedisAccess")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("sentinel_username", &self.sentinel_username)
+            .field(
+                "sentinel_password",
+                &self.sentinel_password.as_ref().map(|_| "<redacted>"),
+            )
             .field("tls", &self.tls)
             .field("tls_ca", &self.tls_ca)
             .field("db", &self.db)
