@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use badclients::history::codec::Strings;
 use badclients::history::store::HistoryStore;
+use badclients::history::writer::Shipper;
 use badclients::history::{Outcome, Record};
-use badclients::pghistory::{connect, schema};
+use badclients::pghistory::{connect, schema, PgShipper};
 use serde_json::Value;
 use testkit::daemon::{DaemonConfig, FakeInternet, API_KEY};
 use testkit::postgres::PgServer;
 use testkit::{badclients, stderr, stdout, ListDir};
-use tokio_postgres::Client;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// 2026-11-20 00:00 UTC in µs.
@@ -22,71 +22,18 @@ const DAY0: u64 = 1_795_132_800 * 1_000_000;
 const HOUR: u64 = 3_600 * 1_000_000;
 const DAY: u64 = 24 * HOUR;
 
-/// Ships `records` as one batch of `node` through `badclients_ship_incoming`, as a node
-/// does; gives the rows inserted.
-async fn ship(client: &mut Client, node: &str, batch: i64, records: &[Record]) -> i64 {
-    let tx = client.transaction().await.expect("begin");
-    tx.batch_execute(
-        "CREATE TEMP TABLE IF NOT EXISTS badclients_incoming (LIKE badclients_decisions) \
-         ON COMMIT DELETE ROWS",
-    )
-    .await
-    .expect("temp table");
-    let insert = tx
-        .prepare(
-            "INSERT INTO badclients_incoming VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        )
-        .await
-        .expect("prepare");
-    for r in records {
-        let time = r.time_us.expect("a time") as i64;
-        let asn = r.asn.map(i64::from);
-        let outcome = Outcome::ALL
-            .iter()
-            .position(|o| *o == r.outcome)
-            .expect("an outcome") as i16;
-        tx.execute(
-            &insert,
-            &[
-                &time,
-                &node,
-                &batch,
-                &r.user,
-                &r.service,
-                &r.ip,
-                &r.host,
-                &asn,
-                &r.as_cc,
-                &r.as_desc,
-                &r.net_name,
-                &r.net_cc,
-                &r.entities,
-                &r.cloud,
-                &r.geo_cc,
-                &outcome,
-                &r.matched,
-                &r.matched_entry,
-                &r.lookup_errors,
-            ],
-        )
-        .await
-        .expect("insert");
-    }
-    let shipped: i64 = tx
-        .query_one("SELECT badclients_ship_incoming($1, $2)", &[&node, &batch])
-        .await
-        .expect("ship")
-        .get(0);
-    tx.commit().await.expect("commit");
-    shipped
+/// Ships `records` as batch `batch` of `node`, through the shipper a node uses
+/// (`badclients_ship_incoming` behind a binary `COPY`).
+async fn ship(pg: &PgServer, node: &str, batch: u64, records: &[Record]) {
+    let shipper = PgShipper::new(&pg.url(), node, Duration::from_secs(30));
+    let written = shipper.ship(batch, records).await.expect("ship");
+    assert!(written, "batch {batch} of {node} is new");
 }
 
-/// A migrated database.
-async fn migrated(pg: &PgServer) -> Client {
+/// Brings the database's schema up to date.
+async fn migrate(pg: &PgServer) {
     let mut client = connect(&pg.url(), TIMEOUT).await.expect("connect");
     schema::migrate(&mut client).await.expect("migrate");
-    client
 }
 
 struct Net {
@@ -248,13 +195,13 @@ fn json(config: &str, args: &[&str]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_and_suggest_over_postgres_equal_the_redb_history() {
     let pg = PgServer::start();
-    let mut client = migrated(&pg).await;
+    migrate(&pg).await;
     let records = history();
     // Shipped in three batches of one node, out of order.
     let (a, rest) = records.split_at(20);
     let (b, c) = rest.split_at(30);
     for (batch, part) in [(1, c), (2, a), (3, b)] {
-        ship(&mut client, "here", batch, part).await;
+        ship(&pg, "here", batch, part).await;
     }
     let redb_dir = tempfile::tempdir().expect("tempdir");
     let pg_dir = tempfile::tempdir().expect("tempdir");
@@ -349,10 +296,10 @@ fn three_nodes() -> Vec<(&'static str, Vec<Record>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_over_all_nodes_is_the_sum_of_the_per_node_reports() {
     let pg = PgServer::start();
-    let mut client = migrated(&pg).await;
+    migrate(&pg).await;
     let nodes = three_nodes();
     for (batch, (node, records)) in nodes.iter().enumerate() {
-        ship(&mut client, node, batch as i64, records).await;
+        ship(&pg, node, batch as u64, records).await;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = config(dir.path(), None, Some((&pg.url(), 5_000)));
@@ -416,7 +363,7 @@ fn the_dashboard_shows_the_whole_site_and_one_node() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let now = badclients::history::now_us();
     runtime.block_on(async {
-        let mut client = migrated(&pg).await;
+        migrate(&pg).await;
         for (batch, (node, records)) in three_nodes().into_iter().enumerate() {
             let recent: Vec<Record> = records
                 .into_iter()
@@ -426,7 +373,7 @@ fn the_dashboard_shows_the_whole_site_and_one_node() {
                     r
                 })
                 .collect();
-            ship(&mut client, node, batch as i64, &recent).await;
+            ship(&pg, node, batch as u64, &recent).await;
         }
         let odd = record(
             now - 2 * HOUR,
@@ -435,7 +382,7 @@ fn the_dashboard_shows_the_whole_site_and_one_node() {
             Outcome::Blocked,
             Some("ip_net"),
         );
-        ship(&mut client, "<b>odd&node", 9, &[odd]).await;
+        ship(&pg, "<b>odd&node", 9, &[odd]).await;
     });
     let internet = FakeInternet::start();
     let d = DaemonConfig::new(&internet)
@@ -516,7 +463,7 @@ fn postgres_down_fails_the_report_in_time_and_the_daemon_keeps_deciding() {
     let mut pg = PgServer::start();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        migrated(&pg).await;
+        migrate(&pg).await;
     });
     let internet = FakeInternet::start();
     let d = DaemonConfig::new(&internet)
