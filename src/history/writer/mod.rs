@@ -162,6 +162,48 @@ struct Recovery {
     backoff: Backoff,
 }
 
+impl Pending {
+    /// What waits at open: `segments` holding `count` records, the next segment numbered
+    /// `next_segment`, the segments below `sealed_below` taking no more frames.
+    fn new(segments: Vec<Segment>, count: usize, next_segment: u64, sealed_below: u64) -> Pending {
+        Pending {
+            segments,
+            memory: Vec::new(),
+            count,
+            next_segment,
+            journal_failed: false,
+            spare: Vec::new(),
+            sealed_below,
+            sealed_memory: Vec::new(),
+        }
+    }
+}
+
+impl Shared {
+    /// The writer's state, whichever the target.
+    fn new(
+        target: Target,
+        settings: WriterSettings,
+        pending: Pending,
+        strings: Strings,
+        counters: WriterCounters,
+    ) -> Shared {
+        Shared {
+            target,
+            settings,
+            pending: Mutex::new(pending),
+            strings: Mutex::new(strings),
+            flushing: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            counters,
+            recovery: Mutex::new(Recovery::default()),
+            warn_journal: WarnLimit::new(WARN_INTERVAL),
+            warn_lost: WarnLimit::new(WARN_INTERVAL),
+            warn_commit: WarnLimit::new(WARN_INTERVAL),
+        }
+    }
+}
+
 /// The request-side handle (cheap to clone) of the history.
 #[derive(Clone)]
 pub struct HistoryWriter {
@@ -196,28 +238,13 @@ impl HistoryWriter {
         counters
             .strings
             .store(strings.len() as u64, Ordering::Relaxed);
-        let shared = Shared {
-            target: Target::Store(Arc::new(store)),
-            pending: Mutex::new(Pending {
-                segments: Vec::new(),
-                memory: Vec::new(),
-                count: 0,
-                next_segment: last + 1,
-                journal_failed: false,
-                spare: Vec::new(),
-                sealed_below: 0,
-                sealed_memory: Vec::new(),
-            }),
-            strings: Mutex::new(strings),
-            flushing: tokio::sync::Mutex::new(()),
+        let shared = Shared::new(
+            Target::Store(Arc::new(store)),
             settings,
-            wake: Notify::new(),
+            Pending::new(Vec::new(), 0, last + 1, 0),
+            strings,
             counters,
-            recovery: Mutex::new(Recovery::default()),
-            warn_journal: WarnLimit::new(WARN_INTERVAL),
-            warn_lost: WarnLimit::new(WARN_INTERVAL),
-            warn_commit: WarnLimit::new(WARN_INTERVAL),
-        };
+        );
         Ok((
             HistoryWriter {
                 shared: Arc::new(shared),

@@ -13,11 +13,11 @@
 //! `badclients_history_batches_already_shipped_total`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{
-    lock, remove_segment, HistoryWriter, Pending, Recovery, Shared, Shipper, Target,
-    WriterCounters, WriterSettings, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS, WARN_INTERVAL,
+    lock, remove_segment, HistoryWriter, Pending, Shared, Shipper, Target, WriterCounters,
+    WriterSettings, MAX_SPARE_SEGMENTS, SPARE_SEGMENTS, WARN_INTERVAL,
 };
 use crate::history::codec::Strings;
 use crate::history::journal::{self, Segment};
@@ -79,32 +79,17 @@ impl HistoryWriter {
         counters
             .backlog_decisions
             .store(count as u64, Ordering::Relaxed);
-        let shared = Shared {
-            target: Target::Ship {
+        let shared = Shared::new(
+            Target::Ship {
                 shipper,
                 failing: AtomicBool::new(false),
                 warn_prune: WarnLimit::new(WARN_INTERVAL),
             },
-            pending: Mutex::new(Pending {
-                segments,
-                memory: Vec::new(),
-                count,
-                next_segment,
-                journal_failed: false,
-                spare: Vec::new(),
-                sealed_below: next_segment,
-                sealed_memory: Vec::new(),
-            }),
-            strings: Mutex::new(Strings::new()),
-            flushing: tokio::sync::Mutex::new(()),
             settings,
-            wake: tokio::sync::Notify::new(),
+            Pending::new(segments, count, next_segment, next_segment),
+            Strings::new(),
             counters,
-            recovery: Mutex::new(Recovery::default()),
-            warn_journal: WarnLimit::new(WARN_INTERVAL),
-            warn_lost: WarnLimit::new(WARN_INTERVAL),
-            warn_commit: WarnLimit::new(WARN_INTERVAL),
-        };
+        );
         Ok((
             HistoryWriter {
                 shared: Arc::new(shared),
