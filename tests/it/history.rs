@@ -9,28 +9,9 @@ use std::time::Duration;
 
 use badclients::history::store::HistoryStore;
 use badclients::history::{Filter, Outcome};
-use testkit::daemon::{parse_http, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, UNLISTED_IP};
-
-fn login(port: u16, user: &str, ip: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let body = format!(
-        r#"{{"login":"{user}","user":"{user}","protocol":"imap","remote":"{ip}","local":"127.0.0.1","pwhash":"0cd2"}}"#
-    );
-    let req = format!(
-        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    if raw.is_empty() {
-        return None;
-    }
-    let answer = parse_http(&raw);
-    Some(answer.status)
-}
+use testkit::daemon::{
+    parse_http, policy_login, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, UNLISTED_IP,
+};
 
 /// Users → records in the history file (the daemon must not be running).
 fn stored_users(path: &std::path::Path) -> HashMap<String, Vec<Outcome>> {
@@ -73,7 +54,7 @@ fn every_answered_decision_survives_kill_9() {
         .history("flush_ms = 600000\nbatch_max = 1000000")
         .start();
     let port = daemon.http_port();
-    assert_eq!(login(port, "warmup", UNLISTED_IP), Some(200));
+    assert_eq!(policy_login(port, "warmup", UNLISTED_IP), Some(200));
 
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
@@ -87,7 +68,7 @@ fn every_answered_decision_survives_kill_9() {
                     let user = format!("burst-{t}-{i}");
                     let ip = if i % 5 == 0 { LISTED_IP } else { UNLISTED_IP };
                     // Only an answered login counts as acknowledged.
-                    if login(port, &user, ip) == Some(200) {
+                    if policy_login(port, &user, ip) == Some(200) {
                         acked.lock().unwrap().push(user);
                     }
                     i += 1;
@@ -149,8 +130,8 @@ fn report_and_suggest_ask_the_daemon_that_holds_the_history() {
         .start();
     let port = daemon.http_port();
     for user in ["ann", "ben", "cat"] {
-        assert_eq!(login(port, user, LISTED_IP), Some(200));
-        assert_eq!(login(port, user, UNLISTED_IP), Some(200));
+        assert_eq!(policy_login(port, user, LISTED_IP), Some(200));
+        assert_eq!(policy_login(port, user, UNLISTED_IP), Some(200));
     }
     let config = daemon.config_path().to_str().unwrap().to_string();
     let mut text = String::new();
@@ -272,7 +253,7 @@ fn a_damaged_history_is_moved_aside_and_the_daemon_serves_correct_verdicts() {
         let port = daemon.http_port();
         for i in 0..50 {
             assert_eq!(
-                login(port, &format!("r{round}-{i}"), UNLISTED_IP),
+                policy_login(port, &format!("r{round}-{i}"), UNLISTED_IP),
                 Some(200)
             );
         }
@@ -359,7 +340,7 @@ fn a_read_only_state_directory_degrades_the_history_but_logins_are_answered() {
     daemon.restart();
     let port = daemon.http_port();
     assert!(login_answer(port, "u1", LISTED_IP).contains("-1"));
-    assert_eq!(login(port, "u2", UNLISTED_IP), Some(200));
+    assert_eq!(policy_login(port, "u2", UNLISTED_IP), Some(200));
     let health = daemon.get("/healthz", None);
     assert_eq!(health.status, 503);
     assert!(health.body.contains("degraded"), "{:?}", health.body);
@@ -387,7 +368,7 @@ fn a_second_serve_names_the_daemon_and_report_sees_the_journal() {
     assert!(err.contains(&format!("pid {}", daemon.pid())), "{err}");
     let port = daemon.http_port();
     for i in 0..40 {
-        assert_eq!(login(port, &format!("j{i}"), UNLISTED_IP), Some(200));
+        assert_eq!(policy_login(port, &format!("j{i}"), UNLISTED_IP), Some(200));
     }
     daemon.kill_hard();
     let out = testkit::badclients(
@@ -437,7 +418,7 @@ fn a_full_disk_then_grown_loses_no_answered_decision_and_does_not_flood_the_log(
                 let mut i = 0;
                 while running.load(Ordering::Relaxed) {
                     let user = format!("full-{t}-{i}");
-                    if login(port, &user, UNLISTED_IP) == Some(200) {
+                    if policy_login(port, &user, UNLISTED_IP) == Some(200) {
                         acked.lock().unwrap().push(user);
                     }
                     i += 1;
@@ -550,7 +531,7 @@ fn history_forget_through_the_daemon_removes_one_user_for_good() {
         ("ben", LISTED_IP),
         ("ben", UNLISTED_IP),
     ] {
-        assert_eq!(login(port, user, ip), Some(200));
+        assert_eq!(policy_login(port, user, ip), Some(200));
     }
     let config = daemon.config_path().to_str().unwrap().to_string();
 
@@ -629,7 +610,7 @@ fn history_forget_on_the_file_with_the_daemon_stopped() {
         .start();
     let port = daemon.http_port();
     for user in ["ann", "ann", "ben"] {
-        assert_eq!(login(port, user, UNLISTED_IP), Some(200));
+        assert_eq!(policy_login(port, user, UNLISTED_IP), Some(200));
     }
     // The records are in the journal only.
     daemon.kill_hard();

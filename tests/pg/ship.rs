@@ -9,31 +9,8 @@ use std::time::{Duration, Instant};
 
 use badclients::history::store::HistoryStore;
 use badclients::history::{Filter, Outcome, Record};
-use testkit::daemon::{
-    parse_http, Daemon, DaemonConfig, FakeInternet, API_KEY, LISTED_IP, UNLISTED_IP,
-};
+use testkit::daemon::{policy_login, Daemon, DaemonConfig, FakeInternet, LISTED_IP, UNLISTED_IP};
 use testkit::postgres::PgServer;
-
-/// One login through the daemon's HTTP policy endpoint: the status, `None` when no answer.
-fn login(port: u16, user: &str, ip: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let body = format!(
-        r#"{{"login":"{user}","user":"{user}","protocol":"imap","remote":"{ip}","local":"127.0.0.1","pwhash":"0cd2"}}"#
-    );
-    let req = format!(
-        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    if raw.is_empty() {
-        return None;
-    }
-    Some(parse_http(&raw).status)
-}
 
 /// A daemon shipping to `pg` as `node`, with `extra` `[history]` lines.
 fn shipping_daemon(internet: &FakeInternet, pg: &PgServer, node: &str, extra: &str) -> Daemon {
@@ -111,7 +88,7 @@ fn decisions_reach_postgres_with_the_node_name_equal_to_the_redb_history() {
     ];
     let shipping = shipping_daemon(&internet, &pg, "node-a", "");
     for (user, ip) in users {
-        assert!(login(shipping.http_port(), user, ip).is_some());
+        assert!(policy_login(shipping.http_port(), user, ip).is_some());
     }
     wait_until(Duration::from_secs(30), "3 decisions shipped", || {
         pg.try_psql("SELECT count(*) FROM badclients_decisions")
@@ -140,7 +117,7 @@ fn decisions_reach_postgres_with_the_node_name_equal_to_the_redb_history() {
         .start();
     assert!(!local.metrics().contains("badclients_history_rows_shipped"));
     for (user, ip) in users {
-        assert!(login(local.http_port(), user, ip).is_some());
+        assert!(policy_login(local.http_port(), user, ip).is_some());
     }
     local.stop();
     let (store, _) = HistoryStore::open(&local.dir().join("history.redb")).expect("open");
@@ -181,7 +158,7 @@ fn load(
                 while running.load(Ordering::Relaxed) {
                     let user = format!("{node}-{w}-{i}");
                     i += 1;
-                    if login(port, &user, UNLISTED_IP) == Some(200) {
+                    if policy_login(port, &user, UNLISTED_IP) == Some(200) {
                         answered.push(user);
                     }
                 }
@@ -352,7 +329,10 @@ fn a_node_killed_while_postgres_is_down_ships_its_backlog_once_after_restart() {
     let mut daemon = shipping_daemon(&internet, &pg, "k1", "");
     let port = daemon.http_port();
     for i in 0..50 {
-        assert_eq!(login(port, &format!("before-{i}"), UNLISTED_IP), Some(200));
+        assert_eq!(
+            policy_login(port, &format!("before-{i}"), UNLISTED_IP),
+            Some(200)
+        );
     }
     wait_until(Duration::from_secs(30), "the first 50 shipped", || {
         pg.try_psql("SELECT count(*) FROM badclients_decisions")
@@ -360,7 +340,10 @@ fn a_node_killed_while_postgres_is_down_ships_its_backlog_once_after_restart() {
     });
     pg.stop();
     for i in 0..300 {
-        assert_eq!(login(port, &format!("during-{i}"), UNLISTED_IP), Some(200));
+        assert_eq!(
+            policy_login(port, &format!("during-{i}"), UNLISTED_IP),
+            Some(200)
+        );
     }
     std::thread::sleep(Duration::from_secs(1));
     daemon.kill_hard();
@@ -368,7 +351,7 @@ fn a_node_killed_while_postgres_is_down_ships_its_backlog_once_after_restart() {
     daemon.restart();
     for i in 0..20 {
         assert_eq!(
-            login(daemon.http_port(), &format!("after-{i}"), UNLISTED_IP),
+            policy_login(daemon.http_port(), &format!("after-{i}"), UNLISTED_IP),
             Some(200)
         );
     }

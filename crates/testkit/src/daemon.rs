@@ -893,3 +893,26 @@ impl Drop for Daemon {
         self.stop();
     }
 }
+
+/// A Dovecot auth-policy request (`POST /?command=allow`, imap, with [`API_KEY`]) for `user`
+/// from `ip` to the daemon on `port`, on a connection of its own: the answer's status, or
+/// `None` when the daemon closed without one (for load threads that hold no [`Daemon`]).
+pub fn policy_login(port: u16, user: &str, ip: &str) -> Option<u16> {
+    let body = format!(
+        r#"{{"login":"{user}","user":"{user}","protocol":"imap","remote":"{ip}","local":"127.0.0.1","pwhash":"0cd2"}}"#
+    );
+    let req = format!(
+        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    if raw.is_empty() {
+        return None;
+    }
+    let answer = parse_http(&raw);
+    Some(answer.status)
+}
