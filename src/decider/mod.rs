@@ -178,8 +178,7 @@ impl Decider {
         &self.metrics
     }
 
-    /// Looks `ip` up, decides, logs and counts.
-    /// Decides one login. `password_checked` says whether the mail server had checked its
+    /// Decides one login: looks `ip` up, decides, logs and counts. `password_checked` says whether the mail server had checked its
     /// password before it asked (the policy server after auth, Postfix after SASL, the
     /// Lua shim behind the password passdb): a block of a login whose password nobody
     /// checked is kept as [`HistoryOutcome::Unverified`], never as a blocked user.

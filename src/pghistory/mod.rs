@@ -107,28 +107,31 @@ where
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    let (client, connection) = match tokio::time::timeout(timeout, config.connect(connector)).await
-    {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(source)) => {
-            return Err(PgHistoryError::Postgres {
-                op: "connect",
-                source,
-            })
-        }
-        Err(_) => {
-            return Err(PgHistoryError::Timeout {
-                op: "connect",
-                after: timeout,
-            })
-        }
+    let connecting = async {
+        config
+            .connect(connector)
+            .await
+            .map_err(PgHistoryError::of("connect"))
     };
+    let (client, connection) = bounded(timeout, "connect", connecting).await?;
     tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::debug!(error = %err, "PostgreSQL connection closed");
         }
     });
     Ok(client)
+}
+
+/// `fut` within `timeout`, or [`PgHistoryError::Timeout`] naming `op`: every wait for the
+/// database goes through this.
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    op: &'static str,
+    fut: impl std::future::Future<Output = Result<T, PgHistoryError>>,
+) -> Result<T, PgHistoryError> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or(Err(PgHistoryError::Timeout { op, after: timeout }))
 }
 
 /// `url` with its password replaced by `***`, for logs and errors: a URL's

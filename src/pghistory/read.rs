@@ -30,7 +30,7 @@ use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use super::{connect, PgHistoryError};
+use super::{bounded, connect, PgHistoryError};
 use crate::analysis::source::{RowSource, Visited};
 use crate::history::codec::{Row, Strings};
 use crate::history::store::Weight;
@@ -98,19 +98,16 @@ impl PgReader {
         self.handle.block_on(fut)
     }
 
-    /// `fut` bounded by the reader's timeout.
+    /// `fut` bounded by the reader's timeout, its driver error as the failure of `op`.
     async fn bounded<T>(
         &self,
         op: &'static str,
         fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, PgHistoryError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(result) => result.map_err(PgHistoryError::of(op)),
-            Err(_) => Err(PgHistoryError::Timeout {
-                op,
-                after: self.timeout,
-            }),
-        }
+        bounded(self.timeout, op, async {
+            fut.await.map_err(PgHistoryError::of(op))
+        })
+        .await
     }
 
     /// The nodes that ever shipped here, by name.

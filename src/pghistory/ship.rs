@@ -14,7 +14,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
-use super::{connect, schema, PgHistoryError};
+use super::{bounded, connect, schema, PgHistoryError};
 use crate::history::writer::{NotSent, ShipFuture, Shipper};
 use crate::history::{now_us, Record};
 use crate::redb_guard::Backoff;
@@ -158,17 +158,6 @@ fn settle<T>(conn: &mut Conn, result: Result<T, PgHistoryError>) -> Result<T, Pg
         conn.client = None;
     }
     result
-}
-
-/// `fut` within `timeout`, or [`PgHistoryError::Timeout`].
-async fn bounded<T>(
-    timeout: Duration,
-    op: &'static str,
-    fut: impl std::future::Future<Output = Result<T, PgHistoryError>>,
-) -> Result<T, PgHistoryError> {
-    tokio::time::timeout(timeout, fut)
-        .await
-        .unwrap_or(Err(PgHistoryError::Timeout { op, after: timeout }))
 }
 
 /// Ships one batch in one transaction: `true` when written, `false` when the database had it.

@@ -1,24 +1,24 @@
-//! The badclients daemon as a process (`badclients serve --config …`), and the fake internet
-//! its lookups go to.
+//! The badclients daemon as a process (`badclients serve --config …`) against the fake
+//! internet ([`FakeInternet`], in `internet.rs`; re-exported here with the HTTP helpers of
+//! `http.rs`, as the tests import them from here).
 //!
-//! [`FakeInternet`] runs testworld's contract world (fake DNS + fake RDAP on 127.0.0.1) on its
-//! own tokio runtime, so synchronous tests can use it. [`DaemonConfig`] writes a configuration
+//! [`DaemonConfig`] writes a configuration
 //! and a list directory into a temporary directory and [`DaemonConfig::start`] runs the binary,
 //! waits for its `badclients: ready …` line and keeps every stderr line for assertions.
 //! Dropping a [`Daemon`] sends SIGTERM (SIGKILL after 5 s).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::http::exchange;
+pub use crate::http::{parse_http, policy_login, HttpAnswer};
+pub use crate::internet::FakeInternet;
 use crate::release::{InstanceDir, Release};
-use testworld::{
-    contract_world, cymru_origin_name, reverse_name, Fault, RdapFault, Reply, RrType, RunningWorld,
-};
 
 /// The API key every test daemon requires.
 pub const API_KEY: &str = "test-api-key";
@@ -65,79 +65,6 @@ pub fn require_root(what: &str) {
         "{what} needs root: the throwaway Dovecot/Postfix instances run as root \
          (run the tests as root, e.g. in the CI container)"
     );
-}
-
-/// testworld's contract world on its own runtime, plus the redirect ARIN gives for Linode's
-/// RIPE-registered 139.162.0.0/16.
-pub struct FakeInternet {
-    // Dropped before the runtime.
-    pub world: RunningWorld,
-    rt: tokio::runtime::Runtime,
-}
-
-impl FakeInternet {
-    pub fn start() -> FakeInternet {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime for the fakes");
-        let world = rt
-            .block_on(contract_world().start())
-            .expect("start the fake DNS and RDAP servers");
-        world.rdap.route(
-            "/arin/ip/139.162.133.252",
-            Reply::fault(RdapFault::Redirect {
-                to: "/ripe/ip/139.162.133.252".into(),
-                status: 301,
-            }),
-        );
-        FakeInternet { world, rt }
-    }
-
-    /// Team Cymru origin queries the fake DNS has answered for `ip`.
-    pub fn origin_queries(&self, ip: &str) -> u64 {
-        let ip: IpAddr = ip.parse().expect("an IP address");
-        self.world
-            .dns
-            .queries_for(&cymru_origin_name(ip), RrType::Txt)
-    }
-
-    /// Makes every DNS lookup about `ip` (origin and PTR) fail with SERVFAIL.
-    pub fn fail_dns_for(&self, ip: &str) {
-        let ip: IpAddr = ip.parse().expect("an IP address");
-        self.world
-            .dns
-            .set_fault(&cymru_origin_name(ip), Fault::ServFail);
-        self.world.dns.set_fault(&reverse_name(ip), Fault::ServFail);
-    }
-
-    /// Gives `ip` the PTR record `host` instead of the one it has (the fake DNS answers with
-    /// it from now on, also while a daemon runs; what a daemon cached stays until it expires).
-    pub fn set_ptr(&self, ip: &str, host: &str) {
-        let ip: IpAddr = ip.parse().expect("an IP address");
-        self.world.dns.update(|zone| {
-            zone.ptr(ip, host);
-        });
-    }
-
-    /// The `[lookup]`, `[rdap.base_urls]` and `[cache]` sections pointing at the fakes
-    /// (`@LOOKUP@` marks where more `[lookup]` keys go).
-    pub fn config_sections(&self) -> String {
-        let base = self.world.rdap.base_url();
-        format!(
-            "[lookup]\ndns_servers = [\"{dns}\"]\ndeadline_ms = 1000\n@LOOKUP@\n\
-             [rdap.base_urls]\narin = \"{base}arin/\"\nripencc = \"{base}ripe/\"\n\
-             apnic = \"{base}apnic/\"\nlacnic = \"{base}lacnic/\"\nafrinic = \"{base}afrinic/\"\n\n\
-             [cache]\nmemory_only = true\n",
-            dns = self.world.dns.addr()
-        )
-    }
-
-    /// Keeps the runtime referenced (it runs the fakes' tasks).
-    pub fn runtime(&self) -> &tokio::runtime::Runtime {
-        &self.rt
-    }
 }
 
 /// Where the daemon's HTTP server listens.
@@ -821,98 +748,8 @@ pub fn decisions(metrics: &str, labels: &[&str]) -> u64 {
         .sum()
 }
 
-/// An HTTP answer as the client saw it.
-#[derive(Clone, Debug)]
-pub struct HttpAnswer {
-    pub status: u16,
-    /// The header lines, lower-cased names (`content-type: text/plain`).
-    pub headers: Vec<String>,
-    pub body: String,
-}
-
-impl HttpAnswer {
-    /// The value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find_map(|h| {
-            h.split_once(':')
-                .filter(|(n, _)| n.trim() == name)
-                .map(|(_, v)| v.trim())
-        })
-    }
-}
-
-fn exchange<S: Read + Write>(s: &mut S, request: &str) -> Vec<u8> {
-    s.write_all(request.as_bytes()).expect("send HTTP request");
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    raw
-}
-
-/// A raw HTTP/1.x answer, split up; a chunked body is decoded.
-pub fn parse_http(raw: &[u8]) -> HttpAnswer {
-    let text = String::from_utf8_lossy(raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
-    let headers: Vec<String> = lines
-        .map(|l| match l.split_once(':') {
-            Some((n, v)) => format!("{}:{v}", n.to_ascii_lowercase()),
-            None => l.to_string(),
-        })
-        .collect();
-    let mut answer = HttpAnswer {
-        status,
-        headers,
-        body: body.to_string(),
-    };
-    let chunked = answer
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || after.len() < n {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        answer.body = out;
-    }
-    answer
-}
-
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A Dovecot auth-policy request (`POST /?command=allow`, imap, with [`API_KEY`]) for `user`
-/// from `ip` to the daemon on `port`, on a connection of its own: the answer's status, or
-/// `None` when the daemon closed without one (for load threads that hold no [`Daemon`]).
-pub fn policy_login(port: u16, user: &str, ip: &str) -> Option<u16> {
-    let body = format!(
-        r#"{{"login":"{user}","user":"{user}","protocol":"imap","remote":"{ip}","local":"127.0.0.1","pwhash":"0cd2"}}"#
-    );
-    let req = format!(
-        "POST /?command=allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    if raw.is_empty() {
-        return None;
-    }
-    let answer = parse_http(&raw);
-    Some(answer.status)
 }

@@ -9,6 +9,8 @@ pub mod browser;
 pub mod daemon;
 pub mod dovecot;
 pub mod guesses;
+pub mod http;
+pub mod internet;
 pub mod mail_clients;
 pub mod postfix;
 pub mod postgres;
